@@ -1,0 +1,156 @@
+"""Feed contracts, loaded once from `sources/contracts.yml`.
+
+The contract of a feed (its files, columns, types, key and rules) drives the DuckDB readers,
+the Pandera schemas, the dbt sources file and the tests; nothing else restates it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from orchestration.settings import CONTRACTS_FILE
+
+
+@dataclass(frozen=True)
+class ColumnContract:
+    name: str
+    type: str
+    description: str
+    rules: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def required(self) -> bool:
+        return bool(self.rules.get("required", True))
+
+
+@dataclass(frozen=True)
+class FeedContract:
+    name: str
+    title: str
+    description: str
+    files: tuple[str, ...]
+    format: str
+    key: tuple[str, ...]
+    columns: tuple[ColumnContract, ...]
+    path_pattern: str | None = None
+    layout: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def raw_table(self) -> str:
+        return f"raw.{self.name}"
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> ColumnContract:
+        return next(c for c in self.columns if c.name == name)
+
+    def duckdb_types(self) -> dict[str, str]:
+        """Column → DuckDB type, as `read_csv(columns=...)` takes it."""
+        return {c.name: c.type for c in self.columns}
+
+    def landed_files(self, sources_dir: Path) -> list[Path]:
+        """The feed's files under the sources dir, sorted, never following a path outside it."""
+        root = sources_dir.resolve()
+        found: set[Path] = set()
+        for pattern in self.files:
+            for path in sources_dir.glob(pattern):
+                resolved = path.resolve()
+                if path.is_file() and resolved.is_relative_to(root):
+                    found.add(resolved)
+        return sorted(found)
+
+    def path_fields(self, relative_path: str) -> dict[str, str]:
+        """Fields encoded in a landed file's path (e.g. its month), per `path_pattern`."""
+        if not self.path_pattern:
+            return {}
+        match = re.fullmatch(self.path_pattern, relative_path)
+        if match is None:
+            raise ValueError(
+                f"{relative_path}: file name does not follow the {self.name} feed's "
+                f"pattern {self.path_pattern!r}"
+            )
+        return match.groupdict()
+
+
+@dataclass(frozen=True)
+class Contracts:
+    code_lists: dict[str, tuple[str, ...]]
+    feeds: dict[str, FeedContract]
+
+    def accepted_values(self, column: ColumnContract) -> tuple[str, ...] | None:
+        values = column.rules.get("accepted_values")
+        if values is None:
+            return None
+        return self.code_lists[values] if isinstance(values, str) else tuple(values)
+
+    def reference(self, column: ColumnContract) -> tuple[FeedContract, str] | None:
+        target = column.rules.get("references")
+        if target is None:
+            return None
+        feed, col = target.split(".")
+        return self.feeds[feed], col
+
+
+def _parse(document: dict[str, Any]) -> Contracts:
+    feeds = {}
+    for name, spec in document["feeds"].items():
+        feeds[name] = FeedContract(
+            name=name,
+            title=spec["title"],
+            description=" ".join(spec["description"].split()),
+            files=tuple(spec["files"]),
+            format=spec["format"],
+            key=tuple(spec["key"]),
+            columns=tuple(
+                ColumnContract(
+                    name=c["name"],
+                    type=c["type"],
+                    description=c["description"],
+                    rules=dict(c.get("rules") or {}),
+                )
+                for c in spec["columns"]
+            ),
+            path_pattern=spec.get("path_pattern"),
+            layout=dict(spec.get("layout") or {}),
+        )
+    contracts = Contracts(
+        code_lists={k: tuple(v) for k, v in document["code_lists"].items()}, feeds=feeds
+    )
+    _check_consistency(contracts)
+    return contracts
+
+
+def _check_consistency(contracts: Contracts) -> None:
+    known_rules = {"required", "min", "max", "accepted_values", "pattern", "references", "in_file_month"}
+    for feed in contracts.feeds.values():
+        names = feed.column_names
+        missing_key = set(feed.key) - set(names)
+        if missing_key:
+            raise ValueError(f"contract {feed.name}: key columns {sorted(missing_key)} are not columns")
+        for column in feed.columns:
+            unknown = set(column.rules) - known_rules
+            if unknown:
+                raise ValueError(f"contract {feed.name}.{column.name}: unknown rules {sorted(unknown)}")
+            values = column.rules.get("accepted_values")
+            if isinstance(values, str) and values not in contracts.code_lists:
+                raise ValueError(f"contract {feed.name}.{column.name}: unknown code list {values!r}")
+            if column.rules.get("in_file_month") and not feed.path_pattern:
+                raise ValueError(f"contract {feed.name}.{column.name}: in_file_month needs a path_pattern")
+            ref = column.rules.get("references")
+            if ref is not None:
+                ref_feed, _, ref_col = ref.partition(".")
+                if ref_feed not in contracts.feeds or ref_col not in contracts.feeds[ref_feed].column_names:
+                    raise ValueError(f"contract {feed.name}.{column.name}: unknown reference {ref!r}")
+
+
+@cache
+def load_contracts(path: Path = CONTRACTS_FILE) -> Contracts:
+    return _parse(yaml.safe_load(path.read_text(encoding="utf-8")))

@@ -1,0 +1,28 @@
+"""Where things live. Everything is configured by environment variables with repo-relative defaults."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+CONTRACTS_FILE = REPO_ROOT / "sources" / "contracts.yml"
+
+WORKING_DB_NAME = "working.duckdb"
+PUBLISHED_DB_NAME = "indicators.duckdb"
+
+
+def _dir_from_env(var: str, default: str) -> Path:
+    path = Path(os.environ.get(var) or default)
+    return path if path.is_absolute() else (REPO_ROOT / path).resolve()
+
+
+def sources_dir() -> Path:
+    """Landing zone the feeds are read from (`DEI_SOURCES_DIR`, default `sources`)."""
+    return _dir_from_env("DEI_SOURCES_DIR", "sources")
+
+
+def warehouse_dir() -> Path:
+    """Folder holding the DuckDB files (`DEI_WAREHOUSE_DIR`, default `warehouse`)."""
+    return _dir_from_env("DEI_WAREHOUSE_DIR", "warehouse")
