@@ -1,0 +1,188 @@
+"""Pandera schemas built from the contracts (raw tables) and from dbt model docs (staging, marts).
+
+Validation runs inside DuckDB through Pandera's ibis backend: every check is an aggregate query
+over the table, and only failing rows come back to Python, as failure cases.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import ibis
+import pandera.ibis as pa
+from ibis.backends.sql.datatypes import DuckDBType
+
+from orchestration.contracts import Contracts, FeedContract
+
+SAMPLE_SIZE = 5
+
+
+@dataclass(frozen=True)
+class Failure:
+    column: str | None
+    check: str
+    count: int
+    sample: list[Any]
+
+    def describe(self) -> str:
+        where = f"column `{self.column}`" if self.column else "table"
+        return f"{where} failed {self.check} on {self.count} row(s); e.g. {self.sample}"
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    table: str
+    rows: int
+    failures: list[Failure] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    def summary(self) -> str:
+        if self.passed:
+            return f"{self.table}: {self.rows} rows passed every check"
+        return f"{self.table}: " + "; ".join(f.describe() for f in self.failures)
+
+
+def _in_month_of_path(column: str, column_type: str, path_pattern: str) -> pa.Check:
+    group = re.compile(path_pattern).groupindex["month"]
+
+    def check(data) -> Any:
+        table = data.table
+        month = table.source_file.re_extract(path_pattern, group)
+        value = table[column].strftime("%Y-%m") if column_type in ("DATE", "TIMESTAMP") else table[column]
+        return value == month
+
+    return pa.Check(check, name="in_file_month", error=f"in_file_month({column})")
+
+
+def column_checks(rules: Mapping[str, Any], accepted: Iterable[str] | None, referenced: list[Any] | None) -> list[pa.Check]:
+    """Pandera checks for one column from the contract rule vocabulary."""
+    checks = []
+    if "min" in rules:
+        checks.append(pa.Check.ge(rules["min"]))
+    if "max" in rules:
+        checks.append(pa.Check.le(rules["max"]))
+    if accepted is not None:
+        checks.append(pa.Check.isin(list(accepted)))
+    if "pattern" in rules:
+        checks.append(pa.Check.str_matches(f"^(?:{rules['pattern']})$"))
+    if referenced is not None:
+        checks.append(pa.Check.isin(referenced, name=f"references({rules['references']})"))
+    return checks
+
+
+def _referenced_values(con: duckdb.DuckDBPyConnection, contracts: Contracts, rules: Mapping[str, Any]) -> list[Any] | None:
+    if "references" not in rules:
+        return None
+    feed, column = rules["references"].split(".")
+    return [r[0] for r in con.execute(f'SELECT DISTINCT "{column}" FROM {contracts.feeds[feed].raw_table}').fetchall()]
+
+
+def feed_schema(contracts: Contracts, feed: FeedContract, con: duckdb.DuckDBPyConnection, columns: Iterable[str] | None = None) -> pa.DataFrameSchema:
+    """The Pandera schema of a feed's contract, over `columns` (default: all of them)."""
+    wanted = set(columns) if columns is not None else set(feed.column_names)
+    pandera_columns = {}
+    frame_checks = []
+    for c in feed.columns:
+        if c.name not in wanted:
+            continue
+        checks = column_checks(c.rules, contracts.accepted_values(c), _referenced_values(con, contracts, c.rules))
+        pandera_columns[c.name] = pa.Column(DuckDBType.from_string(c.type), checks=checks, nullable=not c.required)
+        if c.rules.get("in_file_month"):
+            frame_checks.append(_in_month_of_path(c.name, c.type, feed.path_pattern))
+    key = [k for k in feed.key if k in wanted]
+    return pa.DataFrameSchema(pandera_columns, checks=frame_checks, name=feed.raw_table, metadata={"key": key})
+
+
+def model_schema(node: Mapping[str, Any], contracts: Contracts, con: duckdb.DuckDBPyConnection) -> pa.DataFrameSchema:
+    """The Pandera schema of a dbt model, from its yml.
+
+    A model whose `meta.feed` names a feed inherits that contract's rules for the columns it
+    keeps; columns add or override rules in `meta.rules` (the contract vocabulary) and types in
+    `data_type`; the key is `meta.unique` (default: the feed's key).
+    """
+    meta = node.get("meta") or node.get("config", {}).get("meta") or {}
+    feed = contracts.feeds[meta["feed"]] if "feed" in meta else None
+    columns = node.get("columns") or {}
+    inherited = feed_schema(contracts, feed, con, columns) if feed else None
+    pandera_columns = dict(inherited.columns) if inherited else {}
+    for name, spec in columns.items():
+        col_meta = spec.get("meta") or spec.get("config", {}).get("meta") or {}
+        rules = col_meta.get("rules") or {}
+        if name in pandera_columns and not rules and not spec.get("data_type"):
+            continue
+        accepted = rules.get("accepted_values")
+        if isinstance(accepted, str):
+            accepted = contracts.code_lists[accepted]
+        base = pandera_columns.get(name)
+        dtype = DuckDBType.from_string(spec["data_type"]) if spec.get("data_type") else (base.dtype if base else None)
+        checks = (list(base.checks) if base else []) + column_checks(rules, accepted, _referenced_values(con, contracts, rules))
+        pandera_columns[name] = pa.Column(dtype, checks=checks, nullable=not rules.get("required", True), required=True)
+    unique = meta.get("unique") or (list(feed.key) if feed else None)
+    return pa.DataFrameSchema(
+        pandera_columns,
+        checks=list(inherited.checks) if inherited else [],
+        name=f"{node['schema']}.{node['alias'] or node['name']}",
+        metadata={"key": list(unique or [])},
+    )
+
+
+def validate(con: duckdb.DuckDBPyConnection, table: str, schema: pa.DataFrameSchema) -> ValidationReport:
+    """Validate a warehouse table in place; failing rows come back as failure cases."""
+    backend = ibis.duckdb.from_connection(con)
+    schema_name, _, table_name = table.rpartition(".")
+    relation = backend.table(table_name, database=schema_name or None)
+    rows = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+    # Pandera's ibis backend reports duplicate keys as an unevaluated expression, so the key
+    # (schema metadata) is checked here instead, by one aggregate that returns counts and a sample of the keys.
+    key = (schema.metadata or {}).get("key") or []
+    failures = _duplicate_keys(con, table, key) if key else []
+    try:
+        schema.validate(relation, lazy=True)
+    except pa.errors.SchemaErrors as errors:
+        cases = errors.failure_cases
+        for (context, check), group in cases.groupby(["schema_context", "check"], dropna=False, sort=False):
+            first = group["failure_case"].iloc[0]
+            # Column checks report {column: value}; schema checks report whole rows or names.
+            column = next(iter(first)) if context == "Column" and isinstance(first, dict) else None
+            if context == "Column" and not isinstance(first, dict):
+                column = str(group["column"].iloc[0])
+            failures.append(
+                Failure(
+                    column=column,
+                    check=str(check),
+                    count=len(group),
+                    sample=[_plain(v) for v in group["failure_case"].head(SAMPLE_SIZE)],
+                )
+            )
+    return ValidationReport(table, rows, failures)
+
+
+def _duplicate_keys(con: duckdb.DuckDBPyConnection, table: str, key: list[str]) -> list[Failure]:
+    cols = ", ".join(f'"{k}"' for k in key)
+    groups, rows, sample = con.execute(
+        f"""
+        SELECT count(*), coalesce(sum(n), 0), list(k ORDER BY k)[1:{SAMPLE_SIZE}]
+        FROM (SELECT struct_pack({cols}) AS k, count(*) AS n FROM {table} GROUP BY ALL HAVING count(*) > 1)
+        """
+    ).fetchall()[0]
+    if not groups:
+        return []
+    return [Failure(None, f"unique_key({', '.join(key)})", int(rows), [_plain(k) for k in sample])]
+
+
+def _plain(value: Any) -> Any:
+    """Failure cases as JSON-friendly values for asset-check metadata."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, (int, float, str, bool)) or value is None:
+        return value
+    return str(value)
