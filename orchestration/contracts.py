@@ -154,3 +154,47 @@ def _check_consistency(contracts: Contracts) -> None:
 @cache
 def load_contracts(path: Path = CONTRACTS_FILE) -> Contracts:
     return _parse(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+
+def dbt_source_name(feed: FeedContract) -> str:
+    """The dbt source a feed belongs to: the top folder of its files (`reference`, `sales`, ...)."""
+    return feed.files[0].split("/")[0]
+
+
+def render_dbt_sources(contracts: Contracts) -> str:
+    """The dbt sources file, rendered from the contracts (committed; a test keeps it in sync)."""
+    sources: dict[str, list[dict[str, Any]]] = {}
+    for feed in contracts.feeds.values():
+        sources.setdefault(dbt_source_name(feed), []).append(
+            {
+                "name": feed.name,
+                "description": f"{feed.title}. {feed.description} Key: {', '.join(feed.key)}. "
+                f"Landed as {', '.join(feed.files)}.",
+                "meta": {"dagster": {"asset_key": ["raw", feed.name]}},
+                "columns": [
+                    {"name": c.name, "description": c.description, "data_type": c.type} for c in feed.columns
+                ]
+                + [{"name": "source_file", "description": "Landed file the row came from, relative to the sources dir.", "data_type": "VARCHAR"}],
+            }
+        )
+    document = {
+        "version": 2,
+        "sources": [
+            {
+                "name": name,
+                "description": f"Landed {name} feed(s), loaded by the `raw/*` Dagster assets.",
+                "schema": "raw",
+                "tables": tables,
+            }
+            for name, tables in sources.items()
+        ],
+    }
+    header = "# Rendered from sources/contracts.yml by `python -m orchestration.contracts`; do not edit.\n"
+    return header + yaml.safe_dump(document, sort_keys=False, width=100, allow_unicode=True)
+
+
+DBT_SOURCES_FILE = CONTRACTS_FILE.parent.parent / "dbt_project" / "models" / "staging" / "__sources.yml"
+
+if __name__ == "__main__":
+    DBT_SOURCES_FILE.write_text(render_dbt_sources(load_contracts()), encoding="utf-8")
+    print(f"wrote {DBT_SOURCES_FILE}")

@@ -1,0 +1,3 @@
+with catalog as (select * from {{ ref('indicator_catalog_seed') }})
+
+select * from catalog

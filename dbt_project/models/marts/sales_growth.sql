@@ -1,0 +1,55 @@
+{% set base_month = "'" ~ var('base_period') ~ "-01'::date" %}
+
+with
+
+monthly as (select * from {{ ref('int_sales__monthly_by_level') }}),
+
+compared as (
+
+    select
+        current_month.sale_month,
+        current_month.ref_area,
+        current_month.size_class,
+        current_month.aggregation_level,
+        current_month.gross_sales_idr,
+        previous_month.gross_sales_idr as sales_previous_month,
+        previous_year.gross_sales_idr as sales_same_month_previous_year,
+        previous_december.gross_sales_idr as sales_previous_december,
+        base_period.gross_sales_idr as sales_base_period
+    from monthly as current_month
+    left join monthly as previous_month
+        on previous_month.ref_area = current_month.ref_area
+        and previous_month.size_class = current_month.size_class
+        and previous_month.sale_month = current_month.sale_month - interval 1 month
+    left join monthly as previous_year
+        on previous_year.ref_area = current_month.ref_area
+        and previous_year.size_class = current_month.size_class
+        and previous_year.sale_month = current_month.sale_month - interval 12 month
+    left join monthly as previous_december
+        on previous_december.ref_area = current_month.ref_area
+        and previous_december.size_class = current_month.size_class
+        and previous_december.sale_month = make_date(year(current_month.sale_month) - 1, 12, 1)
+    left join monthly as base_period
+        on base_period.ref_area = current_month.ref_area
+        and base_period.size_class = current_month.size_class
+        and base_period.sale_month = {{ base_month }}
+
+),
+
+growth as (
+
+    select
+        *,
+        {{ pct_change('gross_sales_idr', 'sales_previous_month') }} as growth_mom_pct,
+        {{ obs_status('gross_sales_idr', 'sales_previous_month') }} as growth_mom_status,
+        {{ pct_change('gross_sales_idr', 'sales_same_month_previous_year') }} as growth_yoy_pct,
+        {{ obs_status('gross_sales_idr', 'sales_same_month_previous_year') }} as growth_yoy_status,
+        {{ pct_change('gross_sales_idr', 'sales_previous_december') }} as growth_ytd_pct,
+        {{ obs_status('gross_sales_idr', 'sales_previous_december') }} as growth_ytd_status,
+        {{ pct_change('gross_sales_idr', 'sales_base_period') }} as growth_vs_base_pct,
+        {{ obs_status('gross_sales_idr', 'sales_base_period') }} as growth_vs_base_status
+    from compared
+
+)
+
+select * from growth
