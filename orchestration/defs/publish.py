@@ -1,0 +1,37 @@
+"""The published database: the marts BI tools read, replaced atomically after a good run."""
+
+
+import dagster as dg
+
+from orchestration.contracts import load_contracts
+from orchestration.defs.dbt import models_in_layer
+from orchestration.defs.raw import OWNER
+from orchestration.defs.resources import WarehouseResource
+from orchestration.publish import PUBLISHED_STORAGE_VERSION, file_hashes, publish
+
+
+@dg.asset(
+    key=["published", "indicators_db"],
+    group_name="published",
+    deps=list(models_in_layer("marts")),
+    kinds={"duckdb"},
+    owners=[OWNER],
+    description=(
+        "The database BI tools read ($DEI_WAREHOUSE_DIR/indicators.duckdb): every mart, their "
+        "column comments and meta.publication, written to a new file in DuckDB storage "
+        f"{PUBLISHED_STORAGE_VERSION} (readable by DuckDB 1.1 and later) and renamed over the old one."
+    ),
+    tags={"layer": "published"},
+)
+def indicators_db(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    sources = warehouse.sources_path
+    landed = sorted({f for feed in load_contracts().feeds.values() for f in feed.landed_files(sources)})
+    publication = publish(warehouse.working_db, warehouse.published_db, context.run_id, file_hashes(sources, landed))
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(publication.path)),
+            "tables": dg.MetadataValue.json(publication.tables),
+            "source_files": publication.source_files,
+            "storage_version": PUBLISHED_STORAGE_VERSION,
+        }
+    )

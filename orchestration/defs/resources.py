@@ -1,0 +1,83 @@
+"""Resources: the DuckDB warehouse (working and published files) and the dbt CLI."""
+
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+from dagster_dbt import DbtCliResource, DbtProject
+
+from orchestration import settings
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """Where feeds are read and DuckDB files written.
+
+    The pipeline writes only `working.duckdb`; BI tools read `indicators.duckdb`, which the
+    publish asset replaces atomically after a run whose blocking checks passed.
+    """
+
+    sources_dir: str
+    warehouse_dir: str
+
+    @property
+    def sources_path(self) -> Path:
+        return Path(self.sources_dir).resolve()
+
+    @property
+    def working_db(self) -> Path:
+        return Path(self.warehouse_dir).resolve() / settings.WORKING_DB_NAME
+
+    @property
+    def published_db(self) -> Path:
+        return Path(self.warehouse_dir).resolve() / settings.PUBLISHED_DB_NAME
+
+    @contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        self.working_db.parent.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(str(self.working_db), read_only=read_only)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    @contextmanager
+    def dbt_environment(self) -> Iterator[None]:
+        """Point dbt's profile at this warehouse's working database for one invocation."""
+        previous = os.environ.get("DEI_WORKING_DB")
+        os.environ["DEI_WORKING_DB"] = str(self.working_db)
+        try:
+            yield
+        finally:
+            if previous is None:
+                os.environ.pop("DEI_WORKING_DB", None)
+            else:
+                os.environ["DEI_WORKING_DB"] = previous
+
+
+@cache
+def dbt_project() -> DbtProject:
+    project = DbtProject(project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR)
+    project.prepare_if_dev()
+    return project
+
+
+def dbt_executable() -> str:
+    """The environment's own dbt: Dagster may run without the environment on PATH."""
+    return str(Path(sys.executable).parent / "dbt")
+
+
+def default_resources() -> dict[str, dg.ConfigurableResource]:
+    return {
+        "warehouse": WarehouseResource(
+            sources_dir=str(settings.sources_dir()), warehouse_dir=str(settings.warehouse_dir())
+        ),
+        "dbt": DbtCliResource(
+            project_dir=dbt_project(), profiles_dir=str(settings.DBT_PROJECT_DIR), dbt_executable=dbt_executable()
+        ),
+    }

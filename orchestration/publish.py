@@ -1,0 +1,104 @@
+"""Publishing the marts as the database BI tools read, atomically and in a storage format DuckDB 1.1+ opens."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from orchestration.settings import REPO_ROOT
+
+# DuckDB 2.0 writes storage version 69 by default, which no 1.x release reads; BI drivers bundle 1.x.
+PUBLISHED_STORAGE_VERSION = "v1.1.0"
+PUBLISHED_SCHEMAS = ("marts",)
+
+
+@dataclass(frozen=True)
+class Publication:
+    path: Path
+    tables: dict[str, int]
+    source_files: int
+
+
+def _sql_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def code_version() -> str:
+    try:
+        return subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def file_hashes(sources_dir: Path, files: list[Path]) -> list[tuple[str, str, int]]:
+    out = []
+    for path in files:
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        out.append((path.resolve().relative_to(sources_dir.resolve()).as_posix(), digest.hexdigest(), path.stat().st_size))
+    return out
+
+
+def publish(working_db: Path, published_db: Path, run_id: str, sources: list[tuple[str, str, int]]) -> Publication:
+    """Copy the marts (with their comments) into a new file, then rename it over the published one.
+
+    Readers connected to the old file keep their version; new connections get the new one; a run
+    that fails before the rename leaves the published file untouched.
+    """
+    published_db.parent.mkdir(parents=True, exist_ok=True)
+    staging = published_db.with_name(f".{published_db.name}.{run_id}.tmp")
+    staging.unlink(missing_ok=True)
+    con = duckdb.connect()
+    try:
+        con.execute(f"ATTACH {_sql_literal(str(working_db))} AS working (READ_ONLY)")
+        con.execute("USE working")
+        con.execute(f"ATTACH {_sql_literal(str(staging))} AS pub (STORAGE_VERSION '{PUBLISHED_STORAGE_VERSION}')")
+        tables = con.execute(
+            "SELECT schema_name, table_name, comment FROM duckdb_tables() WHERE database_name = 'working' AND schema_name IN ? ORDER BY ALL",
+            [list(PUBLISHED_SCHEMAS)],
+        ).fetchall()
+        counts = {}
+        for schema, table, comment in tables:
+            con.execute(f'CREATE SCHEMA IF NOT EXISTS pub."{schema}"')
+            con.execute(f'CREATE TABLE pub."{schema}"."{table}" AS SELECT * FROM "{schema}"."{table}"')
+            if comment:
+                con.execute(f'COMMENT ON TABLE pub."{schema}"."{table}" IS {_sql_literal(comment)}')
+            columns = con.execute(
+                "SELECT column_name, comment FROM duckdb_columns() WHERE database_name = 'working' AND schema_name = ? AND table_name = ? AND comment IS NOT NULL",
+                [schema, table],
+            ).fetchall()
+            for column, column_comment in columns:
+                con.execute(f'COMMENT ON COLUMN pub."{schema}"."{table}"."{column}" IS {_sql_literal(column_comment)}')
+            counts[f"{schema}.{table}"] = con.execute(f'SELECT count(*) FROM pub."{schema}"."{table}"').fetchall()[0][0]
+        con.execute("CREATE SCHEMA pub.meta")
+        con.execute(
+            """
+            CREATE TABLE pub.meta.publication AS
+            SELECT ?::VARCHAR AS run_id, ?::TIMESTAMPTZ AS published_at, ?::VARCHAR AS code_version,
+                   ?::VARCHAR AS storage_version
+            """,
+            [run_id, dt.datetime.now(dt.timezone.utc), code_version(), PUBLISHED_STORAGE_VERSION],
+        )
+        con.execute("CREATE TABLE pub.meta.source_files (source_file VARCHAR, sha256 VARCHAR, bytes BIGINT)")
+        if sources:
+            files, hashes, sizes = (list(column) for column in zip(*sources))
+            con.execute("INSERT INTO pub.meta.source_files SELECT unnest(?), unnest(?), unnest(?)", [files, hashes, sizes])
+        con.execute("COMMENT ON TABLE pub.meta.publication IS 'The run that published this database: run id, time, code version.'")
+        con.execute("COMMENT ON TABLE pub.meta.source_files IS 'Every landed file that went into this publication, with its SHA-256.'")
+        con.execute("DETACH pub")
+    finally:
+        con.close()
+    with open(staging, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(staging, published_db)
+    return Publication(published_db, counts, len(sources))
