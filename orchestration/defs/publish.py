@@ -26,7 +26,7 @@ from orchestration.publish import PUBLISHED_STORAGE_VERSION, file_hashes, publis
 def indicators_db(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     sources = warehouse.sources_path
     landed = sorted({f for feed in load_contracts().feeds.values() for f in feed.landed_files(sources)})
-    publication = publish(warehouse.working_db, warehouse.published_db, context.run_id, file_hashes(sources, landed))
+    publication = publish(warehouse.working_db, warehouse.published_db, context.run.run_id, file_hashes(sources, landed))
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(publication.path)),

@@ -1,0 +1,48 @@
+# The first targets are the ones the README starts with: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV := $(PYTHON) -m uv
+export DAGSTER_HOME := $(CURDIR)/.dagster_home
+MANIFEST := dbt_project/target/manifest.json
+DBT_FILES := $(shell find dbt_project/models dbt_project/macros dbt_project/seeds dbt_project/tests -type f) dbt_project/dbt_project.yml
+
+.PHONY: run test test-quick ui docs setup sample dbt-sources clean
+
+run: setup ## Materialize every asset on the landed feeds and print the headline indicators
+	$(BIN)/python -m orchestration.cli run
+
+test: setup ## Run the whole test suite
+	$(BIN)/python -m pytest
+
+ui: setup ## Dagster UI on http://127.0.0.1:3000, same instance as `make run`
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+docs: setup ## Build the dbt docs site into dbt_project/target (open index.html)
+	cd dbt_project && ../$(BIN)/dbt docs generate --profiles-dir . --empty-catalog
+
+setup: $(VENV)/.installed $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
+
+$(VENV)/.installed: pyproject.toml uv.lock
+	$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
+	$(UV) sync --frozen
+	touch $@
+
+# dagster-dbt reads the manifest when the code location loads; rebuild it whenever dbt files change.
+$(MANIFEST): $(VENV)/.installed $(DBT_FILES)
+	cd dbt_project && ../$(BIN)/dbt parse --profiles-dir . --quiet
+	touch $@
+
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	mkdir -p $(DAGSTER_HOME)
+	cp dagster.yaml $@
+
+sample: $(VENV)/.installed ## Regenerate the committed sample feeds (deterministic)
+	$(BIN)/python -m orchestration.samplegen --out sources
+
+dbt-sources: $(VENV)/.installed ## Re-render dbt_project/models/staging/__sources.yml from sources/contracts.yml
+	$(BIN)/python -m orchestration.contracts
+
+clean:
+	rm -rf warehouse dbt_project/target dbt_project/logs .pytest_cache

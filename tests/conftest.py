@@ -1,0 +1,56 @@
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from orchestration import settings
+from orchestration.defs.resources import WarehouseResource
+
+SAMPLE_SOURCES = settings.REPO_ROOT / "sources"
+
+
+@pytest.fixture(scope="session")
+def defs() -> dg.Definitions:
+    from orchestration.definitions import defs
+
+    return defs
+
+
+def run_pipeline(defs: dg.Definitions, sources_dir: Path, warehouse_dir: Path, selection=None) -> dg.ExecuteInProcessResult:
+    """Materialize the real assets and checks against a given landing dir and warehouse."""
+    resources = dict(defs.resources)
+    resources["warehouse"] = WarehouseResource(sources_dir=str(sources_dir), warehouse_dir=str(warehouse_dir))
+    return dg.materialize(
+        [*defs.assets, *defs.asset_checks],
+        resources=resources,
+        selection=selection,
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+
+
+@pytest.fixture
+def sources_copy(tmp_path: Path) -> Path:
+    """A private copy of the sample landing zone that a test may damage."""
+    target = tmp_path / "sources"
+    shutil.copytree(SAMPLE_SOURCES, target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def sample_run(defs, tmp_path_factory) -> tuple[dg.ExecuteInProcessResult, WarehouseResource]:
+    """One full run of every asset and check on the committed sample, in a temporary warehouse."""
+    warehouse_dir = tmp_path_factory.mktemp("warehouse")
+    result = run_pipeline(defs, SAMPLE_SOURCES, warehouse_dir)
+    return result, WarehouseResource(sources_dir=str(SAMPLE_SOURCES), warehouse_dir=str(warehouse_dir))
+
+
+@pytest.fixture(scope="session")
+def published(sample_run) -> duckdb.DuckDBPyConnection:
+    result, warehouse = sample_run
+    assert result.success, "the sample run failed"
+    con = duckdb.connect(str(warehouse.published_db), read_only=True)
+    yield con
+    con.close()

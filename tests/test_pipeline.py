@@ -1,0 +1,137 @@
+"""Integration: every real asset and check, materialized on the sample feeds into a temporary warehouse."""
+
+import duckdb
+import pytest
+
+from orchestration.contracts import load_contracts
+from orchestration.publish import PUBLISHED_STORAGE_VERSION
+
+
+def indicator(con, code, ref_area="ID", size_class="_T", breakdown="_T", period=None):
+    rows = con.execute(
+        "SELECT obs_value, obs_status, unit_measure FROM marts.indicators WHERE indicator_code = ? AND ref_area = ? "
+        "AND size_class = ? AND breakdown = ? AND time_period = ?",
+        [code, ref_area, size_class, breakdown, period],
+    ).fetchall()
+    assert len(rows) == 1, f"{code} {ref_area}/{size_class}/{breakdown}/{period}: {rows}"
+    return rows[0]
+
+
+def test_every_step_and_check_succeeds(sample_run):
+    result, _ = sample_run
+    assert result.success
+    failed = [(c.asset_key.to_user_string(), c.check_name, c.description) for c in result.get_asset_check_evaluations() if not c.passed]
+    assert failed == []
+    checked = {(c.asset_key.to_user_string(), c.check_name) for c in result.get_asset_check_evaluations()}
+    for feed in load_contracts().feeds:
+        assert (f"raw/{feed}", "contract") in checked
+    assert ("raw/population", "national_total_matches_provinces") in checked
+    assert ("marts/indicators", "pandera_schema") in checked
+    assert ("staging/stg_sales__daily_sales", "pandera_schema") in checked
+    # dbt tests are asset checks too.
+    assert any(name.startswith("unique_combination_indicators") for _, name in checked)
+
+
+def test_headline_indicators_match_the_calibration(published):
+    assert indicator(published, "ONLINE_SALES_GROWTH_VS_BASE", period="2020-04") == (480.0, "A", "PCT")
+    value, status, unit = indicator(published, "ONBOARDING_RATE", size_class="ULTRA_MIKRO", period="2020-10")
+    assert (round(value, 2), status, unit) == (14.69, "A", "PCT")
+    assert indicator(published, "ONBOARDED_CUMULATIVE", size_class="ULTRA_MIKRO", period="2020-10")[0] == 9_400_000
+    assert indicator(published, "UMKM_POPULATION", size_class="ULTRA_MIKRO", period="2020")[0] == 64_000_000
+    assert indicator(published, "TRAINING_OVERSUBSCRIPTION", breakdown="umkm_go_digital", period="2020") == (260.0, "A", "PCT")
+    assert indicator(published, "TRAINING_REGISTRATIONS", breakdown="umkm_go_digital", period="2020")[0] == 6500
+    assert indicator(published, "TRAINING_CAPACITY", breakdown="umkm_go_digital", period="2020")[0] == 2500
+
+
+def test_national_sales_equal_the_landed_files(published, sample_run):
+    """Recompute monthly sales straight from the landed files, independently of the pipeline."""
+    _, warehouse = sample_run
+    src = warehouse.sources_path
+    con = duckdb.connect()
+    expected = dict(
+        con.execute(
+            f"""
+            SELECT strftime(sale_date, '%Y-%m'), sum(gross_sales_idr)::DOUBLE FROM (
+                SELECT sale_date, gross_sales_idr FROM read_csv(['{src}/sales/*/*.csv', '{src}/sales/*/*.csv.gz'],
+                    columns = {{'sale_date': 'DATE', 'platform': 'VARCHAR', 'merchant_id': 'VARCHAR', 'province_code': 'VARCHAR',
+                                'size_class': 'VARCHAR', 'orders': 'BIGINT', 'gross_sales_idr': 'DECIMAL(18,2)'}}, header = true)
+                UNION ALL SELECT sale_date, gross_sales_idr FROM read_parquet('{src}/sales/*/*.parquet'))
+            GROUP BY 1
+            """
+        ).fetchall()
+    )
+    got = dict(published.execute(
+        "SELECT time_period, obs_value FROM marts.indicators WHERE indicator_code = 'ONLINE_SALES' AND ref_area = 'ID' AND size_class = '_T' AND breakdown = '_T'"
+    ).fetchall())
+    assert len(got) == 24
+    assert got == pytest.approx(expected)
+
+
+def test_levels_add_up(published):
+    """Provinces and size classes each sum to the national figure; platforms sum to the total."""
+    mismatches = published.execute(
+        """
+        WITH s AS (SELECT * FROM marts.indicators WHERE indicator_code = 'ONLINE_SALES')
+        SELECT n.time_period, n.obs_value,
+               (SELECT sum(obs_value) FROM s p WHERE p.time_period = n.time_period AND p.ref_area <> 'ID'),
+               (SELECT sum(obs_value) FROM s c WHERE c.time_period = n.time_period AND c.ref_area = 'ID' AND c.size_class <> '_T'),
+               (SELECT sum(obs_value) FROM s b WHERE b.time_period = n.time_period AND b.breakdown <> '_T')
+        FROM s n WHERE n.ref_area = 'ID' AND n.size_class = '_T' AND n.breakdown = '_T'
+        """
+    ).fetchall()
+    for period, national, provinces, classes, platforms in mismatches:
+        assert provinces == pytest.approx(national) and classes == pytest.approx(national) and platforms == pytest.approx(national), period
+
+
+def test_growth_periods_and_missing_bases(published):
+    # 2019-01 is the first month: no previous month, no previous year, no previous December.
+    assert indicator(published, "ONLINE_SALES_GROWTH_MOM", period="2019-01") == (None, "L", "PCT")
+    assert indicator(published, "ONLINE_SALES_GROWTH_YOY", period="2019-12") == (None, "L", "PCT")
+    sales = {p: v for p, v in published.execute(
+        "SELECT time_period, obs_value FROM marts.indicators WHERE indicator_code = 'ONLINE_SALES' AND ref_area = 'ID' AND size_class = '_T' AND breakdown = '_T'"
+    ).fetchall()}
+    assert indicator(published, "ONLINE_SALES_GROWTH_MOM", period="2020-04")[0] == pytest.approx(round((sales["2020-04"] / sales["2020-03"] - 1) * 100, 4))
+    assert indicator(published, "ONLINE_SALES_GROWTH_YOY", period="2020-04")[0] == pytest.approx(round((sales["2020-04"] / sales["2019-04"] - 1) * 100, 4))
+    assert indicator(published, "ONLINE_SALES_GROWTH_YTD", period="2020-04")[0] == pytest.approx(round((sales["2020-04"] / sales["2019-12"] - 1) * 100, 4))
+    # No division errors or infinities anywhere; NULL exactly when the status says missing.
+    assert published.execute(
+        "SELECT count(*) FROM marts.indicators WHERE isinf(obs_value) OR isnan(obs_value) OR ((obs_value IS NULL) <> (obs_status <> 'A'))"
+    ).fetchall() == [(0,)]
+
+
+def test_onboarding_rate_uses_the_latest_population(published):
+    row = published.execute(
+        "SELECT population_year, population, cumulative_onboarded, onboarding_rate_pct FROM marts.onboarding_rate "
+        "WHERE onboarded_month = DATE '2020-10-01' AND ref_area = 'ID' AND size_class = 'ULTRA_MIKRO'"
+    ).fetchall()
+    assert row == [(2020, 64_000_000, 9_400_000, 14.6875)]
+    assert published.execute(
+        "SELECT DISTINCT population_year FROM marts.onboarding_rate WHERE year(onboarded_month) = 2019"
+    ).fetchall() == [(2019,)]
+
+
+def test_publication_metadata_and_catalog(published, sample_run):
+    _, warehouse = sample_run
+    run_id, storage = published.execute("SELECT run_id, storage_version FROM meta.publication").fetchall()[0]
+    assert run_id == sample_run[0].run_id and storage == PUBLISHED_STORAGE_VERSION
+    files = published.execute("SELECT count(*), count(DISTINCT sha256) FROM meta.source_files").fetchall()[0]
+    landed = sum(len(f.landed_files(warehouse.sources_path)) for f in load_contracts().feeds.values())
+    assert files[0] == landed
+    codes = {c for (c,) in published.execute("SELECT DISTINCT indicator_code FROM marts.indicators").fetchall()}
+    catalog = {c for (c,) in published.execute("SELECT indicator_code FROM marts.indicator_catalog").fetchall()}
+    assert codes == catalog
+    comment = published.execute(
+        "SELECT comment FROM duckdb_columns() WHERE schema_name = 'marts' AND table_name = 'indicators' AND column_name = 'obs_status'"
+    ).fetchall()[0][0]
+    assert "CL_OBS_STATUS" in comment
+    # Only marts and metadata are published; nothing of the working layers.
+    schemas = {s for (s,) in published.execute("SELECT DISTINCT schema_name FROM duckdb_tables()").fetchall()}
+    assert schemas == {"marts", "meta"}
+
+
+def test_raw_rows_carry_their_source_file(sample_run):
+    _, warehouse = sample_run
+    with warehouse.connect(read_only=True) as con:
+        rows = con.execute("SELECT source_file, count(*) FROM raw.sales GROUP BY 1 ORDER BY 1").fetchall()
+    assert rows[0][0] == "sales/2019-01/pasar_a.csv"
+    assert {r[0].rsplit(".", 1)[-1] for r in rows} == {"csv", "gz", "parquet"}
