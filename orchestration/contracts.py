@@ -193,8 +193,63 @@ def render_dbt_sources(contracts: Contracts) -> str:
     return header + yaml.safe_dump(document, sort_keys=False, width=100, allow_unicode=True)
 
 
+def _describe_rules(contracts: Contracts, column: ColumnContract) -> str:
+    rules = []
+    if not column.required:
+        rules.append("may be empty")
+    if "min" in column.rules:
+        rules.append(f"≥ {column.rules['min']}")
+    if "max" in column.rules:
+        rules.append(f"≤ {column.rules['max']}")
+    if (values := contracts.accepted_values(column)) is not None:
+        rules.append("one of " + ", ".join(f"`{v}`" for v in values))
+    if "pattern" in column.rules:
+        rules.append(f"matches `{column.rules['pattern']}`")
+    if "references" in column.rules:
+        rules.append(f"exists in `{column.rules['references']}`")
+    if column.rules.get("in_file_month"):
+        rules.append("inside the file's month")
+    return "; ".join(rules)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def render_feed_tables(contracts: Contracts) -> str:
+    """Markdown tables of every contract, for sources/README.md."""
+    out = []
+    for feed in contracts.feeds.values():
+        out += [
+            f"### `{feed.name}`: {feed.title}",
+            "",
+            f"{feed.description}",
+            "",
+            f"Files: {', '.join(f'`{f}`' for f in feed.files)}. Key: {', '.join(f'`{k}`' for k in feed.key)}. "
+            f"Loaded into `{feed.raw_table}`.",
+            "",
+            "| column | type | rules | description |",
+            "|---|---|---|---|",
+        ]
+        out += [f"| `{c.name}` | {c.type} | {_describe_rules(contracts, c) or 'required'} | {_cell(c.description)} |" for c in feed.columns]
+        out.append("")
+    return "\n".join(out)
+
+
 DBT_SOURCES_FILE = CONTRACTS_FILE.parent.parent / "dbt_project" / "models" / "staging" / "__sources.yml"
+SOURCES_README = CONTRACTS_FILE.parent / "README.md"
+README_START, README_END = "<!-- contracts:start (rendered from contracts.yml) -->", "<!-- contracts:end -->"
+
+
+def render_sources_readme(current: str, contracts: Contracts) -> str:
+    """sources/README.md with its contract section replaced by the rendering of the contracts."""
+    head, _, rest = current.partition(README_START)
+    _, _, tail = rest.partition(README_END)
+    return f"{head}{README_START}\n{render_feed_tables(contracts)}{README_END}{tail}"
+
 
 if __name__ == "__main__":
-    DBT_SOURCES_FILE.write_text(render_dbt_sources(load_contracts()), encoding="utf-8")
-    print(f"wrote {DBT_SOURCES_FILE}")
+    contracts = load_contracts()
+    DBT_SOURCES_FILE.write_text(render_dbt_sources(contracts), encoding="utf-8")
+    SOURCES_README.write_text(render_sources_readme(SOURCES_README.read_text(encoding="utf-8"), contracts), encoding="utf-8")
+    print(f"wrote {DBT_SOURCES_FILE} and {SOURCES_README}")

@@ -192,7 +192,7 @@ def load_population(con: duckdb.DuckDBPyConnection, feed: FeedContract, files: l
         "SELECT source_file, line, size_class, value FROM population_cells WHERE id_number(value) IS NULL ORDER BY ALL LIMIT 1"
     ).fetchall()
     if bad_number:
-        rel, line, size_class, value = bad_number
+        rel, line, size_class, value = bad_number[0]
         raise FeedError(f"{rel}: line {line}: {size_class} count {value!r} is not a number in Indonesian format (e.g. 1.234.567)")
     unknown_name = con.execute(
         """
@@ -205,7 +205,7 @@ def load_population(con: duckdb.DuckDBPyConnection, feed: FeedContract, files: l
         {"total": layout["national_total_label"]},
     ).fetchall()
     if unknown_name:
-        rel, line, name, closest = unknown_name
+        rel, line, name, closest = unknown_name[0]
         raise FeedError(f"{rel}: line {line}: unknown province name {name!r}; closest known: {', '.join(closest)}")
 
     con.execute(

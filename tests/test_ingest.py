@@ -1,0 +1,141 @@
+"""Unit tests of the DuckDB loaders: Indonesian numbers, province names, headers, formats."""
+
+import gzip
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration.contracts import load_contracts
+from orchestration.ingest import FeedError, install_macros, load_feed
+from orchestration.settings import REPO_ROOT
+
+CONTRACTS = load_contracts()
+
+
+@pytest.fixture
+def con():
+    c = duckdb.connect()
+    install_macros(c)
+    yield c
+    c.close()
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("64.000.000", 64_000_000),
+        ("1.234.567", 1_234_567),
+        ("782", 782),
+        (" 9.400.000 ", 9_400_000),
+        ("14,6", 14.6),
+        ("1.234,56", 1234.56),
+        ("1234", 1234),
+        ("12.34", None),  # '.' groups thousands: three digits must follow
+        ("1,234.5", None),
+        ("-5", None),
+        ("abc", None),
+        ("", None),
+    ],
+)
+def test_indonesian_numbers(con, text, expected):
+    value = con.execute("SELECT id_number(?)", [text]).fetchall()[0][0]
+    assert (None if value is None else float(value)) == expected
+
+
+@pytest.mark.parametrize("a, b", [("D.K.I. Jakarta", "DKI Jakarta"), ("Kep. Bangka  Belitung", "KEP BANGKA BELITUNG")])
+def test_province_keys_ignore_case_spaces_and_punctuation(con, a, b):
+    assert con.execute("SELECT province_key(?) = province_key(?)", [a, b]).fetchall()[0][0]
+
+
+def _landing(tmp_path: Path) -> Path:
+    root = tmp_path / "sources"
+    (root / "reference").mkdir(parents=True)
+    shutil.copy(REPO_ROOT / "sources" / "reference" / "provinces.csv", root / "reference")
+    return root
+
+
+POPULATION_2021 = [
+    "Jumlah UMKM menurut Provinsi, 2021",
+    "",
+    "Provinsi;Usaha Ultra Mikro;Usaha Mikro;Usaha Kecil;Usaha Menengah",
+    "D.K.I. Jakarta;1.000.000;20.000;3.000;400",
+    "Daerah Istimewa Yogyakarta;500.000;10.000;1.500;200",
+    "Kep. Bangka Belitung;100.000;2.000;300;40",
+    "INDONESIA;1.600.000;32.000;4.800;640",
+    "Sumber: contoh",
+]
+
+
+def test_population_table_is_normalized(con, tmp_path):
+    root = _landing(tmp_path)
+    (root / "population").mkdir()
+    # A BOM and CRLF line ends are normal in exported files.
+    (root / "population" / "umkm_population_2021.csv").write_bytes(("\ufeff" + "\r\n".join(POPULATION_2021) + "\r\n").encode())
+    load_feed(con, CONTRACTS.feeds["provinces"], root)
+    result = load_feed(con, CONTRACTS.feeds["population"], root)
+    assert result.rows == 12
+    rows = con.execute(
+        "SELECT province_code, size_class, enterprises FROM raw.population WHERE size_class IN ('ULTRA_MIKRO', 'MENENGAH') ORDER BY ALL"
+    ).fetchall()
+    assert rows == [("19", "MENENGAH", 40), ("19", "ULTRA_MIKRO", 100_000), ("31", "MENENGAH", 400),
+                    ("31", "ULTRA_MIKRO", 1_000_000), ("34", "MENENGAH", 200), ("34", "ULTRA_MIKRO", 500_000)]
+    totals = con.execute("SELECT year, size_class, enterprises, line FROM raw.population_reported_totals ORDER BY size_class").fetchall()
+    assert totals[-1] == (2021, "ULTRA_MIKRO", 1_600_000, 7)
+
+
+def test_unknown_province_name_names_file_line_and_closest(con, tmp_path):
+    root = _landing(tmp_path)
+    (root / "population").mkdir()
+    lines = POPULATION_2021.copy()
+    lines[4] = "Daerah Istimewa Jogjakarta;500.000;10.000;1.500;200"
+    (root / "population" / "umkm_population_2021.csv").write_text("\n".join(lines))
+    load_feed(con, CONTRACTS.feeds["provinces"], root)
+    with pytest.raises(FeedError, match=r"population/umkm_population_2021.csv: line 5: unknown province name 'Daerah Istimewa Jogjakarta'; closest known: Daerah Istimewa Yogyakarta"):
+        load_feed(con, CONTRACTS.feeds["population"], root)
+
+
+def test_population_count_not_a_number(con, tmp_path):
+    root = _landing(tmp_path)
+    (root / "population").mkdir()
+    lines = POPULATION_2021.copy()
+    lines[3] = "D.K.I. Jakarta;1,000,000;20.000;3.000;400"
+    (root / "population" / "umkm_population_2021.csv").write_text("\n".join(lines))
+    load_feed(con, CONTRACTS.feeds["provinces"], root)
+    with pytest.raises(FeedError, match=r"line 4: ULTRA_MIKRO count '1,000,000' is not a number"):
+        load_feed(con, CONTRACTS.feeds["population"], root)
+
+
+SALES_HEADER = "sale_date,platform,merchant_id,province_code,size_class,orders,gross_sales_idr"
+
+
+def test_sales_in_all_three_formats_load_with_their_source_file(con, tmp_path):
+    root = _landing(tmp_path)
+    month = root / "sales" / "2020-04"
+    month.mkdir(parents=True)
+    (month / "pasar_a.csv").write_text(f"{SALES_HEADER}\n2020-04-01,pasar_a,A1,31,MIKRO,2,150000.50\n")
+    with gzip.open(month / "pasar_b.csv.gz", "wt") as f:
+        f.write(f"{SALES_HEADER}\r\n2020-04-02,pasar_b,B1,32,KECIL,1,99000\r\n")
+    con.execute(
+        f"COPY (SELECT DATE '2020-04-03' AS sale_date, 'pasar_c' AS platform, 'C1' AS merchant_id, '33' AS province_code, "
+        f"'ULTRA_MIKRO' AS size_class, 4::BIGINT AS orders, 12.5::DECIMAL(18,2) AS gross_sales_idr) TO '{month / 'pasar_c.parquet'}' (FORMAT parquet)"
+    )
+    result = load_feed(con, CONTRACTS.feeds["sales"], root)
+    assert result.rows == 3
+    rows = con.execute("SELECT source_file, gross_sales_idr::VARCHAR FROM raw.sales ORDER BY 1").fetchall()
+    assert rows == [("sales/2020-04/pasar_a.csv", "150000.50"), ("sales/2020-04/pasar_b.csv.gz", "99000.00"), ("sales/2020-04/pasar_c.parquet", "12.50")]
+
+
+def test_renamed_column_rejects_the_file_with_a_clear_message(con, tmp_path):
+    root = _landing(tmp_path)
+    month = root / "sales" / "2020-04"
+    month.mkdir(parents=True)
+    (month / "pasar_b.csv").write_text(SALES_HEADER.replace("gross_sales_idr", "gross_sales") + "\n2020-04-01,pasar_b,B1,31,MIKRO,2,1\n")
+    with pytest.raises(FeedError, match=r"sales/2020-04/pasar_b.csv: required column `gross_sales_idr` missing; found `gross_sales`"):
+        load_feed(con, CONTRACTS.feeds["sales"], root)
+
+
+def test_a_feed_with_no_files_is_an_error(con, tmp_path):
+    with pytest.raises(FeedError, match="sales: no files landed"):
+        load_feed(con, CONTRACTS.feeds["sales"], _landing(tmp_path))
