@@ -73,7 +73,7 @@ def column_checks(rules: Mapping[str, Any], accepted: Iterable[str] | None, refe
     if "pattern" in rules:
         checks.append(pa.Check.str_matches(f"^(?:{rules['pattern']})$"))
     if referenced is not None:
-        checks.append(pa.Check.isin(referenced, name=f"references({rules['references']})"))
+        checks.append(pa.Check.isin(referenced, error=f"references({rules['references']})"))
     return checks
 
 

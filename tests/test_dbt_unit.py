@@ -1,0 +1,19 @@
+"""dbt unit tests of the marts' logic (dbt_project/models/marts/_marts__unit_tests.yml)."""
+
+import os
+import subprocess
+
+from orchestration import settings
+from orchestration.defs.resources import dbt_executable
+
+
+def test_dbt_unit_tests_pass(sample_run):
+    # Unit tests read their inputs' column types from the built warehouse.
+    _, warehouse = sample_run
+    env = {**os.environ, "DEI_WORKING_DB": str(warehouse.working_db), "DBT_TARGET_PATH": "target/unit"}
+    proc = subprocess.run(
+        [dbt_executable(), "test", "--select", "test_type:unit", "--profiles-dir", "."],
+        cwd=settings.DBT_PROJECT_DIR, env=env, capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert "PASS=2" in proc.stdout

@@ -1,0 +1,78 @@
+"""Unit tests of the Pandera schemas built from the contracts, run in DuckDB."""
+
+import duckdb
+import pytest
+
+from orchestration.contracts import load_contracts
+from orchestration.validation import feed_schema, model_schema, validate
+
+CONTRACTS = load_contracts()
+
+
+@pytest.fixture
+def con():
+    c = duckdb.connect()
+    c.execute("CREATE SCHEMA raw")
+    c.execute("CREATE TABLE raw.provinces AS SELECT * FROM (VALUES ('31', '31', 'DKI Jakarta', NULL, 'reference/provinces.csv')) t(bps_code, kemendagri_code, province_name, name_variants, source_file)")
+    c.execute(
+        """
+        CREATE TABLE raw.sales AS SELECT * FROM (VALUES
+            (DATE '2020-04-01', 'pasar_a', 'A1', '31', 'MIKRO', 2::BIGINT, 100.00::DECIMAL(18,2), 'sales/2020-04/pasar_a.csv'),
+            (DATE '2020-04-02', 'pasar_a', 'A1', '31', 'MIKRO', 1, 50.00, 'sales/2020-04/pasar_a.csv'))
+        t(sale_date, platform, merchant_id, province_code, size_class, orders, gross_sales_idr, source_file)
+        """
+    )
+    yield c
+    c.close()
+
+
+def check(con) -> dict[tuple, object]:
+    report = validate(con, "raw.sales", feed_schema(CONTRACTS, CONTRACTS.feeds["sales"], con))
+    return {(f.column, f.check): f for f in report.failures}
+
+
+def test_clean_rows_pass(con):
+    assert check(con) == {}
+
+
+@pytest.mark.parametrize(
+    "fault, column, rule",
+    [
+        ("UPDATE raw.sales SET gross_sales_idr = -1 WHERE orders = 1", "gross_sales_idr", "greater_than_or_equal_to(0)"),
+        ("UPDATE raw.sales SET orders = -3 WHERE orders = 1", "orders", "greater_than_or_equal_to(0)"),
+        ("UPDATE raw.sales SET size_class = 'BESAR' WHERE orders = 1", "size_class", "isin"),
+        ("UPDATE raw.sales SET province_code = '99' WHERE orders = 1", "province_code", "references(provinces.bps_code)"),
+        ("UPDATE raw.sales SET sale_date = DATE '2020-05-01' WHERE orders = 1", None, "in_file_month(sale_date)"),
+        ("UPDATE raw.sales SET sale_date = DATE '2020-04-01'", None, "unique_key(sale_date, platform, merchant_id)"),
+        ("UPDATE raw.sales SET merchant_id = NULL WHERE orders = 1", "merchant_id", "not_nullable"),
+        ("UPDATE raw.sales SET platform = 'Pasar A' WHERE orders = 1", "platform", "str_matches"),
+    ],
+)
+def test_each_rule_reports_its_column_and_failing_rows(con, fault, column, rule):
+    con.execute(fault)
+    failures = check(con)
+    matching = [f for (col, name), f in failures.items() if col == column and name.startswith(rule)]
+    assert matching, failures
+    assert matching[0].count >= 1 and matching[0].sample
+
+
+def test_a_wrong_type_is_a_failure(con):
+    con.execute("ALTER TABLE raw.sales ALTER orders TYPE VARCHAR")
+    assert any(col == "orders" and "dtype" in name for col, name in check(con))
+
+
+def test_model_schema_inherits_the_feed_contract_and_adds_yml_rules(con):
+    con.execute("CREATE SCHEMA staging")
+    con.execute("CREATE TABLE staging.s AS SELECT *, date_trunc('month', sale_date)::DATE AS sale_month FROM raw.sales")
+    node = {
+        "name": "s", "alias": "s", "schema": "staging", "meta": {"feed": "sales"},
+        "columns": {
+            "gross_sales_idr": {"name": "gross_sales_idr"},
+            "sale_month": {"name": "sale_month", "data_type": "DATE", "meta": {"rules": {"max": "2020-03-31"}}},
+        },
+    }
+    con.execute("UPDATE staging.s SET gross_sales_idr = -1")
+    report = validate(con, "staging.s", model_schema(node, CONTRACTS, con))
+    found = {(f.column, f.check) for f in report.failures}
+    assert ("gross_sales_idr", "greater_than_or_equal_to(0)") in found
+    assert any(col == "sale_month" and name.startswith("less_than_or_equal_to") for col, name in found)
