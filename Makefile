@@ -8,7 +8,7 @@ export DAGSTER_HOME := $(CURDIR)/.dagster_home
 MANIFEST := dbt_project/target/manifest.json
 DBT_FILES := $(shell find dbt_project/models dbt_project/macros dbt_project/seeds dbt_project/tests -type f) dbt_project/dbt_project.yml
 
-.PHONY: run test test-quick ui docs setup sample dbt-sources clean
+.PHONY: run test ui docs setup sample render clean
 
 run: setup ## Materialize every asset on the landed feeds and print the headline indicators
 	$(BIN)/python -m orchestration.cli run
@@ -41,8 +41,8 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 sample: $(VENV)/.installed ## Regenerate the committed sample feeds (deterministic)
 	$(BIN)/python -m orchestration.samplegen --out sources
 
-dbt-sources: $(VENV)/.installed ## Re-render dbt_project/models/staging/__sources.yml from sources/contracts.yml
-	$(BIN)/python -m orchestration.contracts
+render: $(VENV)/.installed ## Re-render the files derived from the contracts and the indicator catalog
+	$(BIN)/python -m orchestration.docs
 
 clean:
 	rm -rf warehouse dbt_project/target dbt_project/logs .pytest_cache

@@ -189,7 +189,7 @@ def render_dbt_sources(contracts: Contracts) -> str:
             for name, tables in sources.items()
         ],
     }
-    header = "# Rendered from sources/contracts.yml by `python -m orchestration.contracts`; do not edit.\n"
+    header = "# Rendered from sources/contracts.yml by `make render`; do not edit.\n"
     return header + yaml.safe_dump(document, sort_keys=False, width=100, allow_unicode=True)
 
 
@@ -235,21 +235,3 @@ def render_feed_tables(contracts: Contracts) -> str:
         out.append("")
     return "\n".join(out)
 
-
-DBT_SOURCES_FILE = CONTRACTS_FILE.parent.parent / "dbt_project" / "models" / "staging" / "__sources.yml"
-SOURCES_README = CONTRACTS_FILE.parent / "README.md"
-README_START, README_END = "<!-- contracts:start (rendered from contracts.yml) -->", "<!-- contracts:end -->"
-
-
-def render_sources_readme(current: str, contracts: Contracts) -> str:
-    """sources/README.md with its contract section replaced by the rendering of the contracts."""
-    head, _, rest = current.partition(README_START)
-    _, _, tail = rest.partition(README_END)
-    return f"{head}{README_START}\n{render_feed_tables(contracts)}{README_END}{tail}"
-
-
-if __name__ == "__main__":
-    contracts = load_contracts()
-    DBT_SOURCES_FILE.write_text(render_dbt_sources(contracts), encoding="utf-8")
-    SOURCES_README.write_text(render_sources_readme(SOURCES_README.read_text(encoding="utf-8"), contracts), encoding="utf-8")
-    print(f"wrote {DBT_SOURCES_FILE} and {SOURCES_README}")

@@ -4,26 +4,8 @@ import csv
 
 import pytest
 
-from orchestration.contracts import (
-    DBT_SOURCES_FILE,
-    SOURCES_README,
-    _parse,
-    load_contracts,
-    render_dbt_sources,
-    render_sources_readme,
-)
+from orchestration.contracts import _parse, load_contracts
 from orchestration.settings import REPO_ROOT
-
-
-def test_dbt_sources_file_is_rendered_from_the_contracts():
-    assert DBT_SOURCES_FILE.read_text(encoding="utf-8") == render_dbt_sources(load_contracts()), (
-        "dbt_project/models/staging/__sources.yml is stale: run `make dbt-sources`"
-    )
-
-
-def test_sources_readme_tables_are_rendered_from_the_contracts():
-    current = SOURCES_README.read_text(encoding="utf-8")
-    assert current == render_sources_readme(current, load_contracts()), "sources/README.md is stale: run `make dbt-sources`"
 
 
 def test_every_feed_has_sample_files():

@@ -1,0 +1,64 @@
+"""Files rendered from a single source of truth, committed, and kept in sync by tests.
+
+    python -m orchestration.docs     (make render)
+
+- dbt_project/models/staging/__sources.yml  from sources/contracts.yml
+- the contract tables in sources/README.md   from sources/contracts.yml
+- the indicator catalog in README.md          from dbt_project/seeds/indicator_catalog_seed.csv
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from orchestration.contracts import load_contracts, render_dbt_sources, render_feed_tables
+from orchestration.settings import DBT_PROJECT_DIR, REPO_ROOT
+
+DBT_SOURCES_FILE = DBT_PROJECT_DIR / "models" / "staging" / "__sources.yml"
+SOURCES_README = REPO_ROOT / "sources" / "README.md"
+README = REPO_ROOT / "README.md"
+CATALOG_SEED = DBT_PROJECT_DIR / "seeds" / "indicator_catalog_seed.csv"
+
+
+def replace_section(document: str, name: str, body: str) -> str:
+    """Replace the text between `<!-- name:start ... -->` and `<!-- name:end -->`."""
+    start, end = f"<!-- {name}:start", f"<!-- {name}:end -->"
+    head, found, rest = document.partition(start)
+    if not found:
+        raise ValueError(f"no `{start}` marker")
+    marker_rest, _, rest = rest.partition("-->")
+    _, found_end, tail = rest.partition(end)
+    if not found_end:
+        raise ValueError(f"no `{end}` marker")
+    return f"{head}{start}{marker_rest}-->\n{body}{end}{tail}"
+
+
+def render_catalog_table() -> str:
+    with open(CATALOG_SEED, encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    lines = ["| code | unit | frequency | definition | from feeds |", "|---|---|---|---|---|"]
+    lines += [
+        f"| `{r['indicator_code']}` | {r['unit_measure']} | {r['frequency']} | {r['definition']} | {r['source_feeds']} |"
+        for r in rows
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def rendered() -> dict[Path, str]:
+    contracts = load_contracts()
+    return {
+        DBT_SOURCES_FILE: render_dbt_sources(contracts),
+        SOURCES_README: replace_section(SOURCES_README.read_text(encoding="utf-8"), "contracts", render_feed_tables(contracts)),
+        README: replace_section(README.read_text(encoding="utf-8"), "catalog", render_catalog_table()),
+    }
+
+
+def main() -> None:
+    for path, text in rendered().items():
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path.relative_to(REPO_ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
