@@ -69,7 +69,13 @@ def run() -> int:
 
     started = time.monotonic()
     with dg.DagsterInstance.get() as instance:
-        result = defs.resolve_job_def("indicators_job").execute_in_process(instance=instance, raise_on_error=False)
+        print(f"Materializing every asset (Dagster instance: {instance.root_directory}) ...", flush=True)
+        result = defs.resolve_job_def("indicators_job").execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            # The run's full event log is in the instance (`make ui`); the terminal gets warnings.
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        )
     warehouse = defs.resources["warehouse"]
     if not result.success:
         print(f"\nRun {result.run_id} failed:", file=sys.stderr)

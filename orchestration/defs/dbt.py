@@ -43,8 +43,9 @@ TRANSLATOR = IndicatorTranslator()
 
 
 def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource) -> Iterator:
+    target = warehouse.dbt_target_path(context.op_execution_context.op.name)
     with warehouse.dbt_environment():
-        yield from dbt.cli(BUILD_ARGS, context=context).stream()
+        yield from dbt.cli(BUILD_ARGS, context=context, target_path=target).stream()
 
 
 @dbt_assets(manifest=dbt_project().manifest_path, select="staging", dagster_dbt_translator=TRANSLATOR, name="dbt_staging", project=dbt_project())

@@ -5,12 +5,14 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import cache
+from functools import cache, cached_property
+from importlib.metadata import version as installed_version
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 from dagster_dbt import DbtCliResource, DbtProject
+from packaging.version import Version
 
 from orchestration import settings
 
@@ -46,6 +48,10 @@ class WarehouseResource(dg.ConfigurableResource):
         finally:
             con.close()
 
+    def dbt_target_path(self, step: str) -> Path:
+        """A stable dbt target dir per step and warehouse, so dbt's partial parse survives runs."""
+        return Path(self.warehouse_dir).resolve() / "dbt" / step
+
     @contextmanager
     def dbt_environment(self) -> Iterator[None]:
         """Point dbt's profile at this warehouse's working database for one invocation."""
@@ -58,6 +64,18 @@ class WarehouseResource(dg.ConfigurableResource):
                 os.environ.pop("DEI_WORKING_DB", None)
             else:
                 os.environ["DEI_WORKING_DB"] = previous
+
+
+class IndicatorDbtCliResource(DbtCliResource):
+    """The dbt CLI of this environment.
+
+    dagster-dbt asks the executable for its version (`dbt --version`, ~5 s of imports here) once
+    per run; the executable is this environment's own, so the installed package answers instead.
+    """
+
+    @cached_property
+    def _cli_version(self) -> Version:
+        return Version(installed_version("dbt-core"))
 
 
 @cache
@@ -77,7 +95,7 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
         "warehouse": WarehouseResource(
             sources_dir=str(settings.sources_dir()), warehouse_dir=str(settings.warehouse_dir())
         ),
-        "dbt": DbtCliResource(
+        "dbt": IndicatorDbtCliResource(
             project_dir=dbt_project(), profiles_dir=str(settings.DBT_PROJECT_DIR), dbt_executable=dbt_executable()
         ),
     }
