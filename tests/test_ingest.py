@@ -85,25 +85,26 @@ def test_population_table_is_normalized(con, tmp_path):
     assert totals[-1] == (2021, "ULTRA_MIKRO", 1_600_000, 7)
 
 
-def test_unknown_province_name_names_file_line_and_closest(con, tmp_path):
+@pytest.mark.parametrize(
+    "line_index, text, message",
+    [
+        (4, "Daerah Istimewa Jogjakarta;500.000;10.000;1.500;200",
+         r"population/umkm_population_2021.csv: line 5: unknown province name 'Daerah Istimewa Jogjakarta'; "
+         r"closest known: Daerah Istimewa Yogyakarta"),
+        (3, "D.K.I. Jakarta;1,000,000;20.000;3.000;400",
+         r"population/umkm_population_2021.csv: line 4: ULTRA_MIKRO count '1,000,000' is not a number"),
+        (2, "Provinsi;Usaha Ultra Mikro;Usaha Mikro;Usaha Kecil;Usaha Besar",
+         r"population/umkm_population_2021.csv: line 3: required column `Usaha Menengah` missing; found `Usaha Besar`"),
+    ],
+)
+def test_population_faults_name_file_line_and_problem(con, tmp_path, line_index, text, message):
     root = _landing(tmp_path)
     (root / "population").mkdir()
     lines = POPULATION_2021.copy()
-    lines[4] = "Daerah Istimewa Jogjakarta;500.000;10.000;1.500;200"
+    lines[line_index] = text
     (root / "population" / "umkm_population_2021.csv").write_text("\n".join(lines))
     load_feed(con, CONTRACTS.feeds["provinces"], root)
-    with pytest.raises(FeedError, match=r"population/umkm_population_2021.csv: line 5: unknown province name 'Daerah Istimewa Jogjakarta'; closest known: Daerah Istimewa Yogyakarta"):
-        load_feed(con, CONTRACTS.feeds["population"], root)
-
-
-def test_population_count_not_a_number(con, tmp_path):
-    root = _landing(tmp_path)
-    (root / "population").mkdir()
-    lines = POPULATION_2021.copy()
-    lines[3] = "D.K.I. Jakarta;1,000,000;20.000;3.000;400"
-    (root / "population" / "umkm_population_2021.csv").write_text("\n".join(lines))
-    load_feed(con, CONTRACTS.feeds["provinces"], root)
-    with pytest.raises(FeedError, match=r"line 4: ULTRA_MIKRO count '1,000,000' is not a number"):
+    with pytest.raises(FeedError, match=message):
         load_feed(con, CONTRACTS.feeds["population"], root)
 
 

@@ -24,10 +24,17 @@
     strptime({{ yyyy_mm }} || '-01', '%Y-%m-%d')::date
 {%- endmacro %}
 
-{# Every month from the first to the last in a column: gaps become rows, so LAG-free comparisons hold. #}
-{% macro month_spine(relation, column) -%}
-    select unnest(generate_series(min({{ column }}), max({{ column }}), interval 1 month))::date as {{ column }}
-    from {{ relation }}
+{#
+  Every (month, ref_area, size_class) from the first month to the last of a by-level relation:
+  a month without data becomes a row, so comparisons across months hold.
+#}
+{% macro level_month_spine(relation, column) -%}
+    select months.{{ column }}, series.ref_area, series.size_class
+    from (
+        select unnest(generate_series(min({{ column }}), max({{ column }}), interval 1 month))::date as {{ column }}
+        from {{ relation }}
+    ) as months
+    cross join (select distinct ref_area, size_class from {{ relation }}) as series
 {%- endmacro %}
 
 {# SDMX-style level of an aggregate, from its area and size-class codes. #}
@@ -36,4 +43,28 @@
          when {{ size_class }} = '_T' then 'province'
          when {{ ref_area }} = 'ID' then 'size_class'
          else 'province_size_class' end
+{%- endmacro %}
+
+{#
+  Aggregation levels of a (period, province, size class) fact: the columns naming the level
+  (`ID` / `_T` for totals) and the GROUPING SETS producing them. Inputs name their dimensions
+  grouped_province and grouped_size_class.
+#}
+{% macro level_columns() -%}
+    coalesce(grouped_province, 'ID') as ref_area,
+    coalesce(grouped_size_class, '_T') as size_class
+{%- endmacro %}
+
+{% macro group_by_levels(period, levels) -%}
+    {%- set dims = {
+        'national': [],
+        'province': ['grouped_province'],
+        'size_class': ['grouped_size_class'],
+        'province_size_class': ['grouped_province', 'grouped_size_class'],
+    } -%}
+    group by grouping sets (
+        {%- for level in levels %}
+        ({{ ([period] + dims[level]) | join(', ') }}){{ ',' if not loop.last }}
+        {%- endfor %}
+    )
 {%- endmacro %}

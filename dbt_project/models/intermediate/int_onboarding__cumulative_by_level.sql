@@ -15,24 +15,14 @@ monthly as (
 
     select
         onboarded_month,
-        coalesce(grouped_province, 'ID') as ref_area,
-        coalesce(grouped_size_class, '_T') as size_class,
+        {{ level_columns() }},
         sum(newly_onboarded) as newly_onboarded
     from onboarded
-    group by grouping sets (
-        (onboarded_month, grouped_province, grouped_size_class),
-        (onboarded_month, grouped_province),
-        (onboarded_month, grouped_size_class),
-        (onboarded_month)
-    )
+    {{ group_by_levels('onboarded_month', ['national', 'province', 'size_class', 'province_size_class']) }}
 
 ),
 
-months as ({{ month_spine('onboarded', 'onboarded_month') }}),
-
-series as (select distinct ref_area, size_class from monthly),
-
-spine as (select * from months cross join series),
+spine as ({{ level_month_spine('monthly', 'onboarded_month') }}),
 
 cumulated as (
 

@@ -15,18 +15,23 @@ aggregated as (
 
     select
         year,
-        coalesce(grouped_province, 'ID') as ref_area,
-        coalesce(grouped_size_class, '_T') as size_class,
-        {{ aggregation_level("coalesce(grouped_province, 'ID')", "coalesce(grouped_size_class, '_T')") }} as aggregation_level,
+        {{ level_columns() }},
         sum(enterprises)::bigint as enterprises
     from population
-    group by grouping sets (
-        (year, grouped_province, grouped_size_class),
-        (year, grouped_province),
-        (year, grouped_size_class),
-        (year)
-    )
+    {{ group_by_levels('year', ['national', 'province', 'size_class', 'province_size_class']) }}
+
+),
+
+labelled as (
+
+    select
+        year,
+        ref_area,
+        size_class,
+        {{ aggregation_level('ref_area', 'size_class') }} as aggregation_level,
+        enterprises
+    from aggregated
 
 )
 
-select * from aggregated
+select * from labelled

@@ -17,25 +17,16 @@ monthly as (
 
     select
         sale_month,
-        coalesce(grouped_province, 'ID') as ref_area,
-        coalesce(grouped_size_class, '_T') as size_class,
+        {{ level_columns() }},
         sum(gross_sales_idr) as gross_sales_idr,
         sum(orders) as orders,
         count(distinct merchant) as active_merchants
     from daily
-    group by grouping sets (
-        (sale_month),
-        (sale_month, grouped_province),
-        (sale_month, grouped_size_class)
-    )
+    {{ group_by_levels('sale_month', ['national', 'province', 'size_class']) }}
 
 ),
 
-months as ({{ month_spine('daily', 'sale_month') }}),
-
-series as (select distinct ref_area, size_class from monthly),
-
-spine as (select * from months cross join series),
+spine as ({{ level_month_spine('monthly', 'sale_month') }}),
 
 filled as (
 
