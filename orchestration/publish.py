@@ -25,8 +25,15 @@ class Publication:
     source_files: int
 
 
-def _sql_literal(text: str) -> str:
+def sql_literal(text: str) -> str:
+    """A quoted SQL string literal, for the statements (ATTACH, COPY, COMMENT) that take no parameters."""
     return "'" + text.replace("'", "''") + "'"
+
+
+def remove_stale_staging_files(published_db: Path) -> None:
+    """Drop files left by runs that died before their rename (a kill -9, a full disk)."""
+    for stale in published_db.parent.glob(f".{published_db.name}.*.tmp"):
+        stale.unlink(missing_ok=True)
 
 
 def code_version() -> str:
@@ -56,13 +63,13 @@ def publish(working_db: Path, published_db: Path, run_id: str, sources: list[tup
     that fails before the rename leaves the published file untouched.
     """
     published_db.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_staging_files(published_db)
     staging = published_db.with_name(f".{published_db.name}.{run_id}.tmp")
-    staging.unlink(missing_ok=True)
     con = duckdb.connect()
     try:
-        con.execute(f"ATTACH {_sql_literal(str(working_db))} AS working (READ_ONLY)")
+        con.execute(f"ATTACH {sql_literal(str(working_db))} AS working (READ_ONLY)")
         con.execute("USE working")
-        con.execute(f"ATTACH {_sql_literal(str(staging))} AS pub (STORAGE_VERSION '{PUBLISHED_STORAGE_VERSION}')")
+        con.execute(f"ATTACH {sql_literal(str(staging))} AS pub (STORAGE_VERSION '{PUBLISHED_STORAGE_VERSION}')")
         tables = con.execute(
             "SELECT schema_name, table_name, comment FROM duckdb_tables() WHERE database_name = 'working' AND schema_name IN ? ORDER BY ALL",
             [list(PUBLISHED_SCHEMAS)],
@@ -72,13 +79,13 @@ def publish(working_db: Path, published_db: Path, run_id: str, sources: list[tup
             con.execute(f'CREATE SCHEMA IF NOT EXISTS pub."{schema}"')
             con.execute(f'CREATE TABLE pub."{schema}"."{table}" AS SELECT * FROM "{schema}"."{table}"')
             if comment:
-                con.execute(f'COMMENT ON TABLE pub."{schema}"."{table}" IS {_sql_literal(comment)}')
+                con.execute(f'COMMENT ON TABLE pub."{schema}"."{table}" IS {sql_literal(comment)}')
             columns = con.execute(
                 "SELECT column_name, comment FROM duckdb_columns() WHERE database_name = 'working' AND schema_name = ? AND table_name = ? AND comment IS NOT NULL",
                 [schema, table],
             ).fetchall()
             for column, column_comment in columns:
-                con.execute(f'COMMENT ON COLUMN pub."{schema}"."{table}"."{column}" IS {_sql_literal(column_comment)}')
+                con.execute(f'COMMENT ON COLUMN pub."{schema}"."{table}"."{column}" IS {sql_literal(column_comment)}')
             counts[f"{schema}.{table}"] = con.execute(f'SELECT count(*) FROM pub."{schema}"."{table}"').fetchall()[0][0]
         con.execute("CREATE SCHEMA pub.meta")
         con.execute(
@@ -89,12 +96,17 @@ def publish(working_db: Path, published_db: Path, run_id: str, sources: list[tup
             """,
             [run_id, dt.datetime.now(dt.timezone.utc), code_version(), PUBLISHED_STORAGE_VERSION],
         )
+        con.execute("CREATE TABLE pub.meta.published_tables (table_name VARCHAR, row_count BIGINT)")
+        con.execute("INSERT INTO pub.meta.published_tables SELECT unnest(?), unnest(?)", [list(counts), list(counts.values())])
         con.execute("CREATE TABLE pub.meta.source_files (source_file VARCHAR, sha256 VARCHAR, bytes BIGINT)")
         if sources:
             files, hashes, sizes = (list(column) for column in zip(*sources))
             con.execute("INSERT INTO pub.meta.source_files SELECT unnest(?), unnest(?), unnest(?)", [files, hashes, sizes])
         con.execute("COMMENT ON TABLE pub.meta.publication IS 'The run that published this database: run id, time, code version.'")
         con.execute("COMMENT ON TABLE pub.meta.source_files IS 'Every landed file that went into this publication, with its SHA-256.'")
+        con.execute("COMMENT ON TABLE pub.meta.published_tables IS 'Row count of every published table, as published.'")
+        # Everything in the main file, no WAL beside it: the rename then moves the whole version.
+        con.execute("CHECKPOINT pub")
         con.execute("DETACH pub")
     finally:
         con.close()

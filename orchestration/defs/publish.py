@@ -7,6 +7,7 @@ from orchestration.contracts import load_contracts
 from orchestration.defs.dbt import models_in_layer
 from orchestration.defs.raw import OWNER
 from orchestration.defs.resources import WarehouseResource
+from orchestration.exports import export
 from orchestration.publish import PUBLISHED_STORAGE_VERSION, file_hashes, publish
 
 
@@ -34,4 +35,25 @@ def indicators_db(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
             "source_files": publication.source_files,
             "storage_version": PUBLISHED_STORAGE_VERSION,
         }
+    )
+
+
+@dg.asset(
+    key=["published", "exports"],
+    group_name="published",
+    deps=[indicators_db],
+    kinds={"parquet", "csv"},
+    owners=[OWNER],
+    description=(
+        "Files for tools that read files, from the published database: "
+        "$DEI_WAREHOUSE_DIR/exports/<mart>.parquet for every mart and indicators.sdmx.csv "
+        "(SDMX-CSV 2.0: STRUCTURE, STRUCTURE_ID, ACTION, dimensions, OBS_VALUE, OBS_STATUS); "
+        "each file is replaced atomically."
+    ),
+    tags={"layer": "published"},
+)
+def exports(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    written = export(warehouse.published_db, warehouse.exports_dir)
+    return dg.MaterializeResult(
+        metadata={"path": dg.MetadataValue.path(str(warehouse.exports_dir)), "files": dg.MetadataValue.json(written)}
     )

@@ -48,6 +48,10 @@ class WarehouseResource(dg.ConfigurableResource):
         finally:
             con.close()
 
+    @property
+    def exports_dir(self) -> Path:
+        return Path(self.warehouse_dir).resolve() / "exports"
+
     def dbt_target_path(self, step: str) -> Path:
         """A stable dbt target dir per step and warehouse, so dbt's partial parse survives runs."""
         return Path(self.warehouse_dir).resolve() / "dbt" / step
