@@ -14,7 +14,6 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 import pytest
-import sqlalchemy as sa
 
 from orchestration.exports import SDMX_STRUCTURE_ID
 from orchestration.settings import REPO_ROOT
@@ -121,17 +120,24 @@ def test_recipe_python_read_only(sample_run):
     con.close()
 
 
+SQLALCHEMY_RECIPE = """
+import sys
+import sqlalchemy as sa
+engine = sa.create_engine(f"duckdb:///{sys.argv[1]}", connect_args={"read_only": True})
+with engine.connect() as conn:
+    print(conn.execute(sa.text(
+        "SELECT obs_value FROM marts.indicators WHERE indicator_code = 'ONBOARDING_RATE' AND ref_area = 'ID' "
+        "AND size_class = 'ULTRA_MIKRO' AND breakdown = '_T' AND time_period = '2020-10'"
+    )).scalar_one())
+"""
+
+
 def test_recipe_sqlalchemy_duckdb_engine_read_only(sample_run):
-    """How Superset and Metabase-style tools connect."""
+    """How Superset and Metabase-style tools connect: in their own process, as they would."""
     _, warehouse = sample_run
-    engine = sa.create_engine(f"duckdb:///{warehouse.published_db}", connect_args={"read_only": True})
-    with engine.connect() as conn:
-        rows = conn.execute(sa.text(
-            "SELECT indicator_code, obs_value FROM marts.indicators WHERE ref_area = 'ID' AND size_class = 'ULTRA_MIKRO' "
-            "AND time_period = '2020-10' AND indicator_code = 'ONBOARDING_RATE'"
-        )).fetchall()
-    engine.dispose()
-    assert rows == [("ONBOARDING_RATE", 14.6875)]
+    out = subprocess.run([sys.executable, "-c", SQLALCHEMY_RECIPE, str(warehouse.published_db)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert float(out.stdout) == 14.6875
 
 
 def test_recipe_parquet_exports(sample_run, published):
