@@ -8,13 +8,16 @@ export DAGSTER_HOME := $(CURDIR)/.dagster_home
 MANIFEST := dbt_project/target/manifest.json
 DBT_FILES := $(shell find dbt_project/models dbt_project/macros dbt_project/seeds dbt_project/tests -type f) dbt_project/dbt_project.yml
 
-.PHONY: run test ui docs setup sample render clean
+.PHONY: run test test-quick ui docs setup chromium sample render clean
 
 run: setup ## Materialize every asset on the landed feeds and print the headline indicators
 	$(BIN)/python -m orchestration.cli run
 
-test: setup ## Run the whole test suite
+test: setup chromium ## Run the whole test suite, the browser test included
 	$(BIN)/python -m pytest
+
+test-quick: setup ## The test suite without the browser test
+	$(BIN)/python -m pytest -m "not browser"
 
 ui: setup ## Dagster UI on http://127.0.0.1:3000, same instance as `make run`
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
@@ -23,6 +26,10 @@ docs: setup ## Build the dbt docs site into dbt_project/target (open index.html)
 	cd dbt_project && ../$(BIN)/dbt docs generate --profiles-dir . --empty-catalog
 
 setup: $(VENV)/.installed $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
+
+# The browser test drives Debian's Chromium; Playwright never downloads a browser of its own.
+chromium:
+	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 $(VENV)/.installed: pyproject.toml uv.lock
 	$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
@@ -45,4 +52,4 @@ render: $(VENV)/.installed ## Re-render the files derived from the contracts and
 	$(BIN)/python -m orchestration.docs
 
 clean:
-	rm -rf warehouse dbt_project/target dbt_project/logs .pytest_cache
+	rm -rf warehouse dbt_project/target dbt_project/logs .pytest_cache test-output

@@ -1,6 +1,7 @@
 """dbt models as Dagster assets, in two steps so Pandera can gate the marts on staging."""
 
 
+import csv
 import json
 from collections.abc import Iterator, Mapping
 from functools import cache
@@ -9,9 +10,11 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
+from orchestration.charts import headline_charts
 from orchestration.defs.checks import build_model_checks
 from orchestration.defs.raw import OWNER
 from orchestration.defs.resources import WarehouseResource, dbt_project
+from orchestration.settings import DBT_PROJECT_DIR
 
 # dbt unit tests run in the test suite (tests/test_dbt_unit.py), not on every production build.
 BUILD_ARGS = ["build", "--exclude", "resource_type:unit_test"]
@@ -38,6 +41,28 @@ class IndicatorTranslator(DagsterDbtTranslator):
     def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str]:
         return [OWNER]
 
+    def get_metadata(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Marts show the definitions of the indicators they feed (from the catalog seed)."""
+        metadata = dict(super().get_metadata(dbt_resource_props))
+        meta = dbt_resource_props.get("config", {}).get("meta") or dbt_resource_props.get("meta") or {}
+        codes = meta.get("indicators")
+        if codes:
+            metadata["indicator_catalog"] = dg.MetadataValue.md(catalog_markdown(None if codes == "all" else codes))
+        return metadata
+
+
+@cache
+def _catalog() -> tuple[dict[str, str], ...]:
+    with open(DBT_PROJECT_DIR / "seeds" / "indicator_catalog_seed.csv", encoding="utf-8") as f:
+        return tuple(csv.DictReader(f))
+
+
+def catalog_markdown(codes: list[str] | None) -> str:
+    rows = [r for r in _catalog() if codes is None or r["indicator_code"] in codes]
+    lines = ["| indicator | unit | definition | source feeds |", "|---|---|---|---|"]
+    lines += [f"| **{r['indicator_code']}** {r['indicator_name']} | {r['unit_measure']} | {r['definition']} | {r['source_feeds']} |" for r in rows]
+    return "\n".join(lines)
+
 
 TRANSLATOR = IndicatorTranslator()
 
@@ -46,6 +71,21 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Wa
     target = warehouse.dbt_target_path(context.op_execution_context.op.name)
     with warehouse.dbt_environment():
         yield from dbt.cli(BUILD_ARGS, context=context, target_path=target).stream()
+
+
+def _with_charts(context: dg.AssetExecutionContext, events: list, warehouse: WarehouseResource) -> Iterator:
+    """Attach each headline chart to the materialization of the mart it shows.
+
+    dbt holds the warehouse's write lock while it runs, so the charts are drawn once it is done.
+    """
+    with warehouse.connect(read_only=True) as con:
+        charts = headline_charts(con)
+    by_mart: dict[str, dict[str, dg.MetadataValue]] = {}
+    for chart in charts:
+        by_mart.setdefault(chart.mart, {})[f"chart_{chart.name}"] = dg.MetadataValue.md(chart.markdown())
+    for event in events:
+        extra = by_mart.get(context.asset_key_for_output(event.output_name).path[-1]) if isinstance(event, dg.Output) else None
+        yield event.with_metadata({**event.metadata, **extra}) if extra else event
 
 
 @dbt_assets(manifest=dbt_project().manifest_path, select="staging", dagster_dbt_translator=TRANSLATOR, name="dbt_staging", project=dbt_project())
@@ -61,7 +101,7 @@ def dbt_staging(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehous
     project=dbt_project(),
 )
 def dbt_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-    yield from _build(context, dbt, warehouse)
+    yield from _with_charts(context, list(_build(context, dbt, warehouse)), warehouse)
 
 
 @cache

@@ -2,7 +2,9 @@
 
 
 import dagster as dg
+import duckdb
 
+from orchestration.charts import headline_charts, write_report
 from orchestration.contracts import load_contracts
 from orchestration.defs.dbt import models_in_layer
 from orchestration.defs.raw import OWNER
@@ -56,4 +58,34 @@ def exports(warehouse: WarehouseResource) -> dg.MaterializeResult:
     written = export(warehouse.published_db, warehouse.exports_dir)
     return dg.MaterializeResult(
         metadata={"path": dg.MetadataValue.path(str(warehouse.exports_dir)), "files": dg.MetadataValue.json(written)}
+    )
+
+
+@dg.asset(
+    key=["published", "report"],
+    group_name="published",
+    deps=[indicators_db],
+    kinds={"html"},
+    owners=[OWNER],
+    description=(
+        "Charts of the headline indicators from the published database (national online sales and "
+        "MoM growth, onboarding rate by size class, the ten provinces with the highest onboarding "
+        "rate, training registrations against capacity): PNG files and a one-page HTML report in "
+        "$DEI_WAREHOUSE_DIR/reports/."
+    ),
+    tags={"layer": "published"},
+)
+def report(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    con = duckdb.connect(str(warehouse.published_db), read_only=True)
+    try:
+        charts = headline_charts(con)
+        run_id, published_at = con.execute("SELECT run_id, published_at FROM meta.publication").fetchall()[0]
+    finally:
+        con.close()
+    page = write_report(charts, warehouse.reports_dir, f"Published {published_at:%Y-%m-%d %H:%M} UTC by run {run_id}.")
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(page)),
+            **{f"chart_{chart.name}": dg.MetadataValue.md(chart.markdown()) for chart in charts},
+        }
     )

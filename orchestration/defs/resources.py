@@ -52,6 +52,10 @@ class WarehouseResource(dg.ConfigurableResource):
     def exports_dir(self) -> Path:
         return Path(self.warehouse_dir).resolve() / "exports"
 
+    @property
+    def reports_dir(self) -> Path:
+        return Path(self.warehouse_dir).resolve() / "reports"
+
     def dbt_target_path(self, step: str) -> Path:
         """A stable dbt target dir per step and warehouse, so dbt's partial parse survives runs."""
         return Path(self.warehouse_dir).resolve() / "dbt" / step
@@ -84,9 +88,9 @@ class IndicatorDbtCliResource(DbtCliResource):
 
 @cache
 def dbt_project() -> DbtProject:
-    project = DbtProject(project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR)
-    project.prepare_if_dev()
-    return project
+    # `make` (re)builds the manifest whenever a dbt file changes, with this environment's dbt;
+    # dagster-dbt's own preparation would look for `dbt` on PATH instead.
+    return DbtProject(project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR)
 
 
 def dbt_executable() -> str:

@@ -1,0 +1,142 @@
+"""Charts of the headline indicators, drawn from the marts (small aggregate queries, matplotlib).
+
+Each chart is a PNG attached to the materialization of the mart it shows, and part of the one-page
+HTML report written to $DEI_WAREHOUSE_DIR/reports/.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import matplotlib
+
+matplotlib.use("Agg")  # no display: render to files only
+import matplotlib.pyplot as plt  # noqa: E402
+
+SIZE_CLASS_LABELS = {"ULTRA_MIKRO": "Ultra-micro", "MIKRO": "Micro", "KECIL": "Small", "MENENGAH": "Medium", "_T": "All UMKM"}
+
+
+@dataclass(frozen=True)
+class Chart:
+    name: str
+    title: str
+    mart: str  # the mart whose materialization shows it
+    png: bytes
+
+    def markdown(self) -> str:
+        return f"![{self.title}](data:image/png;base64,{base64.b64encode(self.png).decode()})"
+
+
+def _png(fig) -> bytes:
+    buffer = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buffer, format="png", dpi=90)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def sales_chart(con: duckdb.DuckDBPyConnection) -> Chart:
+    rows = con.execute(
+        "SELECT strftime(sale_month, '%Y-%m'), gross_sales_idr::DOUBLE / 1e9, growth_mom_pct FROM marts.sales_growth "
+        "WHERE ref_area = 'ID' AND size_class = '_T' ORDER BY sale_month"
+    ).fetchall()
+    months, sales, growth = zip(*rows)
+    fig, ax = plt.subplots(figsize=(9, 4))
+    ax.bar(months, sales, color="#4C78A8", label="Online sales (IDR billion)")
+    ax.set_ylabel("Online sales (IDR billion)")
+    ax.tick_params(axis="x", labelrotation=90, labelsize=7)
+    right = ax.twinx()
+    right.plot(months, [g if g is not None else float("nan") for g in growth], color="#E45756", marker="o", label="Month-on-month growth (%)")
+    right.axhline(0, color="#999999", linewidth=0.8)
+    right.set_ylabel("Month-on-month growth (%)")
+    ax.set_title("National UMKM online sales and month-on-month growth")
+    fig.legend(loc="upper left", bbox_to_anchor=(0.08, 0.9), fontsize=8)
+    return Chart("online_sales", "National online sales and MoM growth", "sales_growth", _png(fig))
+
+
+def onboarding_by_size_chart(con: duckdb.DuckDBPyConnection) -> Chart:
+    rows = con.execute(
+        "SELECT size_class, strftime(onboarded_month, '%Y-%m'), onboarding_rate_pct FROM marts.onboarding_rate "
+        "WHERE ref_area = 'ID' ORDER BY size_class, onboarded_month"
+    ).fetchall()
+    fig, ax = plt.subplots(figsize=(9, 4))
+    for size_class, label in SIZE_CLASS_LABELS.items():
+        series = [(m, r) for s, m, r in rows if s == size_class]
+        if series:
+            months, rates = zip(*series)
+            ax.plot(months, [r if r is not None else float("nan") for r in rates], label=label, linewidth=2.5 if size_class == "_T" else 1.5)
+    ax.set_ylabel("Onboarded to digital channels (% of UMKM)")
+    ax.tick_params(axis="x", labelrotation=90, labelsize=7)
+    ax.set_title("Digital onboarding rate by size class, Indonesia")
+    ax.legend(fontsize=8)
+    return Chart("onboarding_by_size_class", "Onboarding rate by size class", "onboarding_rate", _png(fig))
+
+
+def top_provinces_chart(con: duckdb.DuckDBPyConnection) -> Chart:
+    rows = con.execute(
+        """
+        SELECT p.province_name, r.onboarding_rate_pct, strftime(r.onboarded_month, '%Y-%m')
+        FROM marts.onboarding_rate r JOIN marts.provinces p ON p.bps_code = r.ref_area
+        WHERE r.size_class = '_T' AND r.onboarded_month = (SELECT max(onboarded_month) FROM marts.onboarding_rate)
+          AND r.onboarding_rate_pct IS NOT NULL
+        ORDER BY r.onboarding_rate_pct DESC, p.province_name LIMIT 10
+        """
+    ).fetchall()
+    names, rates, months = zip(*rows)
+    fig, ax = plt.subplots(figsize=(9, 4))
+    ax.barh(list(reversed(names)), list(reversed(rates)), color="#54A24B")
+    ax.set_xlabel("Onboarded to digital channels (% of UMKM, all size classes)")
+    ax.set_title(f"Ten provinces with the highest onboarding rate, {months[0]}")
+    for y, rate in enumerate(reversed(rates)):
+        ax.text(rate, y, f" {rate:.1f}", va="center", fontsize=8)
+    return Chart("top_provinces_onboarding", "Top ten provinces by onboarding rate", "onboarding_rate", _png(fig))
+
+
+def training_chart(con: duckdb.DuckDBPyConnection) -> Chart:
+    rows = con.execute("SELECT program_name, registrations, capacity FROM marts.training_uptake ORDER BY start_date").fetchall()
+    names, registrations, capacity = zip(*rows)
+    positions = range(len(names))
+    fig, ax = plt.subplots(figsize=(9, 4))
+    ax.bar([p - 0.2 for p in positions], registrations, width=0.4, label="Registrations", color="#F58518")
+    ax.bar([p + 0.2 for p in positions], capacity, width=0.4, label="Capacity (places)", color="#72B7B2")
+    ax.set_xticks(list(positions), names, fontsize=8)
+    ax.set_ylabel("People")
+    ax.set_title("Training registrations against capacity, by programme")
+    ax.legend(fontsize=8)
+    return Chart("training_registrations", "Training registrations against capacity", "training_uptake", _png(fig))
+
+
+def headline_charts(con: duckdb.DuckDBPyConnection) -> list[Chart]:
+    return [sales_chart(con), onboarding_by_size_chart(con), top_provinces_chart(con), training_chart(con)]
+
+
+def write_report(charts: list[Chart], reports_dir: Path, subtitle: str) -> Path:
+    """PNG files and a one-page HTML report (images inline, so the page travels alone)."""
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    for chart in charts:
+        (reports_dir / f"{chart.name}.png").write_bytes(chart.png)
+    figures = "\n".join(
+        f'<figure><img alt="{html.escape(c.title)}" src="data:image/png;base64,{base64.b64encode(c.png).decode()}">'
+        f"<figcaption>{html.escape(c.title)} (mart <code>marts.{c.mart}</code>)</figcaption></figure>"
+        for c in charts
+    )
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>UMKM digital-economy indicators</title>
+<style>body{{font-family:sans-serif;max-width:900px;margin:2em auto;color:#222}}figure{{margin:2em 0}}img{{max-width:100%}}</style>
+</head><body>
+<h1>UMKM digital-economy indicators</h1>
+<p>{html.escape(subtitle)}</p>
+{figures}
+</body></html>
+"""
+    target = reports_dir / "index.html"
+    staging = reports_dir / ".index.html.tmp"
+    staging.write_text(page, encoding="utf-8")
+    os.replace(staging, target)
+    return target

@@ -1,0 +1,142 @@
+"""End to end in a real browser: the Dagster UI after `make run` shows the lineage, the run and the charts.
+
+Drives Debian's Chromium with Playwright (never a downloaded browser). Screenshots go to
+test-output/browser/. Skip locally with `pytest -m "not browser"`; `make test` and CI run it.
+"""
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import json
+import urllib.request
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from orchestration.settings import REPO_ROOT
+from tests.conftest import SAMPLE_SOURCES
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
+SHOTS = REPO_ROOT / "test-output" / "browser"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def ui(tmp_path_factory):
+    """`make run` then `make ui`, against a temporary instance and warehouse."""
+    assert CHROMIUM.exists(), "Debian's chromium is needed: apt-get install chromium (make test does it)"
+    root = tmp_path_factory.mktemp("ui")
+    home = root / "dagster_home"
+    home.mkdir()
+    shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    env = {**os.environ, "DAGSTER_HOME": str(home), "DEI_SOURCES_DIR": str(SAMPLE_SOURCES), "DEI_WAREHOUSE_DIR": str(root / "warehouse")}
+    subprocess.run([sys.executable, "-m", "orchestration.cli", "run"], cwd=REPO_ROOT, env=env, check=True, capture_output=True)
+    port = _free_port()
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "dagster"), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+        cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 240
+    while not _code_location_loaded(url):
+        assert server.poll() is None and time.monotonic() < deadline, "dagster dev did not load the code location"
+        time.sleep(1)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        yield url
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+
+
+def _code_location_loaded(url: str) -> bool:
+    query = b'{"query": "{ workspaceOrError { ... on Workspace { locationEntries { loadStatus } } } }"}'
+    request = urllib.request.Request(f"{url}/graphql", data=query, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            entries = json.load(response)["data"]["workspaceOrError"]["locationEntries"]
+    except (OSError, KeyError, TypeError, ValueError):
+        return False
+    return bool(entries) and all(e["loadStatus"] == "LOADED" for e in entries)
+
+
+@pytest.fixture(scope="module")
+def page(ui):
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1920, "height": 1200})
+        page.set_default_timeout(60_000)
+        yield page
+        browser.close()
+
+
+def _skip_community_dialog(page) -> None:
+    skip = page.get_by_role("button", name="Skip")
+    try:
+        skip.wait_for(state="visible", timeout=10_000)
+        skip.click()
+    except Exception:  # shown only on a first visit
+        pass
+
+
+def test_lineage_shows_every_asset(ui, page, defs):
+    # The graph draws only the nodes in view: a tall page keeps every node in it.
+    page.set_viewport_size({"width": 2400, "height": 2600})
+    page.goto(f"{ui}/asset-groups")
+    _skip_community_dialog(page)
+    page.get_by_text("Global asset lineage").first.wait_for()
+    page.wait_for_timeout(3000)  # the graph lays out its (collapsed) groups
+    page.mouse.click(2000, 2400, button="right")  # the graph's context menu
+    page.get_by_text("Expand all groups").locator("visible=true").first.click()
+    expected = [key.path[-1] for key in defs.resolve_all_asset_keys()]  # raw/ and marts/provinces share a name
+    nodes = page.locator("[class*='AssetNode_assetName']")
+    deadline = time.monotonic() + 30
+    while nodes.count() < len(expected) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(SHOTS / "lineage.png"))
+    shown = nodes.all_inner_texts()
+    # Long names are shortened with an ellipsis in the middle at this zoom.
+    patterns = [re.compile("^" + ".*".join(re.escape(part) for part in label.split("…")) + "$") for label in shown]
+    missing = [name for name in expected if not any(p.match(name) for p in patterns)]
+    page.set_viewport_size({"width": 1920, "height": 1200})
+    assert missing == [] and len(shown) == len(expected), (missing, shown)
+
+
+def test_last_run_succeeded(ui, page):
+    page.goto(f"{ui}/runs")
+    _skip_community_dialog(page)
+    page.get_by_text("indicators_job").first.wait_for()
+    page.screenshot(path=str(SHOTS / "runs.png"))
+    # The instance holds the one run made by `make run`: its row shows the job and its status.
+    assert page.get_by_text("indicators_job", exact=True).count() == 1
+    assert page.get_by_text("Success", exact=True).count() == 1
+    assert page.get_by_text("Failure", exact=True).count() == 0
+
+
+def test_mart_page_shows_its_chart(ui, page):
+    page.goto(f"{ui}/assets/marts/sales_growth?view=events")
+    _skip_community_dialog(page)
+    page.get_by_text("[Show Markdown]").first.click()
+    chart = page.locator("img[src^='data:image/png']").first
+    chart.wait_for(state="visible")
+    width, height = chart.evaluate("img => [img.naturalWidth, img.naturalHeight]")
+    page.screenshot(path=str(SHOTS / "mart_chart.png"))
+    assert width > 400 and height > 200
