@@ -22,8 +22,13 @@ test-quick: setup ## The test suite without the browser test
 ui: setup ## Dagster UI on http://127.0.0.1:3000, same instance as `make run`
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
-docs: setup ## Build the dbt docs site into dbt_project/target (open index.html)
-	cd dbt_project && ../$(BIN)/dbt docs generate --profiles-dir . --empty-catalog
+WAREHOUSE_DIR := $(abspath $(or $(DEI_WAREHOUSE_DIR),warehouse))
+
+docs: setup ## Build the dbt docs site into dbt_project/target/docs (open index.html)
+	@# With a built warehouse the site shows column types and row counts; without, the docs alone.
+	cd dbt_project && DEI_WORKING_DB=$(WAREHOUSE_DIR)/working.duckdb DBT_TARGET_PATH=target/docs ../$(BIN)/dbt docs generate --profiles-dir . \
+		$(if $(wildcard $(WAREHOUSE_DIR)/working.duckdb),,--empty-catalog)
+	@echo "dbt docs: dbt_project/target/docs/index.html (or: cd dbt_project && ../$(BIN)/dbt docs serve --host 127.0.0.1 --target-path target/docs --profiles-dir .)"
 
 setup: $(VENV)/.installed $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 

@@ -73,24 +73,38 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Wa
         yield from dbt.cli(BUILD_ARGS, context=context, target_path=target).stream()
 
 
-def _with_charts(context: dg.AssetExecutionContext, events: list, warehouse: WarehouseResource) -> Iterator:
-    """Attach each headline chart to the materialization of the mart it shows.
+def _with_warehouse_metadata(context: dg.AssetExecutionContext, events: list, warehouse: WarehouseResource, charts: bool) -> Iterator:
+    """Attach what the warehouse knows once dbt is done: column types (from DuckDB's catalog, no
+    table scan) and, for marts, the headline charts they feed.
 
-    dbt holds the warehouse's write lock while it runs, so the charts are drawn once it is done.
+    dbt holds the warehouse's write lock while it runs, so this waits for the whole invocation.
     """
+    extra: dict[str, dict[str, Any]] = {}
     with warehouse.connect(read_only=True) as con:
-        charts = headline_charts(con)
-    by_mart: dict[str, dict[str, dg.MetadataValue]] = {}
-    for chart in charts:
-        by_mart.setdefault(chart.mart, {})[f"chart_{chart.name}"] = dg.MetadataValue.md(chart.markdown())
+        columns = con.execute(
+            "SELECT table_name, column_name, data_type, comment FROM duckdb_columns() "
+            "WHERE schema_name IN ('staging', 'intermediate', 'marts') ORDER BY table_name, column_index"
+        ).fetchall()
+        described = _column_descriptions()
+        for table, column, data_type, comment in columns:
+            schema = extra.setdefault(table, {}).setdefault("dagster/column_schema", [])
+            # The yml's description where DuckDB holds no comment (views, intermediate tables).
+            schema.append(dg.TableColumn(column, data_type, description=comment or described.get((table, column))))
+        for table, metadata in extra.items():
+            metadata["dagster/column_schema"] = dg.TableSchema(columns=metadata["dagster/column_schema"])
+        for chart in headline_charts(con) if charts else []:
+            extra.setdefault(chart.mart, {})[f"chart_{chart.name}"] = dg.MetadataValue.md(chart.markdown())
     for event in events:
-        extra = by_mart.get(context.asset_key_for_output(event.output_name).path[-1]) if isinstance(event, dg.Output) else None
-        yield event.with_metadata({**event.metadata, **extra}) if extra else event
+        if isinstance(event, dg.Output):
+            model = context.asset_key_for_output(event.output_name).path[-1]
+            if model in extra:
+                event = event.with_metadata({**event.metadata, **extra[model]})
+        yield event
 
 
 @dbt_assets(manifest=dbt_project().manifest_path, select="staging", dagster_dbt_translator=TRANSLATOR, name="dbt_staging", project=dbt_project())
 def dbt_staging(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-    yield from _build(context, dbt, warehouse)
+    yield from _with_warehouse_metadata(context, list(_build(context, dbt, warehouse)), warehouse, charts=False)
 
 
 @dbt_assets(
@@ -101,7 +115,18 @@ def dbt_staging(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehous
     project=dbt_project(),
 )
 def dbt_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-    yield from _with_charts(context, list(_build(context, dbt, warehouse)), warehouse)
+    yield from _with_warehouse_metadata(context, list(_build(context, dbt, warehouse)), warehouse, charts=True)
+
+
+@cache
+def _column_descriptions() -> dict[tuple[str, str], str]:
+    manifest = json.loads(dbt_project().manifest_path.read_text())
+    return {
+        (node["name"], column["name"]): column.get("description") or None
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model"
+        for column in node["columns"].values()
+    }
 
 
 @cache
