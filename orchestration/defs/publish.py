@@ -13,18 +13,28 @@ from orchestration.exports import export
 from orchestration.publish import PUBLISHED_STORAGE_VERSION, file_hashes, publish
 
 
-@dg.asset(
-    key=["published", "indicators_db"],
-    group_name="published",
+def published_asset(name: str, deps: list, kinds: set[str], description: str):
+    """An asset of the `published` layer: what BI tools and people read."""
+    return dg.asset(
+        key=["published", name],
+        group_name="published",
+        deps=deps,
+        kinds=kinds,
+        owners=[OWNER],
+        description=description,
+        tags={"layer": "published"},
+    )
+
+
+@published_asset(
+    "indicators_db",
     deps=list(models_in_layer("marts")),
     kinds={"duckdb"},
-    owners=[OWNER],
     description=(
         "The database BI tools read ($DEI_WAREHOUSE_DIR/indicators.duckdb): every mart, their "
         "column comments and meta.publication, written to a new file in DuckDB storage "
         f"{PUBLISHED_STORAGE_VERSION} (readable by DuckDB 1.1 and later) and renamed over the old one."
     ),
-    tags={"layer": "published"},
 )
 def indicators_db(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     sources = warehouse.sources_path
@@ -40,19 +50,16 @@ def indicators_db(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     )
 
 
-@dg.asset(
-    key=["published", "exports"],
-    group_name="published",
+@published_asset(
+    "exports",
     deps=[indicators_db],
     kinds={"parquet", "csv"},
-    owners=[OWNER],
     description=(
         "Files for tools that read files, from the published database: "
         "$DEI_WAREHOUSE_DIR/exports/<mart>.parquet for every mart and indicators.sdmx.csv "
         "(SDMX-CSV 2.0: STRUCTURE, STRUCTURE_ID, ACTION, dimensions, OBS_VALUE, OBS_STATUS); "
         "each file is replaced atomically."
     ),
-    tags={"layer": "published"},
 )
 def exports(warehouse: WarehouseResource) -> dg.MaterializeResult:
     written = export(warehouse.published_db, warehouse.exports_dir)
@@ -61,19 +68,16 @@ def exports(warehouse: WarehouseResource) -> dg.MaterializeResult:
     )
 
 
-@dg.asset(
-    key=["published", "report"],
-    group_name="published",
+@published_asset(
+    "report",
     deps=[indicators_db],
     kinds={"html"},
-    owners=[OWNER],
     description=(
         "Charts of the headline indicators from the published database (national online sales and "
         "MoM growth, onboarding rate by size class, the ten provinces with the highest onboarding "
         "rate, training registrations against capacity): PNG files and a one-page HTML report in "
         "$DEI_WAREHOUSE_DIR/reports/."
     ),
-    tags={"layer": "published"},
 )
 def report(warehouse: WarehouseResource) -> dg.MaterializeResult:
     con = duckdb.connect(str(warehouse.published_db), read_only=True)
