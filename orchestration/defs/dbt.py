@@ -90,7 +90,7 @@ def _with_warehouse_metadata(context: dg.AssetExecutionContext, events: list, wa
             schema = extra.setdefault(table, {}).setdefault("dagster/column_schema", [])
             # The yml's description where DuckDB holds no comment (views, intermediate tables).
             schema.append(dg.TableColumn(column, data_type, description=comment or described.get((table, column))))
-        for table, metadata in extra.items():
+        for metadata in extra.values():
             metadata["dagster/column_schema"] = dg.TableSchema(columns=metadata["dagster/column_schema"])
         for chart in headline_charts(con) if charts else []:
             extra.setdefault(chart.mart, {})[f"chart_{chart.name}"] = dg.MetadataValue.md(chart.markdown())
