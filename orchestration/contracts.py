@@ -7,6 +7,7 @@ the Pandera schemas, the dbt sources file and the tests; nothing else restates i
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -85,14 +86,16 @@ class Contracts:
     code_lists: dict[str, tuple[str, ...]]
     feeds: dict[str, FeedContract]
 
-    def accepted_values(self, column: ColumnContract) -> tuple[str, ...] | None:
-        values = column.rules.get("accepted_values")
+    # Rules come from a contract column or a dbt model's `meta.rules`: one vocabulary, one reading.
+    def accepted_values(self, rules: Mapping[str, Any]) -> tuple[str, ...] | None:
+        values = rules.get("accepted_values")
         if values is None:
             return None
         return self.code_lists[values] if isinstance(values, str) else tuple(values)
 
-    def reference(self, column: ColumnContract) -> tuple[FeedContract, str] | None:
-        target = column.rules.get("references")
+    def reference(self, rules: Mapping[str, Any]) -> tuple[FeedContract, str] | None:
+        """The feed and column a `references: <feed>.<column>` rule points at."""
+        target = rules.get("references")
         if target is None:
             return None
         feed, col = target.split(".")
@@ -201,7 +204,7 @@ def _describe_rules(contracts: Contracts, column: ColumnContract) -> str:
         rules.append(f"≥ {column.rules['min']}")
     if "max" in column.rules:
         rules.append(f"≤ {column.rules['max']}")
-    if (values := contracts.accepted_values(column)) is not None:
+    if (values := contracts.accepted_values(column.rules)) is not None:
         rules.append("one of " + ", ".join(f"`{v}`" for v in values))
     if "pattern" in column.rules:
         rules.append(f"matches `{column.rules['pattern']}`")

@@ -78,10 +78,11 @@ def column_checks(rules: Mapping[str, Any], accepted: Iterable[str] | None, refe
 
 
 def _referenced_values(con: duckdb.DuckDBPyConnection, contracts: Contracts, rules: Mapping[str, Any]) -> list[Any] | None:
-    if "references" not in rules:
+    reference = contracts.reference(rules)
+    if reference is None:
         return None
-    feed, column = rules["references"].split(".")
-    return [r[0] for r in con.execute(f'SELECT DISTINCT "{column}" FROM {contracts.feeds[feed].raw_table}').fetchall()]
+    feed, column = reference
+    return [r[0] for r in con.execute(f'SELECT DISTINCT "{column}" FROM {feed.raw_table}').fetchall()]
 
 
 def feed_schema(contracts: Contracts, feed: FeedContract, con: duckdb.DuckDBPyConnection, columns: Iterable[str] | None = None) -> pa.DataFrameSchema:
@@ -92,7 +93,7 @@ def feed_schema(contracts: Contracts, feed: FeedContract, con: duckdb.DuckDBPyCo
     for c in feed.columns:
         if c.name not in wanted:
             continue
-        checks = column_checks(c.rules, contracts.accepted_values(c), _referenced_values(con, contracts, c.rules))
+        checks = column_checks(c.rules, contracts.accepted_values(c.rules), _referenced_values(con, contracts, c.rules))
         pandera_columns[c.name] = pa.Column(DuckDBType.from_string(c.type), checks=checks, nullable=not c.required)
         if c.rules.get("in_file_month"):
             frame_checks.append(_in_month_of_path(c.name, c.type, feed.path_pattern))
@@ -117,12 +118,9 @@ def model_schema(node: Mapping[str, Any], contracts: Contracts, con: duckdb.Duck
         rules = col_meta.get("rules") or {}
         if name in pandera_columns and not rules and not spec.get("data_type"):
             continue
-        accepted = rules.get("accepted_values")
-        if isinstance(accepted, str):
-            accepted = contracts.code_lists[accepted]
         base = pandera_columns.get(name)
         dtype = DuckDBType.from_string(spec["data_type"]) if spec.get("data_type") else (base.dtype if base else None)
-        checks = (list(base.checks) if base else []) + column_checks(rules, accepted, _referenced_values(con, contracts, rules))
+        checks = (list(base.checks) if base else []) + column_checks(rules, contracts.accepted_values(rules), _referenced_values(con, contracts, rules))
         pandera_columns[name] = pa.Column(dtype, checks=checks, nullable=not rules.get("required", True), required=True)
     unique = meta.get("unique") or (list(feed.key) if feed else None)
     return pa.DataFrameSchema(

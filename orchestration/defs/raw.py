@@ -29,7 +29,7 @@ def _column_schema(feed: FeedContract) -> dg.TableSchema:
 def _dependencies(feed: FeedContract) -> list[dg.AssetKey]:
     """Feeds whose tables this feed's rules or loader read (references, name lookups)."""
     contracts = load_contracts()
-    deps = {raw_key(contracts.feeds[c.rules["references"].split(".")[0]]) for c in feed.columns if "references" in c.rules}
+    deps = {raw_key(reference[0]) for c in feed.columns if (reference := contracts.reference(c.rules))}
     if feed.format == "ministry_table":
         deps.add(raw_key(contracts.feeds["provinces"]))
     return sorted(deps - {raw_key(feed)}, key=lambda k: k.to_user_string())
