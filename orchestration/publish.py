@@ -11,6 +11,7 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.ingest import relative
 from orchestration.settings import REPO_ROOT
 
 # DuckDB 2.0 writes storage version 69 by default, which no 1.x release reads; BI drivers bundle 1.x.
@@ -52,7 +53,7 @@ def file_hashes(sources_dir: Path, files: list[Path]) -> list[tuple[str, str, in
         with open(path, "rb") as f:
             for block in iter(lambda: f.read(1 << 20), b""):
                 digest.update(block)
-        out.append((path.resolve().relative_to(sources_dir.resolve()).as_posix(), digest.hexdigest(), path.stat().st_size))
+        out.append((relative(path, sources_dir), digest.hexdigest(), path.stat().st_size))
     return out
 
 
