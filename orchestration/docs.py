@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import csv
+from functools import cache
 from pathlib import Path
 
 from orchestration.contracts import load_contracts, render_dbt_sources, render_feed_tables
@@ -34,9 +35,15 @@ def replace_section(document: str, name: str, body: str) -> str:
     return f"{head}{start}{marker_rest}-->\n{body}{end}{tail}"
 
 
-def render_catalog_table() -> str:
+@cache
+def indicator_catalog() -> tuple[dict[str, str], ...]:
+    """The indicator catalog rows, as maintained in the dbt seed."""
     with open(CATALOG_SEED, encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
+        return tuple(csv.DictReader(f))
+
+
+def render_catalog_table() -> str:
+    rows = indicator_catalog()
     lines = ["| code | unit | frequency | definition | from feeds |", "|---|---|---|---|---|"]
     lines += [
         f"| `{r['indicator_code']}` | {r['unit_measure']} | {r['frequency']} | {r['definition']} | {r['source_feeds']} |"

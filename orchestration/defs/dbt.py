@@ -1,7 +1,6 @@
 """dbt models as Dagster assets, in two steps so Pandera can gate the marts on staging."""
 
 
-import csv
 import json
 from collections.abc import Iterator, Mapping
 from functools import cache
@@ -14,7 +13,7 @@ from orchestration.charts import headline_charts
 from orchestration.defs.checks import build_model_checks
 from orchestration.defs.raw import OWNER
 from orchestration.defs.resources import WarehouseResource, dbt_project
-from orchestration.settings import DBT_PROJECT_DIR
+from orchestration.docs import indicator_catalog
 
 # dbt unit tests run in the test suite (tests/test_dbt_unit.py), not on every production build.
 BUILD_ARGS = ["build", "--exclude", "resource_type:unit_test"]
@@ -51,14 +50,8 @@ class IndicatorTranslator(DagsterDbtTranslator):
         return metadata
 
 
-@cache
-def _catalog() -> tuple[dict[str, str], ...]:
-    with open(DBT_PROJECT_DIR / "seeds" / "indicator_catalog_seed.csv", encoding="utf-8") as f:
-        return tuple(csv.DictReader(f))
-
-
 def catalog_markdown(codes: list[str] | None) -> str:
-    rows = [r for r in _catalog() if codes is None or r["indicator_code"] in codes]
+    rows = [r for r in indicator_catalog() if codes is None or r["indicator_code"] in codes]
     lines = ["| indicator | unit | definition | source feeds |", "|---|---|---|---|"]
     lines += [f"| **{r['indicator_code']}** {r['indicator_name']} | {r['unit_measure']} | {r['definition']} | {r['source_feeds']} |" for r in rows]
     return "\n".join(lines)
