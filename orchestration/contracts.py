@@ -30,6 +30,10 @@ class ColumnContract:
         return bool(self.rules.get("required", True))
 
 
+# Every raw table carries the landed file each row came from, after the contract's columns.
+SOURCE_FILE = ColumnContract("source_file", "VARCHAR", "Landed file the row came from, relative to the sources dir.")
+
+
 @dataclass(frozen=True)
 class FeedContract:
     name: str
@@ -45,6 +49,11 @@ class FeedContract:
     @property
     def raw_table(self) -> str:
         return f"raw.{self.name}"
+
+    @property
+    def raw_columns(self) -> tuple[ColumnContract, ...]:
+        """The columns of the raw table: the contract's, then the row's source file."""
+        return (*self.columns, SOURCE_FILE)
 
     @property
     def column_names(self) -> list[str]:
@@ -174,10 +183,7 @@ def render_dbt_sources(contracts: Contracts) -> str:
                 "description": f"{feed.title}. {feed.description} Key: {', '.join(feed.key)}. "
                 f"Landed as {', '.join(feed.files)}.",
                 "meta": {"dagster": {"asset_key": ["raw", feed.name]}},
-                "columns": [
-                    {"name": c.name, "description": c.description, "data_type": c.type} for c in feed.columns
-                ]
-                + [{"name": "source_file", "description": "Landed file the row came from, relative to the sources dir.", "data_type": "VARCHAR"}],
+                "columns": [{"name": c.name, "description": c.description, "data_type": c.type} for c in feed.raw_columns],
             }
         )
     document = {

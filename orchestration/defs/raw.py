@@ -20,10 +20,7 @@ def raw_key(feed: FeedContract) -> dg.AssetKey:
 
 
 def _column_schema(feed: FeedContract) -> dg.TableSchema:
-    return dg.TableSchema(
-        columns=[dg.TableColumn(c.name, c.type, description=c.description) for c in feed.columns]
-        + [dg.TableColumn("source_file", "VARCHAR", description="Landed file the row came from.")]
-    )
+    return dg.TableSchema(columns=[dg.TableColumn(c.name, c.type, description=c.description) for c in feed.raw_columns])
 
 
 def _dependencies(feed: FeedContract) -> list[dg.AssetKey]:
