@@ -32,12 +32,16 @@ class WarehouseResource(dg.ConfigurableResource):
         return Path(self.sources_dir).resolve()
 
     @property
+    def warehouse_path(self) -> Path:
+        return Path(self.warehouse_dir).resolve()
+
+    @property
     def working_db(self) -> Path:
-        return Path(self.warehouse_dir).resolve() / settings.WORKING_DB_NAME
+        return self.warehouse_path / settings.WORKING_DB_NAME
 
     @property
     def published_db(self) -> Path:
-        return Path(self.warehouse_dir).resolve() / settings.PUBLISHED_DB_NAME
+        return self.warehouse_path / settings.PUBLISHED_DB_NAME
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -50,15 +54,15 @@ class WarehouseResource(dg.ConfigurableResource):
 
     @property
     def exports_dir(self) -> Path:
-        return Path(self.warehouse_dir).resolve() / "exports"
+        return self.warehouse_path / "exports"
 
     @property
     def reports_dir(self) -> Path:
-        return Path(self.warehouse_dir).resolve() / "reports"
+        return self.warehouse_path / "reports"
 
     def dbt_target_path(self, step: str) -> Path:
         """A stable dbt target dir per step and warehouse, so dbt's partial parse survives runs."""
-        return Path(self.warehouse_dir).resolve() / "dbt" / step
+        return self.warehouse_path / "dbt" / step
 
     @contextmanager
     def dbt_environment(self) -> Iterator[None]:
