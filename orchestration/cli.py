@@ -9,6 +9,8 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.audit import run_summary
+
 HEADLINE_SQL = """
 WITH national AS (
     SELECT indicator_code, size_class, time_period, obs_value
@@ -77,6 +79,12 @@ def run() -> int:
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         )
     warehouse = defs.resources["warehouse"]
+    if warehouse.working_db.exists():
+        con = duckdb.connect(str(warehouse.working_db), read_only=True)
+        try:
+            print("\n".join(run_summary(con, result.run_id).lines(str(warehouse.working_db))), flush=True)
+        finally:
+            con.close()
     if not result.success:
         print(f"\nRun {result.run_id} failed:", file=sys.stderr)
         for event in result.all_events:

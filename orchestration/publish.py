@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
 import subprocess
 from dataclasses import dataclass
@@ -11,7 +10,6 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.ingest import relative
 from orchestration.settings import REPO_ROOT
 
 # DuckDB 2.0 writes storage version 69 by default, which no 1.x release reads; BI drivers bundle 1.x.
@@ -46,18 +44,7 @@ def code_version() -> str:
         return "unknown"
 
 
-def file_hashes(sources_dir: Path, files: list[Path]) -> list[tuple[str, str, int]]:
-    out = []
-    for path in files:
-        digest = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-        out.append((relative(path, sources_dir), digest.hexdigest(), path.stat().st_size))
-    return out
-
-
-def publish(working_db: Path, published_db: Path, run_id: str, sources: list[tuple[str, str, int]]) -> Publication:
+def publish(working_db: Path, published_db: Path, run_id: str) -> Publication:
     """Copy the marts (with their comments) into a new file, then rename it over the published one.
 
     Readers connected to the old file keep their version; new connections get the new one; a run
@@ -99,12 +86,16 @@ def publish(working_db: Path, published_db: Path, run_id: str, sources: list[tup
         )
         con.execute("CREATE TABLE pub.meta.published_tables (table_name VARCHAR, row_count BIGINT)")
         con.execute("INSERT INTO pub.meta.published_tables SELECT unnest(?), unnest(?)", [list(counts), list(counts.values())])
-        con.execute("CREATE TABLE pub.meta.source_files (source_file VARCHAR, sha256 VARCHAR, bytes BIGINT)")
-        if sources:
-            files, hashes, sizes = (list(column) for column in zip(*sources))
-            con.execute("INSERT INTO pub.meta.source_files SELECT unnest(?), unnest(?), unnest(?)", [files, hashes, sizes])
+        con.execute(
+            """
+            CREATE TABLE pub.meta.source_files AS
+            SELECT feed, source_file, sha256, rows_read, rows_loaded, rows_quarantined, loaded_at
+            FROM audit.loaded_files ORDER BY feed, source_file
+            """
+        )
+        sources = con.execute("SELECT count(*) FROM pub.meta.source_files").fetchall()[0][0]
         con.execute("COMMENT ON TABLE pub.meta.publication IS 'The run that published this database: run id, time, code version.'")
-        con.execute("COMMENT ON TABLE pub.meta.source_files IS 'Every landed file that went into this publication, with its SHA-256.'")
+        con.execute("COMMENT ON TABLE pub.meta.source_files IS 'Every landed file whose rows went into this publication: SHA-256, rows read, loaded and quarantined.'")
         con.execute("COMMENT ON TABLE pub.meta.published_tables IS 'Row count of every published table, as published.'")
         # Everything in the main file, no WAL beside it: the rename then moves the whole version.
         con.execute("CHECKPOINT pub")
@@ -114,4 +105,4 @@ def publish(working_db: Path, published_db: Path, run_id: str, sources: list[tup
     with open(staging, "rb") as f:
         os.fsync(f.fileno())
     os.replace(staging, published_db)
-    return Publication(published_db, counts, len(sources))
+    return Publication(published_db, counts, sources)

@@ -26,3 +26,12 @@ def sources_dir() -> Path:
 def warehouse_dir() -> Path:
     """Folder holding the DuckDB files (`DEI_WAREHOUSE_DIR`, default `warehouse`)."""
     return _dir_from_env("DEI_WAREHOUSE_DIR", "warehouse")
+
+
+DEFAULT_MAX_QUARANTINED_SHARE = 0.01
+
+
+def max_quarantined_share() -> float:
+    """Largest share of a file's rows that may be quarantined before its raw asset's check fails
+    (`DEI_MAX_QUARANTINED_SHARE`, default 0.01)."""
+    return float(os.environ.get("DEI_MAX_QUARANTINED_SHARE") or DEFAULT_MAX_QUARANTINED_SHARE)

@@ -131,16 +131,22 @@ def model_schema(node: Mapping[str, Any], contracts: Contracts, con: duckdb.Duck
     )
 
 
-def validate(con: duckdb.DuckDBPyConnection, table: str, schema: pa.DataFrameSchema) -> ValidationReport:
-    """Validate a warehouse table in place; failing rows come back as failure cases."""
+def validate(con: duckdb.DuckDBPyConnection, table: str, schema: pa.DataFrameSchema, source_files: list[str] | None = None) -> ValidationReport:
+    """Validate a warehouse table in place (only the rows of `source_files`, if given); failing rows
+    come back as failure cases. The key is checked over the whole table."""
     backend = ibis.duckdb.from_connection(con)
     schema_name, _, table_name = table.rpartition(".")
     relation = backend.table(table_name, database=schema_name or None)
-    rows = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+    if source_files is not None:
+        relation = relation.filter(relation.source_file.isin(source_files))
+    rows = relation.count().execute()
     # Pandera's ibis backend reports duplicate keys as an unevaluated expression, so the key
     # (schema metadata) is checked here instead, by one aggregate that returns counts and a sample of the keys.
     key = (schema.metadata or {}).get("key") or []
     failures = _duplicate_keys(con, table, key) if key else []
+    if rows == 0:
+        # No row to check; Pandera's ibis backend reports the checks of an empty relation as failed.
+        return ValidationReport(table, rows, failures)
     try:
         schema.validate(relation, lazy=True)
     except pa.errors.SchemaErrors as errors:

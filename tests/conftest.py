@@ -9,6 +9,16 @@ from orchestration import settings
 from orchestration.defs.resources import WarehouseResource
 
 SAMPLE_SOURCES = settings.REPO_ROOT / "sources"
+FIXTURES = settings.REPO_ROOT / "tests" / "fixtures"
+
+
+def land(fixtures: Path, sources_dir: Path) -> list[str]:
+    """Copy landed files (a tree laid out like the sources dir) into a landing zone."""
+    files = sorted(p.relative_to(fixtures).as_posix() for p in fixtures.rglob("*") if p.is_file())
+    for rel in files:
+        (sources_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(fixtures / rel, sources_dir / rel)
+    return files
 
 
 @pytest.fixture(scope="session")
@@ -18,10 +28,10 @@ def defs() -> dg.Definitions:
     return defs
 
 
-def run_pipeline(defs: dg.Definitions, sources_dir: Path, warehouse_dir: Path, selection=None) -> dg.ExecuteInProcessResult:
+def run_pipeline(defs: dg.Definitions, sources_dir: Path, warehouse_dir: Path, selection=None, **config) -> dg.ExecuteInProcessResult:
     """Materialize the real assets and checks against a given landing dir and warehouse."""
     resources = dict(defs.resources)
-    resources["warehouse"] = WarehouseResource(sources_dir=str(sources_dir), warehouse_dir=str(warehouse_dir))
+    resources["warehouse"] = WarehouseResource(sources_dir=str(sources_dir), warehouse_dir=str(warehouse_dir), **config)
     return dg.materialize(
         [*defs.assets, *defs.asset_checks],
         resources=resources,

@@ -73,9 +73,9 @@ def test_population_table_is_normalized(con, tmp_path):
     (root / "population").mkdir()
     # A BOM and CRLF line ends are normal in exported files.
     (root / "population" / "umkm_population_2021.csv").write_bytes(("\ufeff" + "\r\n".join(POPULATION_2021) + "\r\n").encode())
-    load_feed(con, CONTRACTS.feeds["provinces"], root)
-    result = load_feed(con, CONTRACTS.feeds["population"], root)
-    assert result.rows == 12
+    load_feed(con, CONTRACTS.feeds["provinces"], root, "run")
+    result = load_feed(con, CONTRACTS.feeds["population"], root, "run")
+    assert result.rows_in_table == 12
     rows = con.execute(
         "SELECT province_code, size_class, enterprises FROM raw.population WHERE size_class IN ('ULTRA_MIKRO', 'MENENGAH') ORDER BY ALL"
     ).fetchall()
@@ -86,26 +86,39 @@ def test_population_table_is_normalized(con, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "line_index, text, message",
+    "line_index, text, rule, reason",
     [
-        (4, "Daerah Istimewa Jogjakarta;500.000;10.000;1.500;200",
-         r"population/umkm_population_2021.csv: line 5: unknown province name 'Daerah Istimewa Jogjakarta'; "
-         r"closest known: Daerah Istimewa Yogyakarta"),
-        (3, "D.K.I. Jakarta;1,000,000;20.000;3.000;400",
-         r"population/umkm_population_2021.csv: line 4: ULTRA_MIKRO count '1,000,000' is not a number"),
-        (2, "Provinsi;Usaha Ultra Mikro;Usaha Mikro;Usaha Kecil;Usaha Besar",
-         r"population/umkm_population_2021.csv: line 3: required column `Usaha Menengah` missing; found `Usaha Besar`"),
+        (4, "Daerah Istimewa Jogjakarta;500.000;10.000;1.500;200", "references",
+         "unknown province name 'Daerah Istimewa Jogjakarta'; closest known: Daerah Istimewa Yogyakarta, Daerah Khusus Ibukota Jakarta, Irian Jaya Barat"),
+        (3, "D.K.I. Jakarta;1,000,000;20.000;3.000;400", "type",
+         "ULTRA_MIKRO count '1,000,000' is not a whole number in Indonesian format (e.g. 1.234.567)"),
     ],
 )
-def test_population_faults_name_file_line_and_problem(con, tmp_path, line_index, text, message):
+def test_a_bad_population_line_is_quarantined_with_file_line_and_reason(con, tmp_path, line_index, text, rule, reason):
     root = _landing(tmp_path)
     (root / "population").mkdir()
     lines = POPULATION_2021.copy()
     lines[line_index] = text
     (root / "population" / "umkm_population_2021.csv").write_text("\n".join(lines))
-    load_feed(con, CONTRACTS.feeds["provinces"], root)
-    with pytest.raises(FeedError, match=message):
-        load_feed(con, CONTRACTS.feeds["population"], root)
+    load_feed(con, CONTRACTS.feeds["provinces"], root, "run")
+    result = load_feed(con, CONTRACTS.feeds["population"], root, "run")
+    assert (result.files[0].rows_read, result.files[0].rows_quarantined) == (4, 1)
+    assert con.execute("SELECT source_file, line, rule, reason, raw_line FROM quarantine.population").fetchall() == [
+        ("population/umkm_population_2021.csv", line_index + 1, rule, reason, text)
+    ]
+
+
+def test_a_population_table_without_a_size_class_column_is_rejected(con, tmp_path):
+    root = _landing(tmp_path)
+    (root / "population").mkdir()
+    lines = POPULATION_2021.copy()
+    lines[2] = "Provinsi;Usaha Ultra Mikro;Usaha Mikro;Usaha Kecil;Usaha Besar"
+    (root / "population" / "umkm_population_2021.csv").write_text("\n".join(lines))
+    load_feed(con, CONTRACTS.feeds["provinces"], root, "run")
+    result = load_feed(con, CONTRACTS.feeds["population"], root, "run")
+    assert result.files[0].status == "rejected"
+    assert result.files[0].error == "population/umkm_population_2021.csv: line 3: required column `Usaha Menengah` missing; found `Usaha Besar`"
+    assert result.rows_in_table == 0
 
 
 SALES_HEADER = "sale_date,platform,merchant_id,province_code,size_class,orders,gross_sales_idr"
@@ -122,8 +135,9 @@ def test_sales_in_all_three_formats_load_with_their_source_file(con, tmp_path):
         f"COPY (SELECT DATE '2020-04-03' AS sale_date, 'pasar_c' AS platform, 'C1' AS merchant_id, '33' AS province_code, "
         f"'ULTRA_MIKRO' AS size_class, 4::BIGINT AS orders, 12.5::DECIMAL(18,2) AS gross_sales_idr) TO '{month / 'pasar_c.parquet'}' (FORMAT parquet)"
     )
-    result = load_feed(con, CONTRACTS.feeds["sales"], root)
-    assert result.rows == 3
+    load_feed(con, CONTRACTS.feeds["provinces"], root, "run")
+    result = load_feed(con, CONTRACTS.feeds["sales"], root, "run")
+    assert result.rows_in_table == 3
     rows = con.execute("SELECT source_file, gross_sales_idr::VARCHAR FROM raw.sales ORDER BY 1").fetchall()
     assert rows == [("sales/2020-04/pasar_a.csv", "150000.50"), ("sales/2020-04/pasar_b.csv.gz", "99000.00"), ("sales/2020-04/pasar_c.parquet", "12.50")]
 
@@ -133,10 +147,14 @@ def test_renamed_column_rejects_the_file_with_a_clear_message(con, tmp_path):
     month = root / "sales" / "2020-04"
     month.mkdir(parents=True)
     (month / "pasar_b.csv").write_text(SALES_HEADER.replace("gross_sales_idr", "gross_sales") + "\n2020-04-01,pasar_b,B1,31,MIKRO,2,1\n")
-    with pytest.raises(FeedError, match=r"sales/2020-04/pasar_b.csv: required column `gross_sales_idr` missing; found `gross_sales`"):
-        load_feed(con, CONTRACTS.feeds["sales"], root)
+    (month / "pasar_c.csv").write_text(SALES_HEADER + "\n2020-04-01,pasar_c,C1,31,MIKRO,2,1\n")
+    load_feed(con, CONTRACTS.feeds["provinces"], root, "run")
+    result = load_feed(con, CONTRACTS.feeds["sales"], root, "run")
+    assert [(f.source_file, f.status) for f in result.files] == [("sales/2020-04/pasar_b.csv", "rejected"), ("sales/2020-04/pasar_c.csv", "loaded")]
+    assert result.files[0].error.startswith("sales/2020-04/pasar_b.csv: required column `gross_sales_idr` missing; found `gross_sales`")
+    assert result.rows_in_table == 1
 
 
 def test_a_feed_with_no_files_is_an_error(con, tmp_path):
     with pytest.raises(FeedError, match="sales: no files landed"):
-        load_feed(con, CONTRACTS.feeds["sales"], _landing(tmp_path))
+        load_feed(con, CONTRACTS.feeds["sales"], _landing(tmp_path), "run")

@@ -1,15 +1,15 @@
 """Pandera checks as Dagster asset checks: raw tables against contracts, dbt models against their yml."""
 
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import dagster as dg
 import duckdb
 
-from orchestration.contracts import FeedContract, load_contracts
+from orchestration.contracts import load_contracts
 from orchestration.defs.resources import WarehouseResource
-from orchestration.validation import feed_schema, model_schema, validate
+from orchestration.validation import ValidationReport, model_schema, validate
 
 PANDERA_CHECK = "pandera_schema"
 
@@ -19,27 +19,37 @@ def contract_check_result(
     key: dg.AssetKey,
     check_name: str,
     table: str,
-    feed: FeedContract | None = None,
-    node: Mapping[str, Any] | None = None,
+    node: Mapping[str, Any],
 ) -> dg.AssetCheckResult:
-    """Validate `table` in DuckDB (against a feed contract or a dbt node's yml) as a check result."""
-    contracts = load_contracts()
-    schema = feed_schema(contracts, feed, con) if feed is not None else model_schema(node, contracts, con)
-    report = validate(con, table, schema)
+    """Validate a dbt model's table in DuckDB against the rules in its yml, as a check result."""
+    report = validate(con, table, model_schema(node, load_contracts(), con))
+    return report_check_result(key, check_name, report)
+
+
+def report_check_result(
+    key: dg.AssetKey,
+    check_name: str,
+    report: ValidationReport,
+    problems: Sequence[str] = (),
+    warnings: Sequence[str] = (),
+    metadata: Mapping[str, Any] | None = None,
+) -> dg.AssetCheckResult:
+    """A Pandera report as a check result; other `problems` fail it too, `warnings` are only told."""
     return dg.AssetCheckResult(
         asset_key=key,
         check_name=check_name,
-        passed=report.passed,
+        passed=report.passed and not problems,
         severity=dg.AssetCheckSeverity.ERROR,
-        description=report.summary()[:4000],
+        description="; ".join([*problems, *(f"warning: {w}" for w in warnings), report.summary()])[:4000],
         metadata={
-            "table": table,
+            "table": report.table,
             "rows_checked": report.rows,
             "failed_checks": len(report.failures),
             "failing_rows": sum(f.count for f in report.failures),
             "failure_cases": dg.MetadataValue.json(
                 [{"column": f.column, "check": f.check, "count": f.count, "sample": f.sample} for f in report.failures]
             ),
+            **(metadata or {}),
         },
     )
 
@@ -66,6 +76,6 @@ def build_model_checks(name: str, models: Mapping[dg.AssetKey, Mapping[str, Any]
         with warehouse.connect(read_only=True) as con:
             for key, node in models.items():
                 if key in selected:
-                    yield contract_check_result(con, key, PANDERA_CHECK, f"{node['schema']}.{node['name']}", node=node)
+                    yield contract_check_result(con, key, PANDERA_CHECK, f"{node['schema']}.{node['name']}", node)
 
     return model_checks

@@ -5,12 +5,11 @@ import dagster as dg
 import duckdb
 
 from orchestration.charts import headline_charts, write_report
-from orchestration.contracts import load_contracts
 from orchestration.defs.dbt import models_in_layer
 from orchestration.defs.raw import OWNER
 from orchestration.defs.resources import WarehouseResource
 from orchestration.exports import export
-from orchestration.publish import PUBLISHED_STORAGE_VERSION, file_hashes, publish
+from orchestration.publish import PUBLISHED_STORAGE_VERSION, publish
 
 
 def published_asset(name: str, deps: list, kinds: set[str], description: str):
@@ -37,9 +36,7 @@ def published_asset(name: str, deps: list, kinds: set[str], description: str):
     ),
 )
 def indicators_db(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    sources = warehouse.sources_path
-    landed = sorted({f for feed in load_contracts().feeds.values() for f in feed.landed_files(sources)})
-    publication = publish(warehouse.working_db, warehouse.published_db, context.run.run_id, file_hashes(sources, landed))
+    publication = publish(warehouse.working_db, warehouse.published_db, context.run.run_id)
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(publication.path)),

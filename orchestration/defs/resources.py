@@ -13,6 +13,7 @@ import dagster as dg
 import duckdb
 from dagster_dbt import DbtCliResource, DbtProject
 from packaging.version import Version
+from pydantic import Field
 
 from orchestration import settings
 
@@ -26,6 +27,10 @@ class WarehouseResource(dg.ConfigurableResource):
 
     sources_dir: str
     warehouse_dir: str
+    max_quarantined_share: float = Field(
+        default=settings.DEFAULT_MAX_QUARANTINED_SHARE,
+        description="A landed file with a larger share of its rows quarantined fails its raw asset's blocking check.",
+    )
 
     @property
     def sources_path(self) -> Path:
@@ -105,7 +110,9 @@ def dbt_executable() -> str:
 def default_resources() -> dict[str, dg.ConfigurableResource]:
     return {
         "warehouse": WarehouseResource(
-            sources_dir=str(settings.sources_dir()), warehouse_dir=str(settings.warehouse_dir())
+            sources_dir=str(settings.sources_dir()),
+            warehouse_dir=str(settings.warehouse_dir()),
+            max_quarantined_share=settings.max_quarantined_share(),
         ),
         "dbt": IndicatorDbtCliResource(
             project_dir=dbt_project(), profiles_dir=str(settings.DBT_PROJECT_DIR), dbt_executable=dbt_executable()

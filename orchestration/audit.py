@@ -1,0 +1,75 @@
+"""Reading the load history (`audit.file_loads`): quarantine shares and what a run did."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+
+def quarantine_shares(con: duckdb.DuckDBPyConnection, feed: str, limit: float) -> tuple[list[str], list[str]]:
+    """Files whose rows in the warehouse now came with quarantined rows: (over the limit, within it).
+
+    It reads the current version of every file, so a file over the limit keeps failing the check
+    until a corrected version lands, not just in the run that loaded it.
+    """
+    rows = con.execute(
+        """
+        SELECT source_file, rows_quarantined, rows_read, rows_quarantined / rows_read AS share
+        FROM audit.loaded_files
+        WHERE feed = ? AND rows_quarantined > 0
+        ORDER BY share DESC, source_file
+        """,
+        [feed],
+    ).fetchall()
+    over, under = [], []
+    for source_file, quarantined, read, share in rows:
+        text = f"{source_file}: {share:.1%} of rows quarantined ({quarantined:,} of {read:,}), limit {limit:.1%}"
+        (over if share > limit else under).append(text)
+    return over, under
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    loaded: int
+    unchanged: int
+    rejected: list[str]
+    removed: int
+    rows_loaded: int
+    rows_quarantined: int
+    quarantined_by_feed: dict[str, int]
+
+    def lines(self, working_db: str) -> list[str]:
+        out = [
+            f"Landed files: {self.loaded} loaded, {self.unchanged} unchanged, {len(self.rejected)} rejected"
+            + (f", {self.removed} removed" if self.removed else "")
+            + f"; {self.rows_loaded:,} rows loaded, {self.rows_quarantined:,} quarantined."
+        ]
+        out += [f"  rejected {error}" for error in self.rejected]
+        if self.rows_quarantined:
+            feeds = ", ".join(f"quarantine.{feed} ({n:,})" for feed, n in self.quarantined_by_feed.items())
+            out.append(f"  quarantined rows, with line, rule and reason: {feeds}")
+        if self.rejected or self.rows_quarantined:
+            out.append(f"  every file and load: audit.file_loads (duckdb -readonly {working_db})")
+        return out
+
+
+def run_summary(con: duckdb.DuckDBPyConnection, run_id: str) -> RunSummary:
+    counts = dict(con.execute("SELECT status, count(*) FROM audit.file_loads WHERE run_id = ? GROUP BY ALL", [run_id]).fetchall())
+    rejected = [r[0] for r in con.execute("SELECT error FROM audit.file_loads WHERE run_id = ? AND status = 'rejected' ORDER BY source_file", [run_id]).fetchall()]
+    by_feed = dict(
+        con.execute(
+            "SELECT feed, sum(rows_quarantined) FROM audit.file_loads WHERE run_id = ? GROUP BY ALL HAVING sum(rows_quarantined) > 0 ORDER BY feed",
+            [run_id],
+        ).fetchall()
+    )
+    rows_loaded = con.execute("SELECT coalesce(sum(rows_loaded), 0) FROM audit.file_loads WHERE run_id = ?", [run_id]).fetchall()[0][0]
+    return RunSummary(
+        loaded=counts.get("loaded", 0),
+        unchanged=counts.get("unchanged", 0),
+        rejected=rejected,
+        removed=counts.get("removed", 0),
+        rows_loaded=int(rows_loaded),
+        rows_quarantined=int(sum(by_feed.values())),
+        quarantined_by_feed={k: int(v) for k, v in by_feed.items()},
+    )

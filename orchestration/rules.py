@@ -1,0 +1,100 @@
+"""Contract rules as SQL: which rows of a landed file break which rule, and why, in words.
+
+Ingest quarantines rows with these predicates; Pandera (orchestration.validation) checks the same
+contract rules on what was loaded. Both read the rules from the contract, nothing restates them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from orchestration.contracts import ColumnContract, Contracts
+
+
+def sql_literal(value: Any) -> str:
+    """A quoted SQL literal for values from the contracts (never for values from landed files)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _shown(expression: str) -> str:
+    """A value as the reason shows it: quoted, shortened."""
+    return f"coalesce('''' || left({expression}::VARCHAR, 60) || '''', 'empty')"
+
+
+def column_problems(contracts: Contracts, column: ColumnContract, text: str, typed: str, file_month: str) -> list[tuple[str, str, str]]:
+    """(rule, SQL condition that is true when the row breaks it, SQL reason) for one column.
+
+    `text` is the value as landed (VARCHAR, NULL when the field was empty), `typed` the value
+    cast to the contract type (NULL when empty or not castable), `file_month` the month named by
+    the file's path. A value that does not cast is reported once, as a type problem.
+    """
+    name = column.name
+    rules: Mapping[str, Any] = column.rules
+    problems = [
+        ("type", f"{text} IS NOT NULL AND {typed} IS NULL", f"'`{name}` value ' || {_shown(text)} || ' is not a {column.type}'")
+    ]
+    if column.required:
+        problems.append(("required", f"{text} IS NULL", f"'`{name}` is empty'"))
+    if "min" in rules:
+        problems.append(("min", f"{typed} < {sql_literal(rules['min'])}", f"'`{name}` is ' || {typed} || ', below the minimum {rules['min']}'"))
+    if "max" in rules:
+        problems.append(("max", f"{typed} > {sql_literal(rules['max'])}", f"'`{name}` is ' || {typed} || ', above the maximum {rules['max']}'"))
+    if (values := contracts.accepted_values(rules)) is not None:
+        listed = ", ".join(sql_literal(v) for v in values)
+        problems.append(
+            ("accepted_values", f"{typed} NOT IN ({listed})", f"'`{name}` ' || {_shown(typed)} || ' is not one of {', '.join(values)}'")
+        )
+    if "pattern" in rules:
+        problems.append(
+            (
+                "pattern",
+                f"NOT regexp_full_match({typed}, {sql_literal(rules['pattern'])})",
+                f"'`{name}` ' || {_shown(typed)} || ' does not match {rules['pattern']}'",
+            )
+        )
+    if (reference := contracts.reference(rules)) is not None:
+        feed, ref_column = reference
+        problems.append(
+            (
+                "references",
+                f"{typed} NOT IN (SELECT {quoted(ref_column)} FROM {feed.raw_table} WHERE {quoted(ref_column)} IS NOT NULL)",
+                f"'`{name}` ' || {_shown(typed)} || ' is not a known {rules['references']}'",
+            )
+        )
+    if rules.get("in_file_month"):
+        month = f"strftime({typed}, '%Y-%m')" if column.type in ("DATE", "TIMESTAMP") else typed
+        problems.append(
+            (
+                "in_file_month",
+                f"{month} <> {file_month}",
+                f"'`{name}` ' || {_shown(typed)} || ' is outside the file''s month ' || {file_month}",
+            )
+        )
+    return problems
+
+
+def problems_expression(
+    contracts: Contracts, columns: list[ColumnContract], text: Callable[[str], str], typed: Callable[[str], str], file_month: str
+) -> str:
+    """A SQL list of every rule a row breaks, as {rule, column_name, reason} structs (empty when clean).
+
+    `text` / `typed` give the SQL of a column's landed text and typed value from its name.
+    """
+    items = []
+    for column in columns:
+        t, v = text(column.name), typed(column.name)
+        for rule, condition, reason in column_problems(contracts, column, t, v, file_month):
+            # Rules other than `type`/`required` only judge values that cast.
+            guard = "" if rule in ("type", "required") else f"{v} IS NOT NULL AND "
+            items.append(
+                f"CASE WHEN {guard}coalesce({condition}, false) "
+                f"THEN {{'rule': '{rule}', 'column_name': {sql_literal(column.name)}, 'reason': {reason}}} END"
+            )
+    return f"list_filter([{', '.join(items)}], lambda p: p IS NOT NULL)"
