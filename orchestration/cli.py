@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -64,21 +65,41 @@ def headline_report(published_db: Path, year: str | None = None) -> str:
     return "\n".join(lines)
 
 
+def _release_abandoned_runs(instance) -> None:
+    """A `make run` killed outright (kill -9) leaves its run STARTED, holding the warehouse pool's
+    slot; mark it failed and free the slot, so the next run does not wait for it forever."""
+    import dagster as dg
+
+    for record in instance.get_run_records(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED], tags={"dei/cli": "run"})):
+        run = record.dagster_run
+        try:
+            os.kill(int(run.tags["dei/pid"]), 0)
+            continue  # still running
+        except (ProcessLookupError, KeyError, ValueError):
+            pass
+        instance.report_run_failed(run, "Its process is gone (killed before it could finish).")
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+
+
 def run() -> int:
     import dagster as dg
 
+    from orchestration.defs.partitions import all_months_tags
     from orchestration.definitions import defs
 
     started = time.monotonic()
+    warehouse = defs.resources["warehouse"]
     with dg.DagsterInstance.get() as instance:
+        _release_abandoned_runs(instance)
         print(f"Materializing every asset (Dagster instance: {instance.root_directory}) ...", flush=True)
         result = defs.resolve_job_def("indicators_job").execute_in_process(
             instance=instance,
             raise_on_error=False,
+            # Every landed month in one run (a single-run backfill of the monthly partitions).
+            tags={**all_months_tags(warehouse.sources_path), "dei/cli": "run", "dei/pid": str(os.getpid())},
             # The run's full event log is in the instance (`make ui`); the terminal gets warnings.
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         )
-    warehouse = defs.resources["warehouse"]
     if warehouse.working_db.exists():
         con = duckdb.connect(str(warehouse.working_db), read_only=True)
         try:

@@ -2,16 +2,21 @@
 
 import dagster as dg
 
-from orchestration.defs.dbt import dbt_marts, dbt_staging, marts_checks, staging_checks
-from orchestration.defs.jobs import indicators_job
+from orchestration.defs.dbt import dbt_marts, dbt_monthly, model_checks, monthly_checks
+from orchestration.defs.freshness import sales_freshness
+from orchestration.defs.jobs import indicators_job, monthly_job
+from orchestration.defs.schedules import monthly_schedule
+from orchestration.defs.sensors import landing_sensor
 from orchestration.defs.publish import exports, indicators_db, report
 from orchestration.defs.raw import raw_assets
 from orchestration.defs.resources import default_resources
 
 defs = dg.Definitions(
-    assets=[*raw_assets, dbt_staging, dbt_marts, indicators_db, exports, report],
-    asset_checks=[staging_checks, marts_checks],
-    jobs=[indicators_job],
+    assets=[*raw_assets, dbt_monthly, dbt_marts, indicators_db, exports, report],
+    asset_checks=[monthly_checks, model_checks, sales_freshness],
+    jobs=[indicators_job, monthly_job],
+    schedules=[monthly_schedule],
+    sensors=[landing_sensor],
     resources=default_resources(),
     # DuckDB has one writer per file: steps run one after another in one process, which also
     # spares the per-step interpreter start and imports of the multiprocess executor.

@@ -35,3 +35,12 @@ def max_quarantined_share() -> float:
     """Largest share of a file's rows that may be quarantined before its raw asset's check fails
     (`DEI_MAX_QUARANTINED_SHARE`, default 0.01)."""
     return float(os.environ.get("DEI_MAX_QUARANTINED_SHARE") or DEFAULT_MAX_QUARANTINED_SHARE)
+
+
+DEFAULT_SALES_MAX_AGE_DAYS = 45
+
+
+def sales_max_age_days() -> int:
+    """Days after the end of the newest sales month before the freshness check warns
+    (`DEI_SALES_MAX_AGE_DAYS`, default 45)."""
+    return int(os.environ.get("DEI_SALES_MAX_AGE_DAYS") or DEFAULT_SALES_MAX_AGE_DAYS)

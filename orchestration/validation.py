@@ -7,7 +7,7 @@ over the table, and only failing rows come back to Python, as failure cases.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -131,14 +131,16 @@ def model_schema(node: Mapping[str, Any], contracts: Contracts, con: duckdb.Duck
     )
 
 
-def validate(con: duckdb.DuckDBPyConnection, table: str, schema: pa.DataFrameSchema, source_files: list[str] | None = None) -> ValidationReport:
-    """Validate a warehouse table in place (only the rows of `source_files`, if given); failing rows
-    come back as failure cases. The key is checked over the whole table."""
+def validate(
+    con: duckdb.DuckDBPyConnection, table: str, schema: pa.DataFrameSchema, where: Callable[[ibis.Table], ibis.Value] | None = None
+) -> ValidationReport:
+    """Validate a warehouse table in place (only the rows `where` selects, if given: a load's files,
+    a run's months); failing rows come back as failure cases. The key is checked over the whole table."""
     backend = ibis.duckdb.from_connection(con)
     schema_name, _, table_name = table.rpartition(".")
     relation = backend.table(table_name, database=schema_name or None)
-    if source_files is not None:
-        relation = relation.filter(relation.source_file.isin(source_files))
+    if where is not None:
+        relation = relation.filter(where(relation))
     rows = relation.count().execute()
     # Pandera's ibis backend reports duplicate keys as an unevaluated expression, so the key
     # (schema metadata) is checked here instead, by one aggregate that returns counts and a sample of the keys.

@@ -6,6 +6,7 @@ import duckdb
 import pytest
 
 from orchestration import settings
+from orchestration.defs.partitions import all_months_tags
 from orchestration.defs.resources import WarehouseResource
 
 SAMPLE_SOURCES = settings.REPO_ROOT / "sources"
@@ -28,14 +29,19 @@ def defs() -> dg.Definitions:
     return defs
 
 
-def run_pipeline(defs: dg.Definitions, sources_dir: Path, warehouse_dir: Path, selection=None, **config) -> dg.ExecuteInProcessResult:
-    """Materialize the real assets and checks against a given landing dir and warehouse."""
+def run_pipeline(
+    defs: dg.Definitions, sources_dir: Path, warehouse_dir: Path, selection=None, partition_key: str | None = None, **config
+) -> dg.ExecuteInProcessResult:
+    """Materialize the real assets and checks against a given landing dir and warehouse: one month
+    (`partition_key`, e.g. 2020-04-01) or, as `make run` does, every landed month in one run."""
     resources = dict(defs.resources)
     resources["warehouse"] = WarehouseResource(sources_dir=str(sources_dir), warehouse_dir=str(warehouse_dir), **config)
     return dg.materialize(
         [*defs.assets, *defs.asset_checks],
         resources=resources,
         selection=selection,
+        partition_key=partition_key,
+        tags=None if partition_key else all_months_tags(sources_dir),
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
     )

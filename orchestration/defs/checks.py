@@ -1,6 +1,7 @@
 """Pandera checks as Dagster asset checks: raw tables against contracts, dbt models against their yml."""
 
 
+import datetime as dt
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -8,7 +9,8 @@ import dagster as dg
 import duckdb
 
 from orchestration.contracts import load_contracts
-from orchestration.defs.resources import WarehouseResource
+from orchestration.defs.partitions import WAREHOUSE_POOL, run_months
+from orchestration.defs.resources import WarehouseResource, retry_if_locked
 from orchestration.validation import ValidationReport, model_schema, validate
 
 PANDERA_CHECK = "pandera_schema"
@@ -20,10 +22,15 @@ def contract_check_result(
     check_name: str,
     table: str,
     node: Mapping[str, Any],
+    months: tuple[str, str] | None = None,
 ) -> dg.AssetCheckResult:
-    """Validate a dbt model's table in DuckDB against the rules in its yml, as a check result."""
-    report = validate(con, table, model_schema(node, load_contracts(), con))
-    return report_check_result(key, check_name, report)
+    """Validate a dbt model's table in DuckDB against the rules in its yml, as a check result;
+    a monthly model only for the run's `months` (first and last, as first days)."""
+    meta = node.get("config", {}).get("meta") or {}
+    column = meta.get("partition_column")
+    where = (lambda t: t[column].between(dt.date.fromisoformat(months[0]), dt.date.fromisoformat(months[1]))) if column and months else None
+    report = validate(con, table, model_schema(node, load_contracts(), con), where=where)
+    return report_check_result(key, check_name, report, metadata={"months": f"{months[0][:7]} to {months[1][:7]}"} if where else None)
 
 
 def report_check_result(
@@ -70,12 +77,14 @@ def build_model_checks(name: str, models: Mapping[dg.AssetKey, Mapping[str, Any]
         ],
         can_subset=True,
         compute_kind="pandera",
+        pool=WAREHOUSE_POOL,
     )
     def model_checks(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> Iterator[dg.AssetCheckResult]:
         selected = {check.asset_key for check in context.selected_asset_check_keys}
-        with warehouse.connect(read_only=True) as con:
+        months = run_months(context.run.tags)
+        with retry_if_locked(), warehouse.connect(read_only=True) as con:
             for key, node in models.items():
                 if key in selected:
-                    yield contract_check_result(con, key, PANDERA_CHECK, f"{node['schema']}.{node['name']}", node)
+                    yield contract_check_result(con, key, PANDERA_CHECK, f"{node['schema']}.{node['name']}", node, months)
 
     return model_checks

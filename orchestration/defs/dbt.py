@@ -8,11 +8,13 @@ from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+from pydantic import Field
 
 from orchestration.charts import headline_charts
 from orchestration.defs.checks import build_model_checks
+from orchestration.defs.partitions import WAREHOUSE_POOL, month_keys, monthly, single_run
 from orchestration.defs.raw import OWNER
-from orchestration.defs.resources import WarehouseResource, dbt_project
+from orchestration.defs.resources import WarehouseResource, dbt_project, retry_if_locked
 from orchestration.docs import indicator_catalog
 
 # dbt unit tests run in the test suite (tests/test_dbt_unit.py), not on every production build.
@@ -43,8 +45,7 @@ class IndicatorTranslator(DagsterDbtTranslator):
     def get_metadata(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, Any]:
         """Marts show the definitions of the indicators they feed (from the catalog seed)."""
         metadata = dict(super().get_metadata(dbt_resource_props))
-        meta = dbt_resource_props.get("config", {}).get("meta") or dbt_resource_props.get("meta") or {}
-        codes = meta.get("indicators")
+        codes = _meta(dbt_resource_props).get("indicators")
         if codes:
             metadata["indicator_catalog"] = dg.MetadataValue.md(catalog_markdown(None if codes == "all" else codes))
         return metadata
@@ -60,10 +61,21 @@ def catalog_markdown(codes: list[str] | None) -> str:
 TRANSLATOR = IndicatorTranslator()
 
 
-def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource) -> Iterator:
+class DbtBuildConfig(dg.Config):
+    full_refresh: bool = Field(
+        default=False, description="Rebuild the incremental models from every row (dbt --full-refresh)."
+    )
+
+
+def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: DbtBuildConfig) -> Iterator:
+    args = [*BUILD_ARGS, *(["--full-refresh"] if config.full_refresh else [])]
+    if context.assets_def.partitions_def is not None:
+        window = context.partition_time_window
+        last = month_keys(window)[-1]
+        args += ["--vars", json.dumps({"month_from": window.start.strftime("%Y-%m-01"), "month_to": f"{last}-01"})]
     target = warehouse.dbt_target_path(context.op_execution_context.op.name)
-    with warehouse.dbt_environment():
-        yield from dbt.cli(BUILD_ARGS, context=context, target_path=target).stream()
+    with warehouse.dbt_environment(), retry_if_locked():
+        yield from dbt.cli(args, context=context, target_path=target).stream()
 
 
 def _with_warehouse_metadata(context: dg.AssetExecutionContext, events: list, warehouse: WarehouseResource, charts: bool) -> Iterator:
@@ -85,7 +97,9 @@ def _with_warehouse_metadata(context: dg.AssetExecutionContext, events: list, wa
             schema.append(dg.TableColumn(column, data_type, description=comment or described.get((table, column))))
         for metadata in extra.values():
             metadata["dagster/column_schema"] = dg.TableSchema(columns=metadata["dagster/column_schema"])
-        for chart in headline_charts(con) if charts else []:
+        # Charts read the marts: drawn when this invocation built all of them.
+        built_all = {k for k in models_in_layer("marts") if k.path[-1] not in monthly_models()} <= set(context.selected_asset_keys)
+        for chart in headline_charts(con) if charts and built_all else []:
             extra.setdefault(chart.mart, {})[f"chart_{chart.name}"] = dg.MetadataValue.md(chart.markdown())
     for event in events:
         if isinstance(event, dg.Output):
@@ -95,42 +109,77 @@ def _with_warehouse_metadata(context: dg.AssetExecutionContext, events: list, wa
         yield event
 
 
-@dbt_assets(manifest=dbt_project().manifest_path, select="staging", dagster_dbt_translator=TRANSLATOR, name="dbt_staging", project=dbt_project())
-def dbt_staging(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-    yield from _with_warehouse_metadata(context, list(_build(context, dbt, warehouse)), warehouse, charts=False)
+@cache
+def manifest() -> dict[str, Any]:
+    return json.loads(dbt_project().manifest_path.read_text())
+
+
+def _meta(node: Mapping[str, Any]) -> Mapping[str, Any]:
+    return node.get("config", {}).get("meta") or node.get("meta") or {}
+
+
+@cache
+def monthly_models() -> tuple[str, ...]:
+    """Models built month by month: those whose yml names a `partition_column`."""
+    return tuple(sorted(n["name"] for n in manifest()["nodes"].values() if n["resource_type"] == "model" and "partition_column" in _meta(n)))
 
 
 @dbt_assets(
     manifest=dbt_project().manifest_path,
-    select="intermediate marts resource_type:seed",
+    select=" ".join(monthly_models()),
+    dagster_dbt_translator=TRANSLATOR,
+    name="dbt_monthly",
+    project=dbt_project(),
+    partitions_def=monthly,
+    backfill_policy=single_run,
+    pool=WAREHOUSE_POOL,
+)
+def dbt_monthly(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: DbtBuildConfig):
+    """The month-grained models: staging views of the monthly feeds and the incremental models
+    over them, for the run's months (dbt vars month_from / month_to)."""
+    yield from _with_warehouse_metadata(context, list(_build(context, dbt, warehouse, config)), warehouse, charts=False)
+
+
+@dbt_assets(
+    manifest=dbt_project().manifest_path,
+    select="staging intermediate marts resource_type:seed",
+    exclude=" ".join(monthly_models()),
     dagster_dbt_translator=TRANSLATOR,
     name="dbt_marts",
     project=dbt_project(),
+    pool=WAREHOUSE_POOL,
 )
-def dbt_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-    yield from _with_warehouse_metadata(context, list(_build(context, dbt, warehouse)), warehouse, charts=True)
+def dbt_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: DbtBuildConfig):
+    """Everything else: the other staging views, the intermediate models and the marts, rebuilt
+    from the monthly aggregates (small) and the other feeds."""
+    yield from _with_warehouse_metadata(context, list(_build(context, dbt, warehouse, config)), warehouse, charts=True)
 
 
 @cache
 def _column_descriptions() -> dict[tuple[str, str], str]:
-    manifest = json.loads(dbt_project().manifest_path.read_text())
     return {
         (node["name"], column["name"]): column.get("description") or None
-        for node in manifest["nodes"].values()
+        for node in manifest()["nodes"].values()
         if node["resource_type"] == "model"
         for column in node["columns"].values()
     }
 
 
-@cache
-def models_in_layer(name: str) -> dict[dg.AssetKey, Mapping[str, Any]]:
-    manifest = json.loads(dbt_project().manifest_path.read_text())
+def checked_models(monthly_only: bool) -> dict[dg.AssetKey, Mapping[str, Any]]:
+    """Staging models and marts (the layers Pandera checks), monthly or not."""
     return {
         TRANSLATOR.get_asset_key(node): node
-        for node in manifest["nodes"].values()
-        if node["resource_type"] == "model" and layer(node) == name
+        for node in manifest()["nodes"].values()
+        if node["resource_type"] == "model"
+        and layer(node) in ("staging", "marts")
+        and ("partition_column" in _meta(node)) == monthly_only
     }
 
 
-staging_checks = build_model_checks("pandera_staging", models_in_layer("staging"))
-marts_checks = build_model_checks("pandera_marts", models_in_layer("marts"))
+def models_in_layer(name: str) -> list[dg.AssetKey]:
+    return [TRANSLATOR.get_asset_key(n) for n in manifest()["nodes"].values() if n["resource_type"] == "model" and layer(n) == name]
+
+
+# The monthly models' checks run between the two dbt steps, so a failure stops the marts.
+monthly_checks = build_model_checks("pandera_monthly", checked_models(monthly_only=True))
+model_checks = build_model_checks("pandera_models", checked_models(monthly_only=False))

@@ -6,15 +6,17 @@ import duckdb
 
 from orchestration.charts import headline_charts, write_report
 from orchestration.defs.dbt import models_in_layer
+from orchestration.defs.partitions import WAREHOUSE_POOL
 from orchestration.defs.raw import OWNER
 from orchestration.defs.resources import WarehouseResource
 from orchestration.exports import export
 from orchestration.publish import PUBLISHED_STORAGE_VERSION, publish
 
 
-def published_asset(name: str, deps: list, kinds: set[str], description: str):
+def published_asset(name: str, deps: list, kinds: set[str], description: str, pool: str | None = None):
     """An asset of the `published` layer: what BI tools and people read."""
     return dg.asset(
+        pool=pool,
         key=["published", name],
         group_name="published",
         deps=deps,
@@ -27,8 +29,9 @@ def published_asset(name: str, deps: list, kinds: set[str], description: str):
 
 @published_asset(
     "indicators_db",
-    deps=list(models_in_layer("marts")),
+    deps=models_in_layer("marts"),
     kinds={"duckdb"},
+    pool=WAREHOUSE_POOL,  # reads the working database
     description=(
         "The database BI tools read ($DEI_WAREHOUSE_DIR/indicators.duckdb): every mart, their "
         "column comments and meta.publication, written to a new file in DuckDB storage "

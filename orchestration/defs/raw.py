@@ -9,7 +9,8 @@ import dagster as dg
 from orchestration.audit import quarantine_shares
 from orchestration.contracts import FeedContract, dbt_source_name, load_contracts
 from orchestration.defs.checks import report_check_result
-from orchestration.defs.resources import WarehouseResource
+from orchestration.defs.partitions import WAREHOUSE_POOL, is_monthly, month_keys, monthly, single_run
+from orchestration.defs.resources import WarehouseResource, retry_if_locked
 from orchestration.ingest import FeedError, FeedLoad, load_feed
 from orchestration.validation import ValidationReport, feed_schema, validate
 
@@ -73,16 +74,21 @@ def build_raw_asset(feed: FeedContract) -> dg.AssetsDefinition:
             "dbt_source": dbt_source_name(feed),
         },
         tags={"layer": "raw"},
+        partitions_def=monthly if is_monthly(feed) else None,
+        backfill_policy=single_run if is_monthly(feed) else None,
+        pool=WAREHOUSE_POOL,
     )
     def raw_asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> Iterator:
         contracts = load_contracts()
+        # A monthly feed loads the files of the run's months only; the others all their files.
+        months = set(month_keys(context.partition_time_window)) if is_monthly(feed) else None
 
         def validate_loaded(con, files: list[str]) -> ValidationReport:
-            return validate(con, feed.raw_table, feed_schema(contracts, feed, con), source_files=files)
+            return validate(con, feed.raw_table, feed_schema(contracts, feed, con), where=lambda t: t.source_file.isin(files))
 
-        with warehouse.connect() as con:
+        with retry_if_locked(), warehouse.connect() as con:
             try:
-                load = load_feed(con, feed, warehouse.sources_path, context.run.run_id, validate=validate_loaded)
+                load = load_feed(con, feed, warehouse.sources_path, context.run.run_id, months=months, validate=validate_loaded)
             except FeedError as error:
                 raise dg.Failure(description=str(error), metadata={"feed": feed.name}) from error
             for rejected in load.with_status("rejected"):

@@ -83,6 +83,22 @@ class WarehouseResource(dg.ConfigurableResource):
                 os.environ["DEI_WORKING_DB"] = previous
 
 
+# What DuckDB says when another process holds the file's write lock.
+LOCK_ERROR = "Could not set lock on file"
+
+
+@contextmanager
+def retry_if_locked(attempts: int = 5, seconds: int = 5) -> Iterator[None]:
+    """Turn a lock held by something outside Dagster (a BI tool writing, a stray CLI) into a step
+    retry after a pause; within Dagster, the warehouse pool already keeps writers apart."""
+    try:
+        yield
+    except Exception as error:
+        if LOCK_ERROR in str(error):
+            raise dg.RetryRequested(max_retries=attempts, seconds_to_wait=seconds) from error
+        raise
+
+
 class IndicatorDbtCliResource(DbtCliResource):
     """The dbt CLI of this environment.
 

@@ -1,3 +1,5 @@
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='sale_month') }}
+
 with
 
 daily as (
@@ -10,6 +12,7 @@ daily as (
         orders,
         gross_sales_idr
     from {{ ref('stg_sales__daily_sales') }}
+    where {{ in_month_window('sale_month') }}
 
 ),
 
@@ -26,21 +29,18 @@ monthly as (
 
 ),
 
-spine as ({{ level_month_spine('monthly', 'sale_month') }}),
-
-filled as (
+final as (
 
     select
-        spine.sale_month,
-        spine.ref_area,
-        spine.size_class,
-        {{ aggregation_level('spine.ref_area', 'spine.size_class') }} as aggregation_level,
-        coalesce(monthly.gross_sales_idr, 0) as gross_sales_idr,
-        coalesce(monthly.orders, 0) as orders,
-        coalesce(monthly.active_merchants, 0) as active_merchants
-    from spine
-    left join monthly using (sale_month, ref_area, size_class)
+        sale_month,
+        ref_area,
+        size_class,
+        {{ aggregation_level('ref_area', 'size_class') }} as aggregation_level,
+        gross_sales_idr,
+        orders,
+        active_merchants
+    from monthly
 
 )
 
-select * from filled
+select * from final

@@ -1,6 +1,8 @@
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='sale_month') }}
+
 with
 
-daily as (select * from {{ ref('stg_sales__daily_sales') }}),
+daily as (select * from {{ ref('stg_sales__daily_sales') }} where {{ in_month_window('sale_month') }}),
 
 monthly as (
 

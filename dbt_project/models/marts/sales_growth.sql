@@ -2,7 +2,23 @@
 
 with
 
-monthly as (select * from {{ ref('int_sales__monthly_by_level') }}),
+sparse as (select * from {{ ref('int_sales__monthly_by_level') }}),
+
+spine as ({{ level_month_spine('sparse', 'sale_month') }}),
+
+-- A month without sales is a row with zeros, so comparisons across months hold.
+monthly as (
+
+    select
+        spine.sale_month,
+        spine.ref_area,
+        spine.size_class,
+        {{ aggregation_level('spine.ref_area', 'spine.size_class') }} as aggregation_level,
+        coalesce(sparse.gross_sales_idr, 0) as gross_sales_idr
+    from spine
+    left join sparse using (sale_month, ref_area, size_class)
+
+),
 
 compared as (
 

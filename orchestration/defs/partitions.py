@@ -1,0 +1,78 @@
+"""Monthly partitions: the month-grained feeds (sales, onboarding) and the models built from them."""
+
+import datetime as dt
+import warnings
+from pathlib import Path
+
+import dagster as dg
+
+from orchestration.contracts import FeedContract, load_contracts
+from orchestration.ingest import file_month, relative
+
+# BackfillPolicy is marked beta; it is what makes a backfill one run, which DuckDB needs.
+warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)
+
+FIRST_MONTH = "2019-01-01"
+TIMEZONE = "Asia/Jakarta"
+
+# A month's partition opens when the month has ended, in Jakarta time.
+monthly = dg.MonthlyPartitionsDefinition(start_date=FIRST_MONTH, timezone=TIMEZONE)
+
+# Backfilling many months is one run: one DuckDB writer, one dbt invocation, no race to create tables.
+single_run = dg.BackfillPolicy.single_run()
+
+# Every asset and check that opens the working database takes the one slot of this pool
+# (dagster.yaml: concurrency.pools.default_limit = 1), so runs never fight over DuckDB's write lock.
+WAREHOUSE_POOL = "duckdb_warehouse"
+
+
+def is_monthly(feed: FeedContract) -> bool:
+    """Feeds whose files are named by month are partitioned by month."""
+    return bool(feed.path_pattern) and "(?P<month>" in feed.path_pattern
+
+
+def month_keys(window: dg.TimeWindow) -> list[str]:
+    """`YYYY-MM` of every month in a partition time window."""
+    months, current = [], window.start
+    while current < window.end:
+        months.append(current.strftime("%Y-%m"))
+        current = (current.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+    return months
+
+
+def partition_range_tags(first_month: str, last_month: str) -> dict[str, str]:
+    """Run tags materializing every month from `first_month` to `last_month` (YYYY-MM) in one run."""
+    return {
+        "dagster/asset_partition_range_start": f"{first_month}-01",
+        "dagster/asset_partition_range_end": f"{last_month}-01",
+    }
+
+
+def run_months(tags: dict[str, str]) -> tuple[str, str] | None:
+    """First and last partition key (first days of months) of a partitioned run, from its tags."""
+    if "dagster/partition" in tags:
+        return tags["dagster/partition"], tags["dagster/partition"]
+    if "dagster/asset_partition_range_start" in tags:
+        return tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"]
+    return None
+
+
+def months_landed(sources_dir: Path) -> list[str]:
+    """Every month (YYYY-MM) that a monthly feed has a file for, sorted."""
+    months = set()
+    for feed in load_contracts().feeds.values():
+        if is_monthly(feed):
+            for path in feed.landed_files(sources_dir):
+                try:
+                    months.add(file_month(feed, relative(path, sources_dir)))
+                except ValueError:
+                    continue  # misnamed: rejected when its feed loads
+    return sorted(months)
+
+
+def all_months_tags(sources_dir: Path) -> dict[str, str]:
+    """Tags of one run over every landed month (what `make run` materializes)."""
+    months = months_landed(sources_dir)
+    if not months:
+        raise ValueError(f"no monthly feed has files under {sources_dir}")
+    return partition_range_tags(months[0], months[-1])
