@@ -14,10 +14,10 @@ run: setup ## Materialize every asset on the landed feeds and print the headline
 	$(BIN)/python -m orchestration.cli run
 
 test: setup chromium ## Run the whole test suite, the browser test included
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 test-quick: setup ## The test suite without the browser test
-	$(BIN)/python -m pytest -m "not browser"
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not browser"
 
 ui: setup ## Dagster UI on http://127.0.0.1:3000, same instance as `make run`
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000

@@ -30,7 +30,13 @@ NEW_MONTH = "2021-01"
 def materialize(sources: Path, warehouse: Path, **kwargs) -> float:
     resources = {**defs.resources, "warehouse": WarehouseResource(sources_dir=str(sources), warehouse_dir=str(warehouse))}
     started = time.perf_counter()
-    result = dg.materialize([*defs.assets, *defs.asset_checks], resources=resources, instance=dg.DagsterInstance.ephemeral(), **kwargs)
+    result = dg.materialize(
+        [*defs.assets, *defs.asset_checks],
+        resources=resources,
+        instance=dg.DagsterInstance.ephemeral(),
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        **kwargs,
+    )
     elapsed = time.perf_counter() - started
     assert result.success, "run failed"
     return elapsed

@@ -140,3 +140,20 @@ def test_mart_page_shows_its_chart(ui, page):
     width, height = chart.evaluate("img => [img.naturalWidth, img.naturalHeight]")
     page.screenshot(path=str(SHOTS / "mart_chart.png"))
     assert width > 400 and height > 200
+
+
+def test_automation_lists_the_sensor_and_the_schedule(ui, page):
+    page.goto(f"{ui}/automation")
+    _skip_community_dialog(page)
+    page.get_by_text("landing_sensor").first.wait_for()
+    page.get_by_text("monthly_schedule").first.wait_for()
+    page.screenshot(path=str(SHOTS / "automation.png"))
+
+
+def test_sales_shows_its_monthly_partitions(ui, page):
+    page.goto(f"{ui}/assets/raw/sales?view=partitions")
+    _skip_community_dialog(page)
+    # Monthly from 2019-01 to last month; make run materialized every landed month (2019-01 to 2020-12).
+    page.get_by_text("Materialized (24)").first.wait_for()
+    page.screenshot(path=str(SHOTS / "sales_partitions.png"))
+    assert page.get_by_text("2019-01-01").count() >= 1
