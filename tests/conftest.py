@@ -30,7 +30,13 @@ def defs() -> dg.Definitions:
 
 
 def run_pipeline(
-    defs: dg.Definitions, sources_dir: Path, warehouse_dir: Path, selection=None, partition_key: str | None = None, **config
+    defs: dg.Definitions,
+    sources_dir: Path,
+    warehouse_dir: Path,
+    selection=None,
+    partition_key: str | None = None,
+    run_config: dict | None = None,
+    **config,
 ) -> dg.ExecuteInProcessResult:
     """Materialize the real assets and checks against a given landing dir and warehouse: one month
     (`partition_key`, e.g. 2020-04-01) or, as `make run` does, every landed month in one run."""
@@ -42,6 +48,7 @@ def run_pipeline(
         selection=selection,
         partition_key=partition_key,
         tags=None if partition_key else all_months_tags(sources_dir),
+        run_config=run_config,
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
     )

@@ -60,6 +60,12 @@ def test_months_one_by_one_give_the_marts_of_one_full_run(defs, two_months, tmp_
     partitions = {e.partition for e in again.get_asset_materialization_events() if e.asset_key.to_user_string() == "raw/sales"}
     assert partitions == {"2020-01-01"}
 
+    # A full refresh (the ops' config switch) rebuilds the incremental models from every row: the same marts.
+    refresh = {"ops": {op: {"config": {"full_refresh": True}} for op in ("dbt_monthly", "dbt_marts")}}
+    refreshed = run_pipeline(defs, two_months, tmp_path / "monthly", partition_key="2020-02-01", run_config=refresh)
+    assert refreshed.success
+    assert marts(tmp_path / "monthly") == by_month
+
 
 def test_a_month_run_reads_only_that_months_files(defs, two_months, tmp_path):
     result = run_pipeline(defs, two_months, tmp_path / "wh", selection=dg.AssetSelection.assets(["raw", "provinces"], ["raw", "sales"]), partition_key="2020-02-01")
