@@ -205,7 +205,8 @@ def _column_problem(feed: FeedContract, found: list[str]) -> str | None:
 
 
 def _csv_problem(feed: FeedContract, path: Path) -> str | None:
-    head = path.open("rb").read(4096)
+    with path.open("rb") as f:
+        head = f.read(4096)
     compressed = path.name.endswith(".gz")
     if compressed and not head.startswith(b"\x1f\x8b"):
         return "not a gzip file, though its name ends in .gz"
@@ -278,12 +279,15 @@ def _create_load_tables(con: duckdb.DuckDBPyConnection, feed: FeedContract) -> N
     )
 
 
-def _stage_tabular(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedContract, files: list[LandedFile], prefix_len: int) -> None:
+def _stage_tabular(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedContract, files: list[LandedFile], prefix_len: int) -> dict[str, str]:
     """Read CSV / gzip CSV / Parquet files as text, cast to the contract's types and judge every row.
 
     Fields are read as VARCHAR so a bad value never fails the read (and projection pushdown cannot
     hide a cast error); DuckDB's rejects tables catch lines that do not split into the contract's
     fields. Line numbers count records as DuckDB's reader does, with the header as line 1.
+
+    Returns the files DuckDB could not read at all (say a corrupt gzip stream), with the reason;
+    the others are staged.
     """
     month_group = re.compile(feed.path_pattern).groupindex.get("month") if feed.path_pattern else None
     landed = ", ".join(quoted(c.name) for c in feed.columns)
@@ -319,20 +323,26 @@ def _stage_tabular(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: F
     con.execute("DROP TABLE IF EXISTS load_rejects; DROP TABLE IF EXISTS load_reject_scans")
     # One statement per file, in path order: rowids then run file by file and line by line (a
     # multi-file scan may interleave files), which gives line numbers and "first seen" their order.
+    unreadable = {}
     for file in sorted(files, key=lambda f: f.source_file):
-        if file.path.name.endswith(".parquet"):
-            text = ", ".join(f"{quoted(c.name)}::VARCHAR AS {quoted(c.name)}" for c in feed.columns)
-            stage(
-                f"SELECT filename, file_row_number + 1 AS file_row, {text} FROM read_parquet($file, filename = true, file_row_number = true)",
-                {"file": str(file.path)},
-            )
-        else:
-            stage(
-                "SELECT filename, NULL::BIGINT AS file_row, * EXCLUDE (filename) FROM read_csv($file, header = true, "
-                "auto_detect = false, delim = ',', quote = '\"', escape = '\"', columns = $text_columns, filename = true, "
-                "store_rejects = true, rejects_table = 'load_rejects', rejects_scan = 'load_reject_scans')",
-                {"file": str(file.path), "text_columns": {c.name: "VARCHAR" for c in feed.columns}},
-            )
+        try:
+            if file.path.name.endswith(".parquet"):
+                text = ", ".join(f"{quoted(c.name)}::VARCHAR AS {quoted(c.name)}" for c in feed.columns)
+                stage(
+                    f"SELECT filename, file_row_number + 1 AS file_row, {text} FROM read_parquet($file, filename = true, file_row_number = true)",
+                    {"file": str(file.path)},
+                )
+            else:
+                stage(
+                    "SELECT filename, NULL::BIGINT AS file_row, * EXCLUDE (filename) FROM read_csv($file, header = true, "
+                    "auto_detect = false, delim = ',', quote = '\"', escape = '\"', columns = $text_columns, filename = true, "
+                    "store_rejects = true, rejects_table = 'load_rejects', rejects_scan = 'load_reject_scans')",
+                    {"file": str(file.path), "text_columns": {c.name: "VARCHAR" for c in feed.columns}},
+                )
+        except UNREADABLE as error:
+            unreadable[file.source_file] = f"cannot be read ({str(error).splitlines()[0]})"
+    # A file that is not staged is not replaced either: the existing-keys check below must see its rows.
+    _drop_from_load(con, unreadable)
     con.execute(
         "CREATE TEMP TABLE IF NOT EXISTS load_rejects (scan_id UBIGINT, file_id UBIGINT, line UBIGINT, column_name VARCHAR, "
         "error_type VARCHAR, csv_line VARCHAR, error_message VARCHAR); "
@@ -432,6 +442,7 @@ def _stage_tabular(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: F
         ) GROUP BY ALL;
         """
     )
+    return unreadable
 
 
 def _stage_population(con: duckdb.DuckDBPyConnection, feed: FeedContract, files: list[LandedFile]) -> dict[str, str]:
@@ -632,12 +643,14 @@ def load_feed(
         )
     if candidates:
         if feed.format == "ministry_table":
-            for rel, reason in _stage_population(con, feed, candidates).items():
-                outcomes[rel] = _rejected(next(f for f in candidates if f.source_file == rel), previous, reason)
-            candidates = [f for f in candidates if f.source_file not in outcomes]
-            con.execute("DELETE FROM load_files WHERE source_file NOT IN (SELECT unnest($keep))", {"keep": [f.source_file for f in candidates] + removed})
+            unreadable = _stage_population(con, feed, candidates)
+            _drop_from_load(con, unreadable)
         else:
-            candidates = _stage_readable(con, contracts, feed, candidates, sources_dir, previous, outcomes)
+            unreadable = _stage_tabular(con, contracts, feed, candidates, len(str(sources_dir.resolve())) + 2)
+        for landed in candidates:
+            if landed.source_file in unreadable:
+                outcomes[landed.source_file] = _rejected(landed, previous, unreadable[landed.source_file])
+        candidates = [f for f in candidates if f.source_file not in unreadable]
     return _commit(con, feed, candidates, removed, previous, outcomes, run_id, validate)
 
 
@@ -647,35 +660,10 @@ def _rejected(landed: LandedFile, previous: dict[str, str], problem: str) -> Fil
     return FileLoad(rel, "rejected", landed.sha256, previous.get(rel), error=f"{rel}: {problem}{kept}")
 
 
-def _stage_readable(
-    con: duckdb.DuckDBPyConnection,
-    contracts: Contracts,
-    feed: FeedContract,
-    candidates: list[LandedFile],
-    sources_dir: Path,
-    previous: dict[str, str],
-    outcomes: dict[str, FileLoad],
-) -> list[LandedFile]:
-    """Stage the candidates together; if DuckDB cannot read one (say a corrupt gzip stream), stage
-    them one by one and reject the files that fail, so the others still load."""
-    prefix_len = len(str(sources_dir.resolve())) + 2
-    try:
-        _stage_tabular(con, contracts, feed, candidates, prefix_len)
-        return candidates
-    except UNREADABLE:
-        pass
-    readable = []
-    for landed in candidates:
-        try:
-            _stage_tabular(con, contracts, feed, [landed], prefix_len)
-            readable.append(landed)
-        except UNREADABLE as error:
-            outcomes[landed.source_file] = _rejected(landed, previous, f"cannot be read ({str(error).splitlines()[0]})")
-    _create_load_tables(con, feed)
-    con.execute("DELETE FROM load_files WHERE source_file NOT IN (SELECT unnest($keep))", {"keep": [f.source_file for f in readable]})
-    if readable:
-        _stage_tabular(con, contracts, feed, readable, prefix_len)
-    return readable
+def _drop_from_load(con: duckdb.DuckDBPyConnection, rejected: dict[str, str]) -> None:
+    """Files rejected while staging: this load neither replaces nor records rows of theirs."""
+    if rejected:
+        con.execute("DELETE FROM load_files WHERE source_file IN (SELECT unnest($files))", {"files": list(rejected)})
 
 
 def _commit(

@@ -7,7 +7,7 @@ import dagster as dg
 
 from orchestration import settings
 from orchestration.contracts import load_contracts
-from orchestration.defs.partitions import TIMEZONE, WAREHOUSE_POOL
+from orchestration.defs.partitions import TIMEZONE, WAREHOUSE_POOL, next_month
 from orchestration.defs.raw import raw_key
 from orchestration.defs.resources import WarehouseResource, retry_if_locked
 
@@ -19,7 +19,7 @@ def sales_staleness(newest_day: dt.date | None, today: dt.date, max_age_days: in
     `max_age_days` ago (platforms send a month's files after it ends)."""
     if newest_day is None:
         return False, "raw.sales holds no sales"
-    month_end = (newest_day.replace(day=1) + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+    month_end = next_month(newest_day) - dt.timedelta(days=1)
     age = (today - month_end).days
     month = newest_day.strftime("%Y-%m")
     if age > max_age_days:

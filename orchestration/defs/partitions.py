@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 
 from orchestration.contracts import FeedContract, load_contracts
-from orchestration.ingest import file_month, relative
+from orchestration.ingest import file_month, landed_in_scope
 
 # BackfillPolicy is marked beta; it is what makes a backfill one run, which DuckDB needs.
 warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)
@@ -31,12 +31,17 @@ def is_monthly(feed: FeedContract) -> bool:
     return bool(feed.path_pattern) and "(?P<month>" in feed.path_pattern
 
 
+def next_month(day: dt.date) -> dt.date:
+    """The first day of the month after `day`'s (works on datetimes too)."""
+    return (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+
+
 def month_keys(window: dg.TimeWindow) -> list[str]:
     """`YYYY-MM` of every month in a partition time window."""
     months, current = [], window.start
     while current < window.end:
         months.append(current.strftime("%Y-%m"))
-        current = (current.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+        current = next_month(current)
     return months
 
 
@@ -62,11 +67,8 @@ def months_landed(sources_dir: Path) -> list[str]:
     months = set()
     for feed in load_contracts().feeds.values():
         if is_monthly(feed):
-            for path in feed.landed_files(sources_dir):
-                try:
-                    months.add(file_month(feed, relative(path, sources_dir)))
-                except ValueError:
-                    continue  # misnamed: rejected when its feed loads
+            files, _misnamed = landed_in_scope(feed, sources_dir, None)  # misnamed: rejected when its feed loads
+            months.update(file_month(feed, rel) for _, rel in files)
     return sorted(months)
 
 
