@@ -11,3 +11,20 @@
         true
     {%- endif -%}
 {%- endmacro %}
+
+{#
+  Tests on the monthly models check the run's months only: their `where` config says
+  `__month_from__` / `__month_to__`, filled in here when the test runs. (A `var()` in a test's
+  config would be fixed when the project is parsed, and the project is parsed once per process.)
+#}
+{% macro get_where_subquery(relation) -%}
+    {%- set where = config.get('where') -%}
+    {%- if where -%}
+        {%- set where = where
+            | replace('__month_from__', "'" ~ var('month_from') ~ "'::date")
+            | replace('__month_to__', "'" ~ var('month_to') ~ "'::date") -%}
+        {%- do return("(select * from " ~ relation ~ " where " ~ where ~ ") dbt_subquery") -%}
+    {%- else -%}
+        {%- do return(relation) -%}
+    {%- endif -%}
+{%- endmacro %}

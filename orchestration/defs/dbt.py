@@ -7,14 +7,14 @@ from functools import cache
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, dbt_assets
 from pydantic import Field
 
 from orchestration.charts import headline_charts
 from orchestration.defs.checks import build_model_checks
 from orchestration.defs.partitions import WAREHOUSE_POOL, month_keys, monthly, single_run
 from orchestration.defs.raw import OWNER
-from orchestration.defs.resources import WarehouseResource, dbt_project, retry_if_locked
+from orchestration.defs.resources import DbtCoreResource, WarehouseResource, dbt_project, retry_if_locked
 from orchestration.docs import indicator_catalog
 
 # dbt unit tests run in the test suite (tests/test_dbt_unit.py), not on every production build.
@@ -67,23 +67,25 @@ class DbtBuildConfig(dg.Config):
     )
 
 
-def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: DbtBuildConfig) -> Iterator:
+def _build(context: dg.AssetExecutionContext, dbt: DbtCoreResource, warehouse: WarehouseResource, config: DbtBuildConfig, charts: bool) -> Iterator:
+    """`dbt build` of the step's selection, its events with the warehouse's metadata, then the
+    step fails if dbt did (after recording what did finish)."""
     args = [*BUILD_ARGS, *(["--full-refresh"] if config.full_refresh else [])]
     if context.assets_def.partitions_def is not None:
         window = context.partition_time_window
         last = month_keys(window)[-1]
         args += ["--vars", json.dumps({"month_from": window.start.strftime("%Y-%m-01"), "month_to": f"{last}-01"})]
     target = warehouse.dbt_target_path(context.op_execution_context.op.name)
-    with warehouse.dbt_environment(), retry_if_locked():
-        yield from dbt.cli(args, context=context, target_path=target).stream()
+    with warehouse.dbt_environment():
+        build = dbt.build(context, args, target_path=target)
+    yield from _with_warehouse_metadata(context, build.events, warehouse, charts)
+    with retry_if_locked():  # a lock held outside Dagster fails dbt before any node runs
+        build.raise_on_failure()
 
 
 def _with_warehouse_metadata(context: dg.AssetExecutionContext, events: list, warehouse: WarehouseResource, charts: bool) -> Iterator:
     """Attach what the warehouse knows once dbt is done: column types (from DuckDB's catalog, no
-    table scan) and, for marts, the headline charts they feed.
-
-    dbt holds the warehouse's write lock while it runs, so this waits for the whole invocation.
-    """
+    table scan) and, for marts, the headline charts they feed."""
     extra: dict[str, dict[str, Any]] = {}
     with warehouse.connect(read_only=True) as con:
         columns = con.execute(
@@ -134,10 +136,10 @@ def monthly_models() -> tuple[str, ...]:
     backfill_policy=single_run,
     pool=WAREHOUSE_POOL,
 )
-def dbt_monthly(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: DbtBuildConfig):
+def dbt_monthly(context: dg.AssetExecutionContext, dbt: DbtCoreResource, warehouse: WarehouseResource, config: DbtBuildConfig):
     """The month-grained models: staging views of the monthly feeds and the incremental models
     over them, for the run's months (dbt vars month_from / month_to)."""
-    yield from _with_warehouse_metadata(context, list(_build(context, dbt, warehouse, config)), warehouse, charts=False)
+    yield from _build(context, dbt, warehouse, config, charts=False)
 
 
 @dbt_assets(
@@ -149,10 +151,10 @@ def dbt_monthly(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehous
     project=dbt_project(),
     pool=WAREHOUSE_POOL,
 )
-def dbt_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: DbtBuildConfig):
+def dbt_marts(context: dg.AssetExecutionContext, dbt: DbtCoreResource, warehouse: WarehouseResource, config: DbtBuildConfig):
     """Everything else: the other staging views, the intermediate models and the marts, rebuilt
     from the monthly aggregates (small) and the other feeds."""
-    yield from _with_warehouse_metadata(context, list(_build(context, dbt, warehouse, config)), warehouse, charts=True)
+    yield from _build(context, dbt, warehouse, config, charts=True)
 
 
 @cache

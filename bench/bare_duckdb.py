@@ -1,0 +1,73 @@
+"""Baseline: the sales work of the pipeline in one bare DuckDB script, nothing around it.
+
+Typed read of every landed sales file (CSV, gzip CSV, Parquet) into a table; the rules as SQL
+(negative amounts, size classes outside the code list, duplicate keys); the monthly aggregate by
+province x size class; national month-over-month growth. Types, key and code list come from the
+feed contract, as in the pipeline.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+import duckdb
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from orchestration.contracts import load_contracts  # noqa: E402
+
+
+def run(sources: Path, database: Path) -> dict[str, int]:
+    contracts = load_contracts()
+    sales = contracts.feeds["sales"]
+    sizes = list(contracts.accepted_values(sales.column("size_class").rules))
+    files = sales.landed_files(sources)
+    csv_files = [str(f) for f in files if f.suffix != ".parquet"]
+    parquet_files = [str(f) for f in files if f.suffix == ".parquet"]
+    con = duckdb.connect(str(database))
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE sales AS
+        SELECT * FROM read_csv(?, columns = ?, header = true)
+        UNION ALL BY NAME
+        SELECT {", ".join(f'"{c}"::{t} AS "{c}"' for c, t in sales.duckdb_types().items())} FROM read_parquet(?)
+        """,
+        [csv_files, sales.duckdb_types(), parquet_files],
+    )
+    key = ", ".join(sales.key)
+    negative, unknown_size, rows = con.execute(
+        "SELECT count(*) FILTER (orders < 0 OR gross_sales_idr < 0), count(*) FILTER (size_class NOT IN ?), count(*) FROM sales",
+        [sizes],
+    ).fetchall()[0]
+    duplicates = con.execute(f"SELECT count(*) FROM (SELECT {key} FROM sales GROUP BY ALL HAVING count(*) > 1)").fetchall()[0][0]
+    con.execute(
+        """
+        CREATE OR REPLACE TABLE monthly AS
+        SELECT date_trunc('month', sale_date) AS sale_month, province_code, size_class,
+               sum(gross_sales_idr) AS gross_sales_idr, sum(orders) AS orders
+        FROM sales GROUP BY ALL
+        """
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TABLE national_growth AS
+        SELECT sale_month, gross_sales_idr,
+               100 * (gross_sales_idr / lag(gross_sales_idr) OVER (ORDER BY sale_month) - 1) AS growth_mom_pct
+        FROM (SELECT sale_month, sum(gross_sales_idr) AS gross_sales_idr FROM monthly GROUP BY ALL)
+        """
+    )
+    months = con.execute("SELECT count(*) FROM national_growth").fetchall()[0][0]
+    con.close()
+    return {"rows": rows, "negative": negative, "unknown_size": unknown_size, "duplicate_keys": duplicates, "months": months}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sources", type=Path, required=True)
+    parser.add_argument("--database", type=Path, required=True)
+    args = parser.parse_args()
+    print(run(args.sources, args.database))
+
+
+if __name__ == "__main__":
+    main()
