@@ -41,9 +41,10 @@ $(VENV)/.installed: pyproject.toml uv.lock
 	$(UV) sync --frozen
 	touch $@
 
-# dagster-dbt reads the manifest when the code location loads; rebuild it whenever dbt files change.
+# dagster-dbt reads the manifest when the code location loads, and each run starts from dbt's
+# partial-parse state beside it (parsed with the profile's default path): rebuilt whenever dbt files change.
 $(MANIFEST): $(VENV)/.installed $(DBT_FILES)
-	cd dbt_project && ../$(BIN)/dbt parse --profiles-dir . --quiet
+	cd dbt_project && env -u DEI_WORKING_DB -u DEI_DUCKDB_MEMORY_LIMIT ../$(BIN)/dbt parse --profiles-dir . --quiet --no-send-anonymous-usage-stats
 	touch $@
 
 $(DAGSTER_HOME)/dagster.yaml: dagster.yaml

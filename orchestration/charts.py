@@ -11,6 +11,7 @@ import html
 import io
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import duckdb
@@ -18,6 +19,9 @@ import matplotlib
 
 matplotlib.use("Agg")  # no display: render to files only
 import matplotlib.pyplot as plt  # noqa: E402
+
+# A run shows the same data in the marts' metadata and in the report: each chart is drawn once.
+drawn_once = lru_cache(maxsize=2)
 
 SIZE_CLASS_LABELS = {"ULTRA_MIKRO": "Ultra-micro", "MIKRO": "Micro", "KECIL": "Small", "MENENGAH": "Medium", "_T": "All UMKM"}
 
@@ -42,10 +46,14 @@ def _png(fig) -> bytes:
 
 
 def sales_chart(con: duckdb.DuckDBPyConnection) -> Chart:
-    rows = con.execute(
+    return _draw_sales_chart(tuple(con.execute(
         "SELECT strftime(sale_month, '%Y-%m'), gross_sales_idr::DOUBLE / 1e9, growth_mom_pct FROM marts.sales_growth "
         "WHERE ref_area = 'ID' AND size_class = '_T' ORDER BY sale_month"
-    ).fetchall()
+    ).fetchall()))
+
+
+@drawn_once
+def _draw_sales_chart(rows: tuple) -> Chart:
     months, sales, growth = zip(*rows)
     fig, ax = plt.subplots(figsize=(9, 4))
     ax.bar(months, sales, color="#4C78A8", label="Online sales (IDR billion)")
@@ -61,10 +69,14 @@ def sales_chart(con: duckdb.DuckDBPyConnection) -> Chart:
 
 
 def onboarding_by_size_chart(con: duckdb.DuckDBPyConnection) -> Chart:
-    rows = con.execute(
+    return _draw_onboarding_by_size_chart(tuple(con.execute(
         "SELECT size_class, strftime(onboarded_month, '%Y-%m'), onboarding_rate_pct FROM marts.onboarding_rate "
         "WHERE ref_area = 'ID' ORDER BY size_class, onboarded_month"
-    ).fetchall()
+    ).fetchall()))
+
+
+@drawn_once
+def _draw_onboarding_by_size_chart(rows: tuple) -> Chart:
     fig, ax = plt.subplots(figsize=(9, 4))
     for size_class, label in SIZE_CLASS_LABELS.items():
         series = [(m, r) for s, m, r in rows if s == size_class]
@@ -79,7 +91,7 @@ def onboarding_by_size_chart(con: duckdb.DuckDBPyConnection) -> Chart:
 
 
 def top_provinces_chart(con: duckdb.DuckDBPyConnection) -> Chart:
-    rows = con.execute(
+    return _draw_top_provinces_chart(tuple(con.execute(
         """
         SELECT p.province_name, r.onboarding_rate_pct, strftime(r.onboarded_month, '%Y-%m')
         FROM marts.onboarding_rate r JOIN marts.provinces p ON p.bps_code = r.ref_area
@@ -87,7 +99,11 @@ def top_provinces_chart(con: duckdb.DuckDBPyConnection) -> Chart:
           AND r.onboarding_rate_pct IS NOT NULL
         ORDER BY r.onboarding_rate_pct DESC, p.province_name LIMIT 10
         """
-    ).fetchall()
+    ).fetchall()))
+
+
+@drawn_once
+def _draw_top_provinces_chart(rows: tuple) -> Chart:
     names, rates, months = zip(*rows)
     fig, ax = plt.subplots(figsize=(9, 4))
     ax.barh(list(reversed(names)), list(reversed(rates)), color="#54A24B")
@@ -99,7 +115,11 @@ def top_provinces_chart(con: duckdb.DuckDBPyConnection) -> Chart:
 
 
 def training_chart(con: duckdb.DuckDBPyConnection) -> Chart:
-    rows = con.execute("SELECT program_name, registrations, capacity FROM marts.training_uptake ORDER BY start_date").fetchall()
+    return _draw_training_chart(tuple(con.execute("SELECT program_name, registrations, capacity FROM marts.training_uptake ORDER BY start_date").fetchall()))
+
+
+@drawn_once
+def _draw_training_chart(rows: tuple) -> Chart:
     names, registrations, capacity = zip(*rows)
     positions = range(len(names))
     fig, ax = plt.subplots(figsize=(9, 4))

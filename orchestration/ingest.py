@@ -292,7 +292,7 @@ def _stage_tabular(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: F
     month_group = re.compile(feed.path_pattern).groupindex.get("month") if feed.path_pattern else None
     landed = ", ".join(quoted(c.name) for c in feed.columns)
     typed = ", ".join(f"TRY_CAST({quoted(c.name)} AS {c.type}) AS {quoted(c.name + '__typed')}" for c in feed.columns)
-    problems = problems_expression(contracts, list(feed.columns), quoted, lambda n: quoted(n + "__typed"), "file_month")
+    flags, problems = problems_expression(contracts, list(feed.columns), quoted, lambda n: quoted(n + "__typed"), "file_month")
     month = f"regexp_extract(source_file, $pattern, {month_group})" if month_group else "NULL::VARCHAR"
     params: dict[str, Any] = {"prefix_len": prefix_len}
     if month_group:
@@ -308,8 +308,9 @@ def _stage_tabular(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: F
                    CASE WHEN len(problems) > 0 THEN to_json(struct_pack({', '.join(f'{quoted(c.name)} := {quoted(c.name)}' for c in feed.columns)}))::VARCHAR END
             FROM (
                 SELECT *, {problems} AS problems
-                FROM (SELECT *, {month} AS file_month, {typed}
-                      FROM (SELECT substr(filename, $prefix_len) AS source_file, file_row, {landed} FROM ({reader})))
+                FROM (SELECT *, {', '.join(flags)}
+                      FROM (SELECT *, {month} AS file_month, {typed}
+                            FROM (SELECT substr(filename, $prefix_len) AS source_file, file_row, {landed} FROM ({reader}))))
             )
             """,
             {**params, **reader_params},

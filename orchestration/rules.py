@@ -82,19 +82,22 @@ def column_problems(contracts: Contracts, column: ColumnContract, text: str, typ
 
 def problems_expression(
     contracts: Contracts, columns: list[ColumnContract], text: Callable[[str], str], typed: Callable[[str], str], file_month: str
-) -> str:
-    """A SQL list of every rule a row breaks, as {rule, column_name, reason} structs (empty when clean).
+) -> tuple[list[str], str]:
+    """Every rule a row breaks, as a SQL list of {rule, column_name, reason} structs (empty when clean).
 
-    `text` / `typed` give the SQL of a column's landed text and typed value from its name.
+    `text` / `typed` give the SQL of a column's landed text and typed value from its name. Returns
+    the SELECT items that flag each rule (`broken_<n>`), to evaluate once per row, and the list
+    expression over those flags; reasons are only built for rows that break something.
     """
-    items = []
+    flags, items = [], []
     for column in columns:
         t, v = text(column.name), typed(column.name)
         for rule, condition, reason in column_problems(contracts, column, t, v, file_month):
             # Rules other than `type`/`required` only judge values that cast.
             guard = "" if rule in ("type", "required") else f"{v} IS NOT NULL AND "
-            items.append(
-                f"CASE WHEN {guard}coalesce({condition}, false) "
-                f"THEN {{'rule': '{rule}', 'column_name': {sql_literal(column.name)}, 'reason': {reason}}} END"
-            )
-    return f"list_filter([{', '.join(items)}], lambda p: p IS NOT NULL)"
+            flag = f"broken_{len(flags)}"
+            flags.append(f"coalesce({guard}{condition}, false) AS {flag}")
+            items.append(f"CASE WHEN {flag} THEN {{'rule': '{rule}', 'column_name': {sql_literal(column.name)}, 'reason': {reason}}} END")
+    any_broken = " OR ".join(f"broken_{i}" for i in range(len(flags)))
+    problems = f"CASE WHEN {any_broken} THEN list_filter([{', '.join(items)}], lambda p: p IS NOT NULL) ELSE [] END"
+    return flags, problems

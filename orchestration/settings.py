@@ -44,3 +44,14 @@ def sales_max_age_days() -> int:
     """Days after the end of the newest sales month before the freshness check warns
     (`DEI_SALES_MAX_AGE_DAYS`, default 45)."""
     return int(os.environ.get("DEI_SALES_MAX_AGE_DAYS") or DEFAULT_SALES_MAX_AGE_DAYS)
+
+
+# What DuckDB may hold in memory before it spills to disk. Python with Dagster, dbt and Pandera
+# loaded takes ~320 MB; this keeps a run near 1 GB at any data size. dbt's profile has the same default.
+DEFAULT_DUCKDB_MEMORY_LIMIT = "700MB"
+
+
+def duckdb_memory_limit() -> str:
+    """DuckDB's memory limit for every connection of a run, dbt's included
+    (`DEI_DUCKDB_MEMORY_LIMIT`, default 700MB)."""
+    return os.environ.get("DEI_DUCKDB_MEMORY_LIMIT") or DEFAULT_DUCKDB_MEMORY_LIMIT

@@ -135,23 +135,41 @@ def validate(
     con: duckdb.DuckDBPyConnection, table: str, schema: pa.DataFrameSchema, where: Callable[[ibis.Table], ibis.Value] | None = None
 ) -> ValidationReport:
     """Validate a warehouse table in place (only the rows `where` selects, if given: a load's files,
-    a run's months); failing rows come back as failure cases. The key is checked over the whole table."""
+    a run's months); failing rows come back as failure cases. Duplicate keys are looked for among
+    all the table's rows that share a key with a checked row."""
     backend = ibis.duckdb.from_connection(con)
     schema_name, _, table_name = table.rpartition(".")
-    relation = backend.table(table_name, database=schema_name or None)
-    if where is not None:
-        relation = relation.filter(where(relation))
+    whole = backend.table(table_name, database=schema_name or None)
+    relation = whole.filter(where(whole)) if where is not None else whole
     rows = relation.count().execute()
-    # Pandera's ibis backend reports duplicate keys as an unevaluated expression, so the key
-    # (schema metadata) is checked here instead, by one aggregate that returns counts and a sample of the keys.
-    key = (schema.metadata or {}).get("key") or []
-    failures = _duplicate_keys(con, table, key) if key else []
-    if rows == 0:
-        # No row to check; Pandera's ibis backend reports the checks of an empty relation as failed.
-        return ValidationReport(table, rows, failures)
+    # A small part of a big table (a new month, a load's files) is copied once, so that each check
+    # scans the copy rather than filtering the whole table again.
+    scoped = where is not None and rows < SCOPE_SHARE * whole.count().execute()
+    if scoped:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {SCOPE_TABLE} AS {backend.compile(relation)}")
+        relation = backend.table(SCOPE_TABLE, database="temp.main")
+    try:
+        # Pandera's ibis backend reports duplicate keys as an unevaluated expression, so the key
+        # (schema metadata) is checked here instead, by one aggregate that returns counts and a sample of the keys.
+        key = (schema.metadata or {}).get("key") or []
+        failures = _duplicate_keys(con, table, key, f"temp.main.{SCOPE_TABLE}" if scoped else None) if key else []
+        if rows > 0:  # Pandera's ibis backend reports the checks of an empty relation as failed
+            failures += _pandera_failures(schema, relation)
+    finally:
+        if scoped:
+            con.execute(f"DROP TABLE temp.main.{SCOPE_TABLE}")
+    return ValidationReport(table, rows, failures)
+
+
+SCOPE_SHARE = 0.5
+SCOPE_TABLE = "validation_scope"
+
+
+def _pandera_failures(schema: pa.DataFrameSchema, relation: ibis.Table) -> list[Failure]:
     try:
         schema.validate(relation, lazy=True)
     except pa.errors.SchemaErrors as errors:
+        failures = []
         cases = errors.failure_cases
         for (context, check), group in cases.groupby(["schema_context", "check"], dropna=False, sort=False):
             first = group["failure_case"].iloc[0]
@@ -167,15 +185,18 @@ def validate(
                     sample=[_plain(v) for v in group["failure_case"].head(SAMPLE_SIZE)],
                 )
             )
-    return ValidationReport(table, rows, failures)
+        return failures
+    return []
 
 
-def _duplicate_keys(con: duckdb.DuckDBPyConnection, table: str, key: list[str]) -> list[Failure]:
+def _duplicate_keys(con: duckdb.DuckDBPyConnection, table: str, key: list[str], scope: str | None) -> list[Failure]:
+    """Keys held by more than one row of `table` (only keys found in `scope`, a table, if given)."""
     cols = ", ".join(f'"{k}"' for k in key)
+    among = f"SEMI JOIN {scope} USING ({cols})" if scope else ""
     groups, rows, sample = con.execute(
         f"""
-        SELECT count(*), coalesce(sum(n), 0), list(k ORDER BY k)[1:{SAMPLE_SIZE}]
-        FROM (SELECT struct_pack({cols}) AS k, count(*) AS n FROM {table} GROUP BY ALL HAVING count(*) > 1)
+        SELECT count(*), coalesce(sum(n), 0), list(struct_pack({cols}) ORDER BY {cols})[1:{SAMPLE_SIZE}]
+        FROM (SELECT {cols}, count(*) AS n FROM {table} {among} GROUP BY ALL HAVING count(*) > 1)
         """
     ).fetchall()[0]
     if not groups:

@@ -76,3 +76,21 @@ def test_model_schema_inherits_the_feed_contract_and_adds_yml_rules(con):
     found = {(f.column, f.check) for f in report.failures}
     assert ("gross_sales_idr", "greater_than_or_equal_to(0)") in found
     assert any(col == "sale_month" and name.startswith("less_than_or_equal_to") for col, name in found)
+
+
+def test_a_small_scope_is_checked_from_a_copy_and_its_keys_against_the_whole_table(con):
+    # Nine more rows in other files, then a row in a new file that repeats an old key and breaks a rule.
+    con.execute(
+        """
+        INSERT INTO raw.sales SELECT DATE '2020-04-03' + i::INTEGER, 'pasar_b', 'B' || i, '31', 'MIKRO', 1, 10.00, 'sales/2020-04/pasar_b.csv'
+        FROM range(9) r(i)
+        """
+    )
+    con.execute("INSERT INTO raw.sales VALUES (DATE '2020-04-01', 'pasar_a', 'A1', '31', 'BESAR', 1, 5.00, 'sales/2020-04/pasar_c.csv')")
+    schema = feed_schema(CONTRACTS, CONTRACTS.feeds["sales"], con)
+    report = validate(con, "raw.sales", schema, where=lambda t: t.source_file == "sales/2020-04/pasar_c.csv")
+    assert report.rows == 1
+    found = {(f.column, f.check): f for f in report.failures}
+    assert found[(None, "unique_key(sale_date, platform, merchant_id)")].count == 2  # the new row and the old one
+    assert any(column == "size_class" and check.startswith("isin") for column, check in found)
+    assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary").fetchall()[0][0] == 0  # the copy is gone

@@ -4,7 +4,7 @@
 import os
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -30,6 +30,10 @@ class WarehouseResource(dg.ConfigurableResource):
         default=settings.DEFAULT_MAX_QUARANTINED_SHARE,
         description="A landed file with a larger share of its rows quarantined fails its raw asset's blocking check.",
     )
+    duckdb_memory_limit: str = Field(
+        default=settings.DEFAULT_DUCKDB_MEMORY_LIMIT,
+        description="DuckDB's memory limit (e.g. 700MB) for the run's connections, dbt's included; beyond it DuckDB spills to disk.",
+    )
 
     @property
     def sources_path(self) -> Path:
@@ -50,7 +54,7 @@ class WarehouseResource(dg.ConfigurableResource):
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         self.working_db.parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(str(self.working_db), read_only=read_only)
+        con = duckdb.connect(str(self.working_db), read_only=read_only, config={"memory_limit": self.duckdb_memory_limit})
         try:
             yield con
         finally:
@@ -65,21 +69,36 @@ class WarehouseResource(dg.ConfigurableResource):
         return self.warehouse_path / "reports"
 
     def dbt_target_path(self, step: str) -> Path:
-        """A stable dbt target dir per step and warehouse, so dbt's partial parse survives runs."""
+        """A dbt target dir per step and warehouse: run results and logs of the latest run."""
         return self.warehouse_path / "dbt" / step
 
-    @contextmanager
-    def dbt_environment(self) -> Iterator[None]:
-        """Point dbt's profile at this warehouse's working database for one invocation."""
-        previous = os.environ.get("DEI_WORKING_DB")
-        os.environ["DEI_WORKING_DB"] = str(self.working_db)
-        try:
-            yield
-        finally:
-            if previous is None:
-                os.environ.pop("DEI_WORKING_DB", None)
+    def dbt_environment(self) -> AbstractContextManager[None]:
+        """Point dbt's profile at this warehouse's working database, with this memory limit."""
+        return environment({WORKING_DB_ENV: str(self.working_db), MEMORY_LIMIT_ENV: self.duckdb_memory_limit})
+
+
+# profiles.yml reads these (defaults: ../warehouse/working.duckdb, 700MB).
+WORKING_DB_ENV = "DEI_WORKING_DB"
+MEMORY_LIMIT_ENV = "DEI_DUCKDB_MEMORY_LIMIT"
+
+
+@contextmanager
+def environment(values: dict[str, str | None]) -> Iterator[None]:
+    """Set (or, with None, unset) environment variables for the duration of a block."""
+    previous = {name: os.environ.get(name) for name in values}
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
             else:
-                os.environ["DEI_WORKING_DB"] = previous
+                os.environ[name] = value
 
 
 # What DuckDB says when another process holds the file's write lock.
@@ -186,7 +205,10 @@ def _parsed_manifest(project_dir: str, profiles_dir: str):
     # The project's own target dir, where `make` keeps dbt's partial-parse state fresh: an
     # unchanged project then loads in well under a second. No manifest.json is written, so
     # processes parsing at once (test workers, a UI reading it) never see it half-written.
-    outcome = dbtRunner().invoke(["parse", *_dbt_args(project_dir, profiles_dir, Path(project_dir) / "target"), "--no-write-json"])
+    # That state is keyed on the profile's connection, the database path included: parse with the
+    # profile's defaults, as `make` does (the manifest names the database "working" either way).
+    with environment({WORKING_DB_ENV: None, MEMORY_LIMIT_ENV: None}):
+        outcome = dbtRunner().invoke(["parse", *_dbt_args(project_dir, profiles_dir, Path(project_dir) / "target"), "--no-write-json"])
     if not outcome.success:
         raise dg.Failure(f"dbt could not parse {project_dir}: {outcome.exception}")
     return outcome.result
@@ -230,6 +252,7 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
             sources_dir=str(settings.sources_dir()),
             warehouse_dir=str(settings.warehouse_dir()),
             max_quarantined_share=settings.max_quarantined_share(),
+            duckdb_memory_limit=settings.duckdb_memory_limit(),
         ),
         "dbt": DbtCoreResource(project_dir=str(settings.DBT_PROJECT_DIR), profiles_dir=str(settings.DBT_PROJECT_DIR)),
     }
