@@ -58,8 +58,21 @@ def fresh(path: Path) -> Path:
 
 
 def pipeline_env(sources: Path, warehouse: Path, dagster_home: Path) -> dict[str, str]:
-    shutil.copy(REPO / "dagster.yaml", fresh(dagster_home) / "dagster.yaml")
+    """An empty warehouse; the Dagster instance persists across runs, as a user's does."""
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "dagster.yaml", dagster_home / "dagster.yaml")
     return {"DEI_SOURCES_DIR": str(sources), "DEI_WAREHOUSE_DIR": str(fresh(warehouse)), "DAGSTER_HOME": str(dagster_home)}
+
+
+def step_timings(dagster_home: Path) -> list[tuple[str, float]]:
+    """Where the latest pipeline run spent its time, step by step (from the Dagster instance)."""
+    os.environ["DAGSTER_HOME"] = str(dagster_home)
+    import dagster as dg
+
+    with dg.DagsterInstance.get() as instance:
+        run = instance.get_runs(limit=1)[0]
+        stats = sorted(instance.get_run_step_stats(run.run_id), key=lambda s: s.start_time)
+    return [(s.step_key, s.end_time - s.start_time) for s in stats]
 
 
 def run_contender(name: str, sources: Path, work: Path) -> Measure:
@@ -136,6 +149,10 @@ def main() -> None:
                 print(f"pipeline / {baseline}: wall {medians['pipeline'].wall_s / medians[baseline].wall_s:.2f}x, "
                       f"RSS {medians['pipeline'].peak_rss_mib / medians[baseline].peak_rss_mib:.2f}x")
     results["contenders"] = {name: [vars(r) for r in rs] for name, rs in runs.items()}
+    if "pipeline" in medians:
+        steps = step_timings(work / "dagster_home")
+        print("\nlast pipeline run, by step: " + ", ".join(f"{step} {seconds:.1f} s" for step, seconds in steps))
+        results["pipeline_steps"] = dict(steps)
 
     if not args.skip_make_run:
         sample = make_run_on_sample(work, args.repeats + 1)

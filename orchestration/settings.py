@@ -47,11 +47,11 @@ def sales_max_age_days() -> int:
 
 
 # What DuckDB may hold in memory before it spills to disk. Python with Dagster, dbt and Pandera
-# loaded takes ~320 MB; this keeps a run near 1 GB at any data size. dbt's profile has the same default.
-DEFAULT_DUCKDB_MEMORY_LIMIT = "700MB"
+# loaded takes ~320 MB; this keeps a run under 1.2 GB at any data size. dbt's profile has the same default.
+DEFAULT_DUCKDB_MEMORY_LIMIT = "600MB"
 
 
 def duckdb_memory_limit() -> str:
     """DuckDB's memory limit for every connection of a run, dbt's included
-    (`DEI_DUCKDB_MEMORY_LIMIT`, default 700MB)."""
+    (`DEI_DUCKDB_MEMORY_LIMIT`, default 600MB)."""
     return os.environ.get("DEI_DUCKDB_MEMORY_LIMIT") or DEFAULT_DUCKDB_MEMORY_LIMIT

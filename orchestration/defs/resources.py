@@ -32,7 +32,7 @@ class WarehouseResource(dg.ConfigurableResource):
     )
     duckdb_memory_limit: str = Field(
         default=settings.DEFAULT_DUCKDB_MEMORY_LIMIT,
-        description="DuckDB's memory limit (e.g. 700MB) for the run's connections, dbt's included; beyond it DuckDB spills to disk.",
+        description="DuckDB's memory limit (e.g. 600MB) for the run's connections, dbt's included; beyond it DuckDB spills to disk.",
     )
 
     @property
@@ -77,7 +77,7 @@ class WarehouseResource(dg.ConfigurableResource):
         return environment({WORKING_DB_ENV: str(self.working_db), MEMORY_LIMIT_ENV: self.duckdb_memory_limit})
 
 
-# profiles.yml reads these (defaults: ../warehouse/working.duckdb, 700MB).
+# profiles.yml reads these (defaults: ../warehouse/working.duckdb, 600MB).
 WORKING_DB_ENV = "DEI_WORKING_DB"
 MEMORY_LIMIT_ENV = "DEI_DUCKDB_MEMORY_LIMIT"
 
