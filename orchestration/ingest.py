@@ -272,6 +272,7 @@ def _create_load_tables(con: duckdb.DuckDBPyConnection, feed: FeedContract) -> N
     columns = ", ".join(f"{quoted(c.name)} {c.type}" for c in feed.raw_columns)
     con.execute(
         f"""
+        DROP VIEW IF EXISTS load_rows;
         CREATE OR REPLACE TEMP TABLE load_rows ({columns});
         CREATE OR REPLACE TEMP TABLE load_quarantine ({QUARANTINE_COLUMNS});
         CREATE OR REPLACE TEMP TABLE load_read (source_file VARCHAR, rows_read BIGINT);
@@ -432,7 +433,9 @@ def _stage_tabular(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: F
                CASE error_type {reasons} ELSE error_type END || ' (' || error_message || ')', raw_line, NULL
         FROM load_rejected;
 
-        INSERT INTO load_rows
+        -- A view, not a copy: the commit reads the staged rows once, straight into the raw table.
+        DROP TABLE load_rows;
+        CREATE TEMP VIEW load_rows AS
         SELECT {', '.join(quoted(c.name) for c in feed.raw_columns)} FROM load_staged
         WHERE len(problems) = 0 AND rowid NOT IN (SELECT row_id FROM load_duplicates);
 
