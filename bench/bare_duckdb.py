@@ -6,7 +6,6 @@ province x size class; national month-over-month growth. Types, key and code lis
 feed contract, as in the pipeline.
 """
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import baseline  # noqa: E402
 from orchestration.contracts import load_contracts  # noqa: E402
 
 
@@ -61,13 +61,5 @@ def run(sources: Path, database: Path) -> dict[str, int]:
     return {"rows": rows, "negative": negative, "unknown_size": unknown_size, "duplicate_keys": duplicates, "months": months}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sources", type=Path, required=True)
-    parser.add_argument("--database", type=Path, required=True)
-    args = parser.parse_args()
-    print(run(args.sources, args.database))
-
-
 if __name__ == "__main__":
-    main()
+    baseline.main(run, __doc__)

@@ -5,7 +5,6 @@ Each landed sales file read by pandas with the contract's types, concatenated, v
 province x size class, national month-over-month growth, written to DuckDB.
 """
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pandera.pandas as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import baseline  # noqa: E402
 from orchestration.contracts import load_contracts  # noqa: E402
 
 PANDAS_TYPES = {"VARCHAR": "string", "BIGINT": "int64", "DATE": "string"}
@@ -62,13 +62,5 @@ def run(sources: Path, database: Path) -> dict[str, int]:
     return {"rows": len(sales), "failure_cases": failures, "months": len(national)}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sources", type=Path, required=True)
-    parser.add_argument("--database", type=Path, required=True)
-    args = parser.parse_args()
-    print(run(args.sources, args.database))
-
-
 if __name__ == "__main__":
-    main()
+    baseline.main(run, __doc__)

@@ -263,7 +263,7 @@ def file_problem(feed: FeedContract, landed: LandedFile, con: duckdb.DuckDBPyCon
 
 # ---------------------------------------------------------------------------------------------
 # Staging: every format fills the same temp tables, which one transaction then commits.
-#   load_rows        rows to insert into raw.<feed> (the raw table's columns)
+#   load_rows        rows to insert into raw.<feed> (the raw table's columns; a view for tabular feeds)
 #   load_quarantine  quarantined records (QUARANTINE_COLUMNS)
 #   load_read        rows read per file
 
