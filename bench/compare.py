@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
+from feeds import generated_feeds
+
 REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "bench"
 
@@ -124,16 +126,7 @@ def main() -> None:
     parser.add_argument("--skip-new-month", action="store_true")
     args = parser.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-"))
-    sources = work / "sources"
-    stamp = work / "sources.rows"
-    if not stamp.exists() or stamp.read_text() != str(args.sales_rows):
-        started = time.perf_counter()
-        # In a process of its own: a child forked from a driver holding the generated rows would
-        # start with the driver's memory, which wait4 would count as the child's peak.
-        generator = [sys.executable, "-m", "orchestration.samplegen", "--out", str(sources), "--sales-rows", str(args.sales_rows)]
-        subprocess.run(generator, cwd=REPO, check=True, stdout=subprocess.DEVNULL)
-        stamp.write_text(str(args.sales_rows))
-        print(f"generated {args.sales_rows:,} sales rows in {time.perf_counter() - started:.0f} s", flush=True)
+    sources = generated_feeds(work, args.sales_rows)
     size = sum(f.stat().st_size for f in (sources / "sales").rglob("*") if f.is_file())
     print(f"{machine()}\n{args.sales_rows:,} sales rows, {size / 2**20:.0f} MiB of sales files; {args.repeats} runs each", flush=True)
 

@@ -22,7 +22,7 @@ import dagster as dg  # noqa: E402
 from orchestration.defs.partitions import partition_range_tags  # noqa: E402
 from orchestration.defs.resources import WarehouseResource  # noqa: E402
 from orchestration.definitions import defs  # noqa: E402
-from orchestration.samplegen import generate  # noqa: E402
+from feeds import generated_feeds  # noqa: E402
 
 NEW_MONTH = "2021-01"
 
@@ -48,13 +48,7 @@ def materialize(sources: Path, warehouse: Path, **kwargs) -> float:
 
 def measure_new_month(sales_rows: int, work: Path) -> tuple[float, float]:
     """(full 25-month run, new month after 24) wall times in seconds; feeds generated once under `work`."""
-    landing = work / "sources"
-    stamp = work / "sources.rows"
-    if not stamp.exists() or stamp.read_text() != str(sales_rows):
-        started = time.perf_counter()
-        generate(landing, sales_rows, "2019-01", NEW_MONTH)
-        stamp.write_text(str(sales_rows))
-        print(f"generated {sales_rows:,} sales rows in {time.perf_counter() - started:.0f} s under {landing}", flush=True)
+    landing = generated_feeds(work, sales_rows, "2019-01", NEW_MONTH)
     history = work / "history-sources"
     shutil.rmtree(history, ignore_errors=True)
     shutil.copytree(landing, history)

@@ -2,9 +2,13 @@
 
 import os
 import subprocess
+import sys
+from pathlib import Path
 
 from orchestration import settings
-from orchestration.defs.resources import dbt_executable
+
+# The environment's own dbt, whether or not the environment is on PATH.
+DBT = str(Path(sys.executable).parent / "dbt")
 
 
 def test_dbt_unit_tests_pass(sample_run):
@@ -12,7 +16,7 @@ def test_dbt_unit_tests_pass(sample_run):
     _, warehouse = sample_run
     env = {**os.environ, "DEI_WORKING_DB": str(warehouse.working_db), "DBT_TARGET_PATH": "target/unit"}
     proc = subprocess.run(
-        [dbt_executable(), "test", "--select", "test_type:unit", "--profiles-dir", "."],
+        [DBT, "test", "--select", "test_type:unit", "--profiles-dir", "."],
         cwd=settings.DBT_PROJECT_DIR, env=env, capture_output=True, text=True,
     )
     assert proc.returncode == 0, proc.stdout[-4000:]

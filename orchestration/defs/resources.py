@@ -2,7 +2,6 @@
 
 
 import os
-import sys
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -239,11 +238,6 @@ def dbt_project() -> DbtProject:
     # `make` (re)builds the manifest whenever a dbt file changes, with this environment's dbt;
     # dagster-dbt's own preparation would look for `dbt` on PATH instead.
     return DbtProject(project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR)
-
-
-def dbt_executable() -> str:
-    """The environment's own dbt: Dagster may run without the environment on PATH."""
-    return str(Path(sys.executable).parent / "dbt")
 
 
 def default_resources() -> dict[str, dg.ConfigurableResource]:
