@@ -101,6 +101,11 @@ def feed_schema(contracts: Contracts, feed: FeedContract, con: duckdb.DuckDBPyCo
     return pa.DataFrameSchema(pandera_columns, checks=frame_checks, name=feed.raw_table, metadata={"key": key})
 
 
+def dbt_meta(props: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The `meta` of a dbt node or column from the manifest (under `config` in recent dbt)."""
+    return props.get("config", {}).get("meta") or props.get("meta") or {}
+
+
 def model_schema(node: Mapping[str, Any], contracts: Contracts, con: duckdb.DuckDBPyConnection) -> pa.DataFrameSchema:
     """The Pandera schema of a dbt model, from its yml.
 
@@ -108,13 +113,13 @@ def model_schema(node: Mapping[str, Any], contracts: Contracts, con: duckdb.Duck
     keeps; columns add or override rules in `meta.rules` (the contract vocabulary) and types in
     `data_type`; the key is `meta.unique` (default: the feed's key).
     """
-    meta = node.get("meta") or node.get("config", {}).get("meta") or {}
+    meta = dbt_meta(node)
     feed = contracts.feeds[meta["feed"]] if "feed" in meta else None
     columns = node.get("columns") or {}
     inherited = feed_schema(contracts, feed, con, columns) if feed else None
     pandera_columns = dict(inherited.columns) if inherited else {}
     for name, spec in columns.items():
-        col_meta = spec.get("meta") or spec.get("config", {}).get("meta") or {}
+        col_meta = dbt_meta(spec)
         rules = col_meta.get("rules") or {}
         if name in pandera_columns and not rules and not spec.get("data_type"):
             continue

@@ -11,7 +11,7 @@ import duckdb
 from orchestration.contracts import load_contracts
 from orchestration.defs.partitions import WAREHOUSE_POOL, run_months
 from orchestration.defs.resources import WarehouseResource, retry_if_locked
-from orchestration.validation import ValidationReport, model_schema, validate
+from orchestration.validation import ValidationReport, dbt_meta, model_schema, validate
 
 PANDERA_CHECK = "pandera_schema"
 
@@ -26,8 +26,7 @@ def contract_check_result(
 ) -> dg.AssetCheckResult:
     """Validate a dbt model's table in DuckDB against the rules in its yml, as a check result;
     a monthly model only for the run's `months` (first and last, as first days)."""
-    meta = node.get("config", {}).get("meta") or {}
-    column = meta.get("partition_column")
+    column = dbt_meta(node).get("partition_column")
     where = (lambda t: t[column].between(dt.date.fromisoformat(months[0]), dt.date.fromisoformat(months[1]))) if column and months else None
     report = validate(con, table, model_schema(node, load_contracts(), con), where=where)
     return report_check_result(key, check_name, report, metadata={"months": f"{months[0][:7]} to {months[1][:7]}"} if where else None)

@@ -16,6 +16,7 @@ from orchestration.defs.partitions import WAREHOUSE_POOL, month_keys, monthly, s
 from orchestration.defs.raw import OWNER
 from orchestration.defs.resources import DbtCoreResource, WarehouseResource, dbt_project, retry_if_locked
 from orchestration.docs import indicator_catalog
+from orchestration.validation import dbt_meta
 
 # dbt unit tests run in the test suite (tests/test_dbt_unit.py), not on every production build.
 BUILD_ARGS = ["build", "--exclude", "resource_type:unit_test"]
@@ -45,7 +46,7 @@ class IndicatorTranslator(DagsterDbtTranslator):
     def get_metadata(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, Any]:
         """Marts show the definitions of the indicators they feed (from the catalog seed)."""
         metadata = dict(super().get_metadata(dbt_resource_props))
-        codes = _meta(dbt_resource_props).get("indicators")
+        codes = dbt_meta(dbt_resource_props).get("indicators")
         if codes:
             metadata["indicator_catalog"] = dg.MetadataValue.md(catalog_markdown(None if codes == "all" else codes))
         return metadata
@@ -116,14 +117,10 @@ def manifest() -> dict[str, Any]:
     return json.loads(dbt_project().manifest_path.read_text())
 
 
-def _meta(node: Mapping[str, Any]) -> Mapping[str, Any]:
-    return node.get("config", {}).get("meta") or node.get("meta") or {}
-
-
 @cache
 def monthly_models() -> tuple[str, ...]:
     """Models built month by month: those whose yml names a `partition_column`."""
-    return tuple(sorted(n["name"] for n in manifest()["nodes"].values() if n["resource_type"] == "model" and "partition_column" in _meta(n)))
+    return tuple(sorted(n["name"] for n in manifest()["nodes"].values() if n["resource_type"] == "model" and "partition_column" in dbt_meta(n)))
 
 
 @dbt_assets(
@@ -174,7 +171,7 @@ def checked_models(monthly_only: bool) -> dict[dg.AssetKey, Mapping[str, Any]]:
         for node in manifest()["nodes"].values()
         if node["resource_type"] == "model"
         and layer(node) in ("staging", "marts")
-        and ("partition_column" in _meta(node)) == monthly_only
+        and ("partition_column" in dbt_meta(node)) == monthly_only
     }
 
 
