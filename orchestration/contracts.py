@@ -141,7 +141,7 @@ def _parse(document: dict[str, Any]) -> Contracts:
 
 
 def _check_consistency(contracts: Contracts) -> None:
-    known_rules = {"required", "min", "max", "accepted_values", "pattern", "references", "in_file_month"}
+    known_rules = {"required", "min", "max", "accepted_values", "pattern", "references", "in_file_month", "from_path"}
     for feed in contracts.feeds.values():
         names = feed.column_names
         missing_key = set(feed.key) - set(names)

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 import duckdb
 
+from orchestration import settings
 from orchestration.contracts import Contracts, FeedContract, load_contracts
 from orchestration.rules import problems_expression, quoted, sql_literal
 
@@ -153,6 +154,25 @@ def sha256_file(path: Path) -> str:
 def file_month(feed: FeedContract, source_file: str) -> str | None:
     """The month a file's path names (sales/2020-04/..., onboarding/2020-04.csv), if the feed has one."""
     return feed.path_fields(source_file).get("month")
+
+
+def landed_month(feed: FeedContract, source_file: str) -> str | None:
+    """The month a landed file is for (None for a feed without months). ValueError, naming the
+    rule, when its name does not follow the feed's pattern or its month cannot hold data: not a
+    month, before the warehouse's first month, or after the current month."""
+    month = file_month(feed, source_file)
+    if month is None:
+        return None
+    first, current = settings.first_month(), settings.current_month()
+    if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", month):
+        problem = f"month {month} is not a month (YYYY-MM, 01 to 12)"
+    elif month < first:
+        problem = f"month {month} is before the warehouse's first month {first} (DEI_FIRST_MONTH)"
+    elif month > current:
+        problem = f"month {month} is after the current month {current} (Asia/Jakarta)"
+    else:
+        return month
+    raise ValueError(f"{source_file}: {problem}")
 
 
 def prepare_tables(con: duckdb.DuckDBPyConnection, feed: FeedContract) -> None:
@@ -290,13 +310,16 @@ def _stage_tabular(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: F
     Returns the files DuckDB could not read at all (say a corrupt gzip stream), with the reason;
     the others are staged.
     """
-    month_group = re.compile(feed.path_pattern).groupindex.get("month") if feed.path_pattern else None
+    groups = list(re.compile(feed.path_pattern).groupindex) if feed.path_pattern else []
     landed = ", ".join(quoted(c.name) for c in feed.columns)
     typed = ", ".join(f"TRY_CAST({quoted(c.name)} AS {c.type}) AS {quoted(c.name + '__typed')}" for c in feed.columns)
-    flags, problems = problems_expression(contracts, list(feed.columns), quoted, lambda n: quoted(n + "__typed"), "file_month")
-    month = f"regexp_extract(source_file, $pattern, {month_group})" if month_group else "NULL::VARCHAR"
+    flags, problems = problems_expression(
+        contracts, list(feed.columns), quoted, lambda n: quoted(n + "__typed"), lambda group: f"file_path.{quoted(group)}"
+    )
+    # The fields the file's path names (month, platform), once per row, for the rules that compare with them.
+    path = f"regexp_extract(source_file, $pattern, [{', '.join(sql_literal(g) for g in groups)}])" if groups else "NULL"
     params: dict[str, Any] = {"prefix_len": prefix_len}
-    if month_group:
+    if groups:
         params["pattern"] = feed.path_pattern
 
     def stage(reader: str, reader_params: dict[str, Any]) -> None:
@@ -310,7 +333,7 @@ def _stage_tabular(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: F
             FROM (
                 SELECT *, {problems} AS problems
                 FROM (SELECT *, {', '.join(flags)}
-                      FROM (SELECT *, {month} AS file_month, {typed}
+                      FROM (SELECT *, {path} AS file_path, {typed}
                             FROM (SELECT substr(filename, $prefix_len) AS source_file, file_row, {landed} FROM ({reader}))))
             )
             """,
@@ -586,13 +609,14 @@ def _stage_population(con: duckdb.DuckDBPyConnection, feed: FeedContract, files:
 
 
 def landed_in_scope(feed: FeedContract, sources_dir: Path, months: set[str] | None) -> tuple[list[tuple[Path, str]], dict[str, tuple[Path, str]]]:
-    """The feed's landed files (restricted to `months` if given), and the files whose names do not
-    follow the feed's path pattern, with the reason."""
+    """The feed's landed files (restricted to `months` if given), and the files rejected by their
+    path whatever the months (a name outside the feed's pattern, a month that cannot hold data),
+    with the reason."""
     files, misnamed = [], {}
     for path in feed.landed_files(sources_dir):
         rel = relative(path, sources_dir)
         try:
-            month = file_month(feed, rel)
+            month = landed_month(feed, rel)
         except ValueError as error:
             misnamed[rel] = (path, str(error).split(": ", 1)[1])
             continue

@@ -28,12 +28,14 @@ def _shown(expression: str) -> str:
     return f"coalesce('''' || left({expression}::VARCHAR, 60) || '''', 'empty')"
 
 
-def column_problems(contracts: Contracts, column: ColumnContract, text: str, typed: str, file_month: str) -> list[tuple[str, str, str]]:
+def column_problems(
+    contracts: Contracts, column: ColumnContract, text: str, typed: str, path_field: Callable[[str], str]
+) -> list[tuple[str, str, str]]:
     """(rule, SQL condition that is true when the row breaks it, SQL reason) for one column.
 
     `text` is the value as landed (VARCHAR, NULL when the field was empty), `typed` the value
-    cast to the contract type (NULL when empty or not castable), `file_month` the month named by
-    the file's path. A value that does not cast is reported once, as a type problem.
+    cast to the contract type (NULL when empty or not castable), `path_field` the SQL of a field
+    named by the file's path (`month`, `platform`). A value that does not cast is reported once, as a type problem.
     """
     name = column.name
     rules: Mapping[str, Any] = column.rules
@@ -73,15 +75,27 @@ def column_problems(contracts: Contracts, column: ColumnContract, text: str, typ
         problems.append(
             (
                 "in_file_month",
-                f"{month} <> {file_month}",
-                f"'`{name}` ' || {_shown(typed)} || ' is outside the file''s month ' || {file_month}",
+                f"{month} <> {path_field('month')}",
+                f"'`{name}` ' || {_shown(typed)} || ' is outside the file''s month ' || {path_field('month')}",
+            )
+        )
+    if (field := rules.get("from_path")) is not None:
+        problems.append(
+            (
+                "from_path",
+                f"{typed} <> {path_field(field)}",
+                f"'`{name}` ' || {_shown(typed)} || ' is not the {field} its file is named for, ' || {_shown(path_field(field))}",
             )
         )
     return problems
 
 
 def problems_expression(
-    contracts: Contracts, columns: list[ColumnContract], text: Callable[[str], str], typed: Callable[[str], str], file_month: str
+    contracts: Contracts,
+    columns: list[ColumnContract],
+    text: Callable[[str], str],
+    typed: Callable[[str], str],
+    path_field: Callable[[str], str],
 ) -> tuple[list[str], str]:
     """Every rule a row breaks, as a SQL list of {rule, column_name, reason} structs (empty when clean).
 
@@ -92,7 +106,7 @@ def problems_expression(
     flags, items = [], []
     for column in columns:
         t, v = text(column.name), typed(column.name)
-        for rule, condition, reason in column_problems(contracts, column, t, v, file_month):
+        for rule, condition, reason in column_problems(contracts, column, t, v, path_field):
             # Rules other than `type`/`required` only judge values that cast.
             guard = "" if rule in ("type", "required") else f"{v} IS NOT NULL AND "
             flag = f"broken_{len(flags)}"

@@ -356,6 +356,14 @@ def write_training(out: Path) -> None:
         w.writerows(rows)
 
 
+def write_platforms(out: Path) -> None:
+    """The platforms the sales feed expects, from the generator's own list."""
+    with open(out / "reference" / "platforms.csv", "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["platform", "platform_name", "first_month", "last_month"])
+        w.writerows([p.slug, p.slug.replace("_", " ").title(), p.first_month, ""] for p in PLATFORMS)
+
+
 def generate(out: Path, sales_rows: int = SAMPLE_SALES_ROWS, start: str = START_MONTH, end: str = END_MONTH) -> int:
     """Write every feed under `out` (its generated folders are replaced) and return the sales row count."""
     months = months_between(start, end)
@@ -368,6 +376,7 @@ def generate(out: Path, sales_rows: int = SAMPLE_SALES_ROWS, start: str = START_
         shutil.rmtree(out / folder, ignore_errors=True)
     with open(reference, encoding="utf-8") as f:
         provinces = list(csv.DictReader(f))
+    write_platforms(out)
     written = write_sales(out, SalesGenerator(sales_rows, months))
     write_onboarding(out, months)
     write_population(out, provinces)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
@@ -55,3 +57,19 @@ def duckdb_memory_limit() -> str:
     """DuckDB's memory limit for every connection of a run, dbt's included
     (`DEI_DUCKDB_MEMORY_LIMIT`, default 600MB)."""
     return os.environ.get("DEI_DUCKDB_MEMORY_LIMIT") or DEFAULT_DUCKDB_MEMORY_LIMIT
+
+
+# Months are Jakarta months: a file for a month after the current one there is a landing mistake.
+TIMEZONE = "Asia/Jakarta"
+DEFAULT_FIRST_MONTH = "2019-01"
+
+
+def first_month() -> str:
+    """The warehouse's first month, YYYY-MM (`DEI_FIRST_MONTH`, default 2019-01): the first monthly
+    partition; a landed file for an earlier month is rejected."""
+    return os.environ.get("DEI_FIRST_MONTH") or DEFAULT_FIRST_MONTH
+
+
+def current_month() -> str:
+    """This month in Jakarta, YYYY-MM: the last month a landed file may be for."""
+    return dt.datetime.now(ZoneInfo(TIMEZONE)).strftime("%Y-%m")

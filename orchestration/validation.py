@@ -16,7 +16,7 @@ import ibis
 import pandera.ibis as pa
 from ibis.backends.sql.datatypes import DuckDBType
 
-from orchestration.contracts import Contracts, FeedContract
+from orchestration.contracts import ColumnContract, Contracts, FeedContract
 
 SAMPLE_SIZE = 5
 
@@ -49,16 +49,26 @@ class ValidationReport:
         return f"{self.table}: " + "; ".join(f.describe() for f in self.failures)
 
 
-def _in_month_of_path(column: str, column_type: str, path_pattern: str) -> pa.Check:
-    group = re.compile(path_pattern).groupindex["month"]
+def _path_field_check(rule: str, column: str, value: Callable[[ibis.Value], ibis.Value], path_pattern: str, group: str) -> pa.Check:
+    """The column's value (as `value` shows it) equals a field its row's file path names."""
+    index = re.compile(path_pattern).groupindex[group]
 
     def check(data) -> Any:
         table = data.table
-        month = table.source_file.re_extract(path_pattern, group)
-        value = table[column].strftime("%Y-%m") if column_type in ("DATE", "TIMESTAMP") else table[column]
-        return value == month
+        return value(table[column]) == table.source_file.re_extract(path_pattern, index)
 
-    return pa.Check(check, name="in_file_month", error=f"in_file_month({column})")
+    return pa.Check(check, name=rule, error=f"{rule}({column})")
+
+
+def _path_checks(feed: FeedContract, column: ColumnContract) -> list[pa.Check]:
+    """Checks of the rules comparing a column with its file's path: in_file_month, from_path."""
+    checks = []
+    if column.rules.get("in_file_month"):
+        as_month = (lambda v: v.strftime("%Y-%m")) if column.type in ("DATE", "TIMESTAMP") else (lambda v: v)
+        checks.append(_path_field_check("in_file_month", column.name, as_month, feed.path_pattern, "month"))
+    if (group := column.rules.get("from_path")) is not None:
+        checks.append(_path_field_check("from_path", column.name, lambda v: v, feed.path_pattern, group))
+    return checks
 
 
 def column_checks(rules: Mapping[str, Any], accepted: Iterable[str] | None, referenced: list[Any] | None) -> list[pa.Check]:
@@ -95,8 +105,7 @@ def feed_schema(contracts: Contracts, feed: FeedContract, con: duckdb.DuckDBPyCo
             continue
         checks = column_checks(c.rules, contracts.accepted_values(c.rules), _referenced_values(con, contracts, c.rules))
         pandera_columns[c.name] = pa.Column(DuckDBType.from_string(c.type), checks=checks, nullable=not c.required)
-        if c.rules.get("in_file_month"):
-            frame_checks.append(_in_month_of_path(c.name, c.type, feed.path_pattern))
+        frame_checks += _path_checks(feed, c)
     key = [k for k in feed.key if k in wanted]
     return pa.DataFrameSchema(pandera_columns, checks=frame_checks, name=feed.raw_table, metadata={"key": key})
 

@@ -60,13 +60,13 @@ def test_a_few_bad_rows_are_quarantined_and_the_run_goes_on_with_a_warning(defs,
 
 def test_a_file_over_the_quarantine_limit_blocks_everything_downstream(defs, sources_copy, tmp_path):
     # Two rows break rules; the other two repeat keys of the sample file pasar_a.csv.
-    shutil.copy(FIXTURES / "landing" / "sales" / "2020-04" / "text_in_number.csv", sources_copy / "sales" / "2020-04")
+    shutil.copy(FIXTURES / "landing" / "sales" / "2020-04" / "pasar_a__text_in_number.csv", sources_copy / "sales" / "2020-04")
 
     result = run_pipeline(defs, sources_copy, tmp_path / "warehouse", selection=RAW_AND_STAGING)
 
     assert not result.success
     check = failed_checks(result)[("raw/sales", "contract")]
-    assert check.description.startswith("sales/2020-04/text_in_number.csv: 100.0% of rows quarantined (4 of 4), limit 1.0%")
+    assert check.description.startswith("sales/2020-04/pasar_a__text_in_number.csv: 100.0% of rows quarantined (4 of 4), limit 1.0%")
     assert "raw/sales" in materialized(result)
     # Nothing built from sales runs; staging views of the other feeds do.
     assert "staging/stg_sales__daily_sales" not in materialized(result)

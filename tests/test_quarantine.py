@@ -90,15 +90,15 @@ def test_reasons_say_what_is_wrong_with_which_value(con, landing):
     load(con, landing, "sales")
     load(con, landing, "population")
     reasons = dict(con.execute("SELECT source_file || ':' || line, reason FROM quarantine.sales").fetchall())
-    assert reasons["sales/2020-04/text_in_number.csv:3"] == "`orders` value 'dua' is not a BIGINT"
-    assert reasons["sales/2020-04/negative_amount.csv:3"] == "`gross_sales_idr` is -125000.00, below the minimum 0"
-    assert reasons["sales/2020-04/unknown_codes.csv:2"] == "`province_code` '99' is not a known provinces.bps_code"
-    assert reasons["sales/2020-04/date_outside_month.csv:3"] == "`sale_date` '2020-05-01' is outside the file's month 2020-04"
-    assert reasons["sales/2020-04/duplicate_in_file.csv:4"].endswith("first seen in sales/2020-04/duplicate_in_file.csv line 2")
-    assert reasons["sales/2020-05/resent_x.csv.gz:2"].endswith("first seen in sales/2020-05/platform_x.csv line 3")
-    assert reasons["sales/2020-04/not_utf8.csv:3"].startswith("the line holds bytes that are not UTF-8")
+    assert reasons["sales/2020-04/pasar_a__text_in_number.csv:3"] == "`orders` value 'dua' is not a BIGINT"
+    assert reasons["sales/2020-04/pasar_a__negative_amount.csv:3"] == "`gross_sales_idr` is -125000.00, below the minimum 0"
+    assert reasons["sales/2020-04/pasar_a__unknown_codes.csv:2"] == "`province_code` '99' is not a known provinces.bps_code"
+    assert reasons["sales/2020-04/pasar_a__date_outside_month.csv:3"] == "`sale_date` '2020-05-01' is outside the file's month 2020-04"
+    assert reasons["sales/2020-04/pasar_a__duplicate_in_file.csv:4"].endswith("first seen in sales/2020-04/pasar_a__duplicate_in_file.csv line 2")
+    assert reasons["sales/2020-05/pasar_b__resent_x.csv.gz:2"].endswith("first seen in sales/2020-05/pasar_b__platform_x.csv line 3")
+    assert reasons["sales/2020-04/pasar_a__not_utf8.csv:3"].startswith("the line holds bytes that are not UTF-8")
     raw_line, raw_values = con.execute(
-        "SELECT raw_line, raw_values FROM quarantine.sales WHERE source_file = 'sales/2020-04/ragged.csv' AND line = 4"
+        "SELECT raw_line, raw_values FROM quarantine.sales WHERE source_file = 'sales/2020-04/pasar_a__ragged.csv' AND line = 4"
     ).fetchall()[0]
     assert raw_line.endswith(",extra") and raw_values is None
     population = dict(con.execute("SELECT line, reason FROM quarantine.population").fetchall())
@@ -144,7 +144,7 @@ def test_relanding_identical_files_is_a_no_op(con, landing):
 
 
 def test_a_corrected_file_replaces_its_rows_and_records_both_hashes(con, landing):
-    rel = "sales/2020-04/negative_amount.csv"
+    rel = "sales/2020-04/pasar_a__negative_amount.csv"
     land(FIXTURES / "landing" / "sales" / "2020-04", landing / "sales" / "2020-04")
     path = landing / rel
     old_hash = sha256(path)
@@ -162,30 +162,30 @@ def test_a_corrected_file_replaces_its_rows_and_records_both_hashes(con, landing
 
 def test_a_key_loaded_in_an_earlier_run_is_quarantined_in_a_resend(con, landing):
     land(FIXTURES / "landing" / "sales" / "2020-05", landing / "sales" / "2020-05")
-    (landing / "sales" / "2020-05" / "resent_x.csv.gz").unlink()
+    (landing / "sales" / "2020-05" / "pasar_b__resent_x.csv.gz").unlink()
     load(con, landing, "sales")
     land(FIXTURES / "landing" / "sales" / "2020-05", landing / "sales" / "2020-05")
     again = load(con, landing, "sales", run_id="run-2")
     assert [f.status for f in again.files] == ["unchanged", "loaded"]
     reasons = [r[0] for r in con.execute("SELECT reason FROM quarantine.sales ORDER BY line").fetchall()]
     assert reasons == [
-        "duplicate key (sale_date=2020-05-01, platform=pasar_b, merchant_id=B0000004): already loaded from sales/2020-05/platform_x.csv",
-        "duplicate key (sale_date=2020-05-01, platform=pasar_b, merchant_id=B0000000): already loaded from sales/2020-05/platform_x.csv",
+        "duplicate key (sale_date=2020-05-01, platform=pasar_b, merchant_id=B0000004): already loaded from sales/2020-05/pasar_b__platform_x.csv",
+        "duplicate key (sale_date=2020-05-01, platform=pasar_b, merchant_id=B0000000): already loaded from sales/2020-05/pasar_b__platform_x.csv",
     ]
 
 
 def test_a_removed_file_takes_its_rows_with_it(con, landing):
     land(FIXTURES / "landing" / "sales" / "2020-04", landing / "sales" / "2020-04")
     load(con, landing, "sales")
-    (landing / "sales" / "2020-04" / "negative_amount.csv").unlink()
+    (landing / "sales" / "2020-04" / "pasar_a__negative_amount.csv").unlink()
     again = load(con, landing, "sales", run_id="run-2")
-    assert [f.source_file for f in again.with_status("removed")] == ["sales/2020-04/negative_amount.csv"]
+    assert [f.source_file for f in again.with_status("removed")] == ["sales/2020-04/pasar_a__negative_amount.csv"]
     assert con.execute("SELECT count(*) FROM raw.sales WHERE source_file LIKE '%negative_amount%'").fetchall() == [(0,)]
     assert con.execute("SELECT count(*) FROM quarantine.sales WHERE source_file LIKE '%negative_amount%'").fetchall() == [(0,)]
 
 
 def test_a_broken_resend_is_rejected_and_the_previous_rows_stay(con, landing):
-    rel = "sales/2020-05/platform_x.csv"
+    rel = "sales/2020-05/pasar_b__platform_x.csv"
     land(FIXTURES / "landing" / "sales" / "2020-05", landing / "sales" / "2020-05")
     load(con, landing, "sales")
     path = landing / rel

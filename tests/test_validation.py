@@ -45,7 +45,7 @@ def test_clean_rows_pass(con):
         ("UPDATE raw.sales SET sale_date = DATE '2020-05-01' WHERE orders = 1", None, "in_file_month(sale_date)"),
         ("UPDATE raw.sales SET sale_date = DATE '2020-04-01'", None, "unique_key(sale_date, platform, merchant_id)"),
         ("UPDATE raw.sales SET merchant_id = NULL WHERE orders = 1", "merchant_id", "not_nullable"),
-        ("UPDATE raw.sales SET platform = 'Pasar A' WHERE orders = 1", "platform", "str_matches"),
+        ("UPDATE raw.sales SET platform = 'Pasar A' WHERE orders = 1", None, "from_path(platform)"),
     ],
 )
 def test_each_rule_reports_its_column_and_failing_rows(con, fault, column, rule):

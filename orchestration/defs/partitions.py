@@ -6,17 +6,16 @@ from pathlib import Path
 
 import dagster as dg
 
+from orchestration import settings
 from orchestration.contracts import FeedContract, load_contracts
 from orchestration.ingest import file_month, landed_in_scope
 
 # BackfillPolicy is marked beta; it is what makes a backfill one run, which DuckDB needs.
 warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)
 
-FIRST_MONTH = "2019-01-01"
-TIMEZONE = "Asia/Jakarta"
-
-# A month's partition opens when the month has ended, in Jakarta time.
-monthly = dg.MonthlyPartitionsDefinition(start_date=FIRST_MONTH, timezone=TIMEZONE)
+# From the warehouse's first month to the current month in Jakarta, the months a landed file may
+# be for (the current one may hold a partial month); the schedule takes the month before.
+monthly = dg.MonthlyPartitionsDefinition(start_date=f"{settings.first_month()}-01", timezone=settings.TIMEZONE, end_offset=1)
 
 # Backfilling many months is one run: one DuckDB writer, one dbt invocation, no race to create tables.
 single_run = dg.BackfillPolicy.single_run()

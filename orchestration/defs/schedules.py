@@ -1,16 +1,23 @@
 """The monthly schedule: last month's sales and onboarding, and everything downstream."""
 
+import datetime as dt
+
 import dagster as dg
 
 from orchestration.defs.jobs import monthly_job
+from orchestration.settings import TIMEZONE
 
-# On the 5th at 06:00 Asia/Jakarta (the partitions' time zone), platforms have sent last month's
-# files; the run materializes last month's partition. Off until turned on (Automation in the UI).
-monthly_schedule = dg.build_schedule_from_partitioned_job(
-    monthly_job,
+
+@dg.schedule(
     name="monthly_schedule",
-    day_of_month=5,
-    hour_of_day=6,
+    job=monthly_job,
+    cron_schedule="0 6 5 * *",
+    execution_timezone=TIMEZONE,
     default_status=dg.DefaultScheduleStatus.STOPPED,
     description="Previous month's partition of the monthly feeds and everything downstream, on the 5th at 06:00 Asia/Jakarta.",
 )
+def monthly_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    # By the 5th (Jakarta), platforms have sent last month's files. The current month is a
+    # partition too (a partial month may land), so the partition is named, not "the last one".
+    previous = context.scheduled_execution_time.replace(day=1) - dt.timedelta(days=1)
+    return dg.RunRequest(partition_key=previous.strftime("%Y-%m-01"))

@@ -10,7 +10,7 @@ from orchestration.contracts import load_contracts
 from orchestration.defs.partitions import is_monthly
 from orchestration.defs.raw import raw_key
 from orchestration.defs.resources import WarehouseResource
-from orchestration.ingest import file_month, relative, sha256_file
+from orchestration.ingest import landed_month, relative, sha256_file
 
 # Cursor: {source_file: [feed, size, mtime_ns, sha256]}. Only a file whose size or time changed is
 # hashed again; only a file whose content changed (or that appeared or went) counts.
@@ -48,9 +48,9 @@ def run_requests(changed: dict[str, str], asset_graph) -> list[dg.RunRequest]:
             others.add(name)
             continue
         try:
-            months.setdefault(file_month(feed, rel), set()).add(name)
+            months.setdefault(landed_month(feed, rel), set()).add(name)
         except ValueError:
-            continue  # a misnamed file: no month to run; the next load of its feed rejects it
+            continue  # misnamed, or a month with no partition: the next load of its feed rejects it
     partitioned = {key for key in asset_graph.get_all_asset_keys() if asset_graph.get(key).partitions_def is not None}
     requests = []
     for month, names in sorted(months.items()):
