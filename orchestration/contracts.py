@@ -6,16 +6,20 @@ the Pandera schemas, the dbt sources file and the tests; nothing else restates i
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, ValidationError, model_validator
+from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
-from orchestration.settings import CONTRACTS_FILE
+from orchestration.settings import CONTRACTS_FILE, REPO_ROOT
 
 
 @dataclass(frozen=True)
@@ -67,13 +71,15 @@ class FeedContract:
         return {c.name: c.type for c in self.columns}
 
     def landed_files(self, sources_dir: Path) -> list[Path]:
-        """The feed's files under the sources dir, sorted, never following a path outside it."""
-        root = sources_dir.resolve()
+        """The feed's paths under the sources dir, sorted, never following a path outside it. A path
+        that is not a regular file (a directory, a FIFO) is listed too, so that a load rejects it by name."""
+        root = Path(os.path.realpath(sources_dir))
         found: set[Path] = set()
         for pattern in self.files:
             for path in sources_dir.glob(pattern):
-                resolved = path.resolve()
-                if path.is_file() and resolved.is_relative_to(root):
+                # realpath, not resolve(): a symlink loop is listed (and rejected), not raised.
+                resolved = Path(os.path.realpath(path))
+                if resolved.is_relative_to(root):
                     found.add(resolved)
         return sorted(found)
 
@@ -111,61 +117,235 @@ class Contracts:
         return self.feeds[feed], col
 
 
-def _parse(document: dict[str, Any]) -> Contracts:
-    feeds = {}
-    for name, spec in document["feeds"].items():
-        feeds[name] = FeedContract(
-            name=name,
-            title=spec["title"],
-            description=" ".join(spec["description"].split()),
-            files=tuple(spec["files"]),
-            format=spec["format"],
-            key=tuple(spec["key"]),
-            columns=tuple(
-                ColumnContract(
-                    name=c["name"],
-                    type=c["type"],
-                    description=c["description"],
-                    rules=dict(c.get("rules") or {}),
-                )
-                for c in spec["columns"]
-            ),
-            path_pattern=spec.get("path_pattern"),
-            layout=dict(spec.get("layout") or {}),
+class ContractError(ValueError):
+    """The contracts file does not validate; the message has one line per problem."""
+
+
+# The column types the readers, Pandera schemas and dbt sources all handle (and DECIMAL(p,s)).
+_DUCKDB_TYPES = ("VARCHAR", "BIGINT", "INTEGER", "DOUBLE", "BOOLEAN", "DATE", "TIMESTAMP")
+_DECIMAL = re.compile(r"DECIMAL\((\d+),(\d+)\)")
+_DECIMAL_MAX_PRECISION = 38  # DuckDB's limit
+
+
+def _problem(text: str) -> PydanticCustomError:
+    # The text is passed as context, so braces in it (regexes) are not read as placeholders.
+    return PydanticCustomError("contract", "{problem}", {"problem": text})
+
+
+def _duckdb_type(value: str) -> str:
+    if value in _DUCKDB_TYPES:
+        return value
+    decimal = _DECIMAL.fullmatch(value)
+    if decimal is None:
+        raise _problem(f"{value!r} is not one of {', '.join(_DUCKDB_TYPES)}, DECIMAL(p,s)")
+    precision, scale = map(int, decimal.groups())
+    if not 1 <= precision <= _DECIMAL_MAX_PRECISION or scale > precision:
+        raise _problem(f"{value!r} needs a precision p from 1 to {_DECIMAL_MAX_PRECISION} and a scale s from 0 to p")
+    return value
+
+
+def _regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as error:
+        raise _problem(f"{value!r} is not a regular expression ({error})") from None
+    return value
+
+
+# Plain validators for the rules that take either of two shapes: one error in words instead of
+# one error per member of a union.
+def _number(value: Any) -> int | float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _problem(f"{value!r} is not a number")
+    return value
+
+
+def _code_list_or_values(value: Any) -> str | list[str]:
+    if isinstance(value, str) or (isinstance(value, list) and value and all(isinstance(v, str) for v in value)):
+        return value
+    raise _problem(f"{value!r} is neither the name of a code list nor a list of strings")
+
+
+DuckDBTypeName = Annotated[str, AfterValidator(_duckdb_type)]
+Regex = Annotated[str, AfterValidator(_regex)]
+Number = Annotated[int | float, PlainValidator(_number)]
+CodeListOrValues = Annotated[str | list[str], PlainValidator(_code_list_or_values)]
+Location = tuple[str | int, ...]
+
+
+class _Spec(BaseModel):
+    # Strict: YAML already gives booleans, numbers and lists, so nothing is coerced from text.
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+def _refuse(spec: _Spec, problems: list[tuple[Location, str]]) -> None:
+    """Report what a model validator found, each problem at its own location in the document."""
+    if problems:
+        raise ValidationError.from_exception_data(
+            type(spec).__name__, [InitErrorDetails(type=_problem(text), loc=loc, input=None) for loc, text in problems]
         )
-    contracts = Contracts(
-        code_lists={k: tuple(v) for k, v in document["code_lists"].items()}, feeds=feeds
+
+
+class _Rules(_Spec):
+    required: bool | None = None
+    min: Number | None = None
+    max: Number | None = None
+    accepted_values: CodeListOrValues | None = None
+    pattern: Regex | None = None
+    references: str | None = None
+    in_file_month: bool | None = None
+    from_path: str | None = None
+
+
+class _Column(_Spec):
+    name: str
+    type: DuckDBTypeName
+    description: str
+    rules: _Rules = _Rules()
+
+
+class _Layout(_Spec):
+    """How a `ministry_table` file is laid out."""
+
+    delimiter: str
+    name_header: str
+    national_total_label: str
+    footnote_prefix: str
+    size_class_columns: dict[str, str]
+
+
+class _Feed(_Spec):
+    title: str
+    description: str
+    files: list[str] = Field(min_length=1)
+    format: Literal["csv", "ministry_table"]
+    key: list[str] = Field(min_length=1)
+    columns: list[_Column] = Field(min_length=1)
+    path_pattern: Regex | None = None
+    layout: _Layout | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> _Feed:
+        names = [c.name for c in self.columns]
+        problems: list[tuple[Location, str]] = [
+            (("key",), f"{k!r} is not a column (columns: {', '.join(names)})") for k in self.key if k not in names
+        ]
+        if self.format == "ministry_table" and self.layout is None:
+            problems.append((("layout",), "required for format ministry_table"))
+        if self.format != "ministry_table" and self.layout is not None:
+            problems.append((("layout",), f"only for format ministry_table, not {self.format}"))
+        groups = list(re.compile(self.path_pattern).groupindex) if self.path_pattern else []
+        for i, column in enumerate(self.columns):
+            # Both rules compare the value with a named group of the file's path (in_file_month: `month`).
+            path_rules = {"in_file_month": "month" if column.rules.in_file_month else None, "from_path": column.rules.from_path}
+            problems += [
+                (
+                    ("columns", i, "rules", rule),
+                    f"needs a path_pattern with a group named {group!r} "
+                    + (f"(groups: {', '.join(groups) or 'none'})" if self.path_pattern else "(the feed has no path_pattern)"),
+                )
+                for rule, group in path_rules.items()
+                if group is not None and group not in groups
+            ]
+        _refuse(self, problems)
+        return self
+
+
+class _Document(_Spec):
+    code_lists: dict[str, list[str]]
+    feeds: dict[str, _Feed]
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> _Document:
+        problems: list[tuple[Location, str]] = []
+        for feed_name, feed in self.feeds.items():
+            for i, column in enumerate(feed.columns):
+                at: Location = ("feeds", feed_name, "columns", i, "rules")
+                code_list = column.rules.accepted_values
+                if isinstance(code_list, str) and code_list not in self.code_lists:
+                    problems.append(((*at, "accepted_values"), f"unknown code list {code_list!r} (code lists: {', '.join(self.code_lists)})"))
+                if (reference := column.rules.references) is not None:
+                    target, _, target_column = reference.partition(".")
+                    if target not in self.feeds:
+                        problems.append(((*at, "references"), f"unknown reference {reference!r} (<feed>.<column>; feeds: {', '.join(self.feeds)})"))
+                    elif target_column not in (columns := [c.name for c in self.feeds[target].columns]):
+                        problems.append(((*at, "references"), f"unknown reference {reference!r} (columns of {target}: {', '.join(columns)})"))
+        _refuse(self, problems)
+        return self
+
+
+def _spec_at(loc: Location) -> type[_Spec]:
+    """The model validating the mapping at a location of the document (it knows the allowed keys)."""
+    node: Any = _Document
+    for part in loc:
+        # A field of a model, else a key of a dict or an index of a list: their value type.
+        node = node.model_fields[part].annotation if isinstance(node, type) and issubclass(node, _Spec) else get_args(node)[-1]
+        if isinstance(node, UnionType):  # an optional mapping (layout)
+            node = next(a for a in get_args(node) if isinstance(a, type) and issubclass(a, _Spec))
+    return node
+
+
+def _column_label(document: Any, feed: Any, index: Any) -> str:
+    try:
+        name = document["feeds"][feed]["columns"][index]["name"]
+    except (LookupError, TypeError):
+        name = None
+    return name if isinstance(name, str) else f"#{index + 1}"
+
+
+def _describe(error: ErrorDetails, document: Any) -> str:
+    """One problem in words: `feed F, column C: key.path: what is wrong`."""
+    loc = list(error["loc"])
+    if error["type"] == "extra_forbidden":
+        key = loc.pop()
+        text = f"unknown key {key!r} (allowed: {', '.join(_spec_at(tuple(loc)).model_fields)})"
+    elif error["type"] == "missing":
+        text = f"missing key {loc.pop()!r}"
+    elif error["type"] == "model_type":
+        text = f"expected a mapping with keys {', '.join(_spec_at(tuple(loc)).model_fields)}"
+    else:
+        text = error["msg"]
+    where = []
+    if loc[:1] == ["feeds"] and len(loc) > 1:
+        where.append(f"feed {loc[1]}")
+        if loc[2:3] == ["columns"] and len(loc) > 3:
+            where.append(f"column {_column_label(document, loc[1], loc[3])}")
+            del loc[:2]
+        del loc[:2]
+    problem = f"{'.'.join(map(str, loc))}: {text}" if loc else text
+    return f"{', '.join(where)}: {problem}" if where else problem
+
+
+def _parse(document: Any, source: Path = CONTRACTS_FILE) -> Contracts:
+    try:
+        spec = _Document.model_validate(document)
+    except ValidationError as error:
+        shown = source.relative_to(REPO_ROOT) if source.is_relative_to(REPO_ROOT) else source
+        raise ContractError("\n".join(f"{shown}: {_describe(e, document)}" for e in error.errors())) from None
+    return Contracts(
+        code_lists={name: tuple(values) for name, values in spec.code_lists.items()},
+        feeds={
+            name: FeedContract(
+                name=name,
+                title=feed.title,
+                description=" ".join(feed.description.split()),
+                files=tuple(feed.files),
+                format=feed.format,
+                key=tuple(feed.key),
+                columns=tuple(
+                    ColumnContract(c.name, c.type, c.description, c.rules.model_dump(exclude_none=True)) for c in feed.columns
+                ),
+                path_pattern=feed.path_pattern,
+                layout=feed.layout.model_dump() if feed.layout else {},
+            )
+            for name, feed in spec.feeds.items()
+        },
     )
-    _check_consistency(contracts)
-    return contracts
-
-
-def _check_consistency(contracts: Contracts) -> None:
-    known_rules = {"required", "min", "max", "accepted_values", "pattern", "references", "in_file_month", "from_path"}
-    for feed in contracts.feeds.values():
-        names = feed.column_names
-        missing_key = set(feed.key) - set(names)
-        if missing_key:
-            raise ValueError(f"contract {feed.name}: key columns {sorted(missing_key)} are not columns")
-        for column in feed.columns:
-            unknown = set(column.rules) - known_rules
-            if unknown:
-                raise ValueError(f"contract {feed.name}.{column.name}: unknown rules {sorted(unknown)}")
-            values = column.rules.get("accepted_values")
-            if isinstance(values, str) and values not in contracts.code_lists:
-                raise ValueError(f"contract {feed.name}.{column.name}: unknown code list {values!r}")
-            if column.rules.get("in_file_month") and not feed.path_pattern:
-                raise ValueError(f"contract {feed.name}.{column.name}: in_file_month needs a path_pattern")
-            ref = column.rules.get("references")
-            if ref is not None:
-                ref_feed, _, ref_col = ref.partition(".")
-                if ref_feed not in contracts.feeds or ref_col not in contracts.feeds[ref_feed].column_names:
-                    raise ValueError(f"contract {feed.name}.{column.name}: unknown reference {ref!r}")
 
 
 @cache
 def load_contracts(path: Path = CONTRACTS_FILE) -> Contracts:
-    return _parse(yaml.safe_load(path.read_text(encoding="utf-8")))
+    return _parse(yaml.safe_load(path.read_text(encoding="utf-8")), path)
 
 
 def dbt_source_name(feed: FeedContract) -> str:
@@ -218,6 +398,8 @@ def _describe_rules(contracts: Contracts, column: ColumnContract) -> str:
         rules.append(f"exists in `{column.rules['references']}`")
     if column.rules.get("in_file_month"):
         rules.append("inside the file's month")
+    if "from_path" in column.rules:
+        rules.append(f"equals the file path's `{column.rules['from_path']}`")
     return "; ".join(rules)
 
 

@@ -3,9 +3,10 @@
 import csv
 
 import pytest
+import yaml
 
-from orchestration.contracts import _parse, load_contracts
-from orchestration.settings import REPO_ROOT
+from orchestration.contracts import ContractError, _parse, load_contracts
+from orchestration.settings import CONTRACTS_FILE, REPO_ROOT
 
 
 def test_every_feed_has_sample_files():
@@ -27,30 +28,95 @@ def test_province_reference_is_the_34_provinces_of_2020():
     assert rows["21"]["province_name"] == "Kepulauan Riau"
 
 
-def _document(**column_rules):
+def _document(feed=None, column=None, **rules):
+    """A one-feed contracts document, with the feed's and its column's keys replaced or added."""
     return {
         "code_lists": {"size_class": ["A"]},
         "feeds": {
             "f": {
-                "title": "t", "description": "d", "files": ["f/*.csv"], "format": "csv", "key": ["a"],
-                "columns": [{"name": "a", "type": "VARCHAR", "description": "a", "rules": column_rules}],
+                "title": "t", "description": "d", "files": ["f/*.csv"], "format": "csv", "key": ["amount"],
+                "columns": [{"name": "amount", "type": "BIGINT", "description": "a", "rules": rules, **(column or {})}],
+                **(feed or {}),
             }
         },
     }
 
 
+MONTH_FILES = r"f/(?P<month>[0-9]{4}-[0-9]{2})\.csv"
+ALL_RULES = "required, min, max, accepted_values, pattern, references, in_file_month, from_path"
+
+
 @pytest.mark.parametrize(
-    "rules, message",
+    "document, problem",
     [
-        ({"minimum": 0}, "unknown rules"),
-        ({"accepted_values": "colours"}, "unknown code list"),
-        ({"references": "nowhere.x"}, "unknown reference"),
-        ({"in_file_month": True}, "needs a path_pattern"),
+        (_document(column={"rule": {"min": 0}}), "feed f, column amount: unknown key 'rule' (allowed: name, type, description, rules)"),
+        (
+            _document(column={"type": "BIGNIT"}),
+            "feed f, column amount: type: 'BIGNIT' is not one of VARCHAR, BIGINT, INTEGER, DOUBLE, BOOLEAN, DATE, TIMESTAMP, DECIMAL(p,s)",
+        ),
+        (
+            _document(column={"type": "DECIMAL(18,20)"}),
+            "feed f, column amount: type: 'DECIMAL(18,20)' needs a precision p from 1 to 38 and a scale s from 0 to p",
+        ),
+        (_document(minimum=0), f"feed f, column amount: rules: unknown key 'minimum' (allowed: {ALL_RULES})"),
+        (_document(min="0"), "feed f, column amount: rules.min: '0' is not a number"),
+        (
+            _document(feed={"paths": ["f/*.csv"]}),
+            "feed f: unknown key 'paths' (allowed: title, description, files, format, key, columns, path_pattern, layout)",
+        ),
+        (_document(feed={"format": "xml"}), "feed f: format: Input should be 'csv' or 'ministry_table'"),
+        (_document(feed={"format": "ministry_table"}), "feed f: layout: required for format ministry_table"),
+        (_document(feed={"key": ["id"]}), "feed f: key: 'id' is not a column (columns: amount)"),
+        (
+            _document(feed={"path_pattern": MONTH_FILES}, from_path="platform"),
+            "feed f, column amount: rules.from_path: needs a path_pattern with a group named 'platform' (groups: month)",
+        ),
+        (
+            _document(from_path="platform"),
+            "feed f, column amount: rules.from_path: needs a path_pattern with a group named 'platform' (the feed has no path_pattern)",
+        ),
+        (
+            _document(accepted_values="colours"),
+            "feed f, column amount: rules.accepted_values: unknown code list 'colours' (code lists: size_class)",
+        ),
+        (
+            _document(pattern="[0-9"),
+            "feed f, column amount: rules.pattern: '[0-9' is not a regular expression (unterminated character set at position 0)",
+        ),
+        (
+            _document(references="nowhere.x"),
+            "feed f, column amount: rules.references: unknown reference 'nowhere.x' (<feed>.<column>; feeds: f)",
+        ),
+        (
+            _document(in_file_month=True),
+            "feed f, column amount: rules.in_file_month: needs a path_pattern with a group named 'month' (the feed has no path_pattern)",
+        ),
     ],
 )
-def test_inconsistent_contracts_are_refused(rules, message):
-    with pytest.raises(ValueError, match=message):
-        _parse(_document(**rules))
+def test_inconsistent_contracts_are_refused(document, problem):
+    with pytest.raises(ContractError) as refused:
+        _parse(document)
+    assert str(refused.value).splitlines() == [f"sources/contracts.yml: {problem}"]
+
+
+def test_every_problem_is_reported_on_its_own_line():
+    with pytest.raises(ContractError) as refused:
+        _parse(_document(column={"type": "BIGNIT"}, feed={"paths": []}, minimum=0))
+    problems = str(refused.value).splitlines()
+    assert len(problems) == 3
+    for expected in ("feed f: unknown key 'paths'", "feed f, column amount: type: 'BIGNIT'", "feed f, column amount: rules: unknown key 'minimum'"):
+        assert any(p.startswith(f"sources/contracts.yml: {expected}") for p in problems), expected
+
+
+def test_a_valid_document_keeps_only_the_rules_given():
+    contracts = _parse(_document(feed={"path_pattern": MONTH_FILES}, min=0, in_file_month=True))
+    assert contracts.feeds["f"].column("amount").rules == {"min": 0, "in_file_month": True}
+    assert contracts.feeds["f"].layout == {}
+
+
+def test_the_contracts_file_loads():
+    contracts = _parse(yaml.safe_load(CONTRACTS_FILE.read_text(encoding="utf-8")), CONTRACTS_FILE)
+    assert set(contracts.feeds["population"].layout["size_class_columns"].values()) == set(contracts.code_lists["size_class"])
 
 
 def test_sales_paths_encode_month_and_platform():
