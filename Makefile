@@ -8,7 +8,7 @@ export DAGSTER_HOME := $(CURDIR)/.dagster_home
 MANIFEST := dbt_project/target/manifest.json
 DBT_FILES := $(shell find dbt_project/models dbt_project/macros dbt_project/seeds dbt_project/tests -type f) dbt_project/dbt_project.yml
 
-.PHONY: run test test-quick ui docs setup chromium sample render clean
+.PHONY: run rebuild test test-quick ui docs setup chromium sample render clean
 
 run: setup ## Materialize every asset on the landed feeds and print the headline indicators
 	$(BIN)/python -m orchestration.cli run
@@ -18,6 +18,9 @@ test: setup chromium ## Run the whole test suite, the browser test included
 
 test-quick: setup ## The test suite without the browser test
 	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not browser"
+
+rebuild: setup ## Move the working database (and its WAL) aside, kept, then rebuild it from the landed files as `make run` does
+	$(BIN)/python -m orchestration.cli rebuild
 
 ui: setup ## Dagster UI on http://127.0.0.1:3000, same instance as `make run`
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000

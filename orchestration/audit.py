@@ -38,6 +38,7 @@ class RunSummary:
     rows_loaded: int
     rows_quarantined: int
     quarantined_by_feed: dict[str, int]
+    not_collected: str | None
 
     def lines(self, working_db: str) -> list[str]:
         out = [
@@ -51,6 +52,8 @@ class RunSummary:
             out.append(f"  quarantined rows, with line, rule and reason: {feeds}")
         if self.rejected or self.rows_quarantined:
             out.append(f"  every file and load: audit.file_loads (duckdb -readonly {working_db})")
+        if self.not_collected:
+            out.append(self.not_collected)
         return out
 
 
@@ -72,4 +75,37 @@ def run_summary(con: duckdb.DuckDBPyConnection, run_id: str) -> RunSummary:
         rows_loaded=int(rows_loaded),
         rows_quarantined=int(sum(by_feed.values())),
         quarantined_by_feed={k: int(v) for k, v in by_feed.items()},
+        not_collected=_completeness_if_built(con),
+    )
+
+
+def _completeness_if_built(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The completeness line, once a run has built marts.feed_completeness (a failed first run has not)."""
+    try:
+        return completeness_line(con)
+    except duckdb.CatalogException:
+        return None
+
+
+def missing_inputs(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """What the monthly feeds should have landed and did not, one text per feed and month
+    (`marts.feed_completeness`, in the working or the published database)."""
+    rows = con.execute(
+        """
+        SELECT feed, strftime(input_month, '%Y-%m'), list(platform ORDER BY platform) FILTER (platform <> '_Z')
+        FROM marts.feed_completeness WHERE completeness = 'missing'
+        GROUP BY ALL ORDER BY feed, 2
+        """
+    ).fetchall()
+    return [f"{feed} {month}" + (f" ({', '.join(platforms)})" if platforms else "") for feed, month, platforms in rows]
+
+
+def completeness_line(con: duckdb.DuckDBPyConnection) -> str | None:
+    """One line on the inputs not collected, for the run summary and the report; None when complete."""
+    missing = missing_inputs(con)
+    if not missing:
+        return None
+    return (
+        f"Not collected: {'; '.join(missing)}. Every indicator built from them is published as missing "
+        "(obs_value NULL, obs_status L) until the files land."
     )

@@ -56,7 +56,11 @@ def sales_chart(con: duckdb.DuckDBPyConnection) -> Chart:
 def _draw_sales_chart(rows: tuple) -> Chart:
     months, sales, growth = zip(*rows)
     fig, ax = plt.subplots(figsize=(9, 4))
-    ax.bar(months, sales, color="#4C78A8", label="Online sales (IDR billion)")
+    # A month not collected is a gap with a label, never a bar at zero.
+    ax.bar(months, [v if v is not None else float("nan") for v in sales], color="#4C78A8", label="Online sales (IDR billion)")
+    for month, value in zip(months, sales):
+        if value is None:
+            ax.text(month, 0, "not collected", rotation=90, ha="center", va="bottom", fontsize=7, color="#888888")
     ax.set_ylabel("Online sales (IDR billion)")
     ax.tick_params(axis="x", labelrotation=90, labelsize=7)
     right = ax.twinx()
@@ -95,8 +99,9 @@ def top_provinces_chart(con: duckdb.DuckDBPyConnection) -> Chart:
         """
         SELECT p.province_name, r.onboarding_rate_pct, strftime(r.onboarded_month, '%Y-%m')
         FROM marts.onboarding_rate r JOIN marts.provinces p ON p.bps_code = r.ref_area
-        WHERE r.size_class = '_T' AND r.onboarded_month = (SELECT max(onboarded_month) FROM marts.onboarding_rate)
-          AND r.onboarding_rate_pct IS NOT NULL
+        WHERE r.size_class = '_T' AND r.onboarding_rate_pct IS NOT NULL
+          -- the latest month with a rate: a later one may not have been collected
+          AND r.onboarded_month = (SELECT max(onboarded_month) FROM marts.onboarding_rate WHERE onboarding_rate_pct IS NOT NULL)
         ORDER BY r.onboarding_rate_pct DESC, p.province_name LIMIT 10
         """
     ).fetchall()))
@@ -104,8 +109,11 @@ def top_provinces_chart(con: duckdb.DuckDBPyConnection) -> Chart:
 
 @drawn_once
 def _draw_top_provinces_chart(rows: tuple) -> Chart:
-    names, rates, months = zip(*rows)
     fig, ax = plt.subplots(figsize=(9, 4))
+    if not rows:
+        ax.set_title("Ten provinces with the highest onboarding rate: no month has a rate yet")
+        return Chart("top_provinces_onboarding", "Top ten provinces by onboarding rate", "onboarding_rate", _png(fig))
+    names, rates, months = zip(*rows)
     ax.barh(list(reversed(names)), list(reversed(rates)), color="#54A24B")
     ax.set_xlabel("Onboarded to digital channels (% of UMKM, all size classes)")
     ax.set_title(f"Ten provinces with the highest onboarding rate, {months[0]}")
@@ -136,8 +144,9 @@ def headline_charts(con: duckdb.DuckDBPyConnection) -> list[Chart]:
     return [sales_chart(con), onboarding_by_size_chart(con), top_provinces_chart(con), training_chart(con)]
 
 
-def write_report(charts: list[Chart], reports_dir: Path, subtitle: str) -> Path:
-    """PNG files and a one-page HTML report (images inline, so the page travels alone)."""
+def write_report(charts: list[Chart], reports_dir: Path, subtitle: str, notes: list[str]) -> Path:
+    """PNG files and a one-page HTML report (images inline, so the page travels alone), with
+    `notes` (what the reader must know first, e.g. inputs not collected) under the title."""
     reports_dir.mkdir(parents=True, exist_ok=True)
     for chart in charts:
         (reports_dir / f"{chart.name}.png").write_bytes(chart.png)
@@ -152,6 +161,7 @@ def write_report(charts: list[Chart], reports_dir: Path, subtitle: str) -> Path:
 </head><body>
 <h1>UMKM digital-economy indicators</h1>
 <p>{html.escape(subtitle)}</p>
+{"".join(f'<p class="note"><strong>{html.escape(note)}</strong></p>' for note in notes)}
 {figures}
 </body></html>
 """

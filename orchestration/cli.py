@@ -1,11 +1,15 @@
-"""`make run`: materialize every asset into the Dagster instance, then print the headline indicators."""
+"""`make run`: materialize every asset into the Dagster instance, then print the headline indicators;
+`make rebuild`: the same after moving the working database aside."""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
+import re
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -81,10 +85,74 @@ def _release_abandoned_runs(instance) -> None:
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
 
 
+def error_chain(error) -> Iterator:
+    """A step's error (a SerializableErrorInfo), then what caused it or was being handled when it
+    was raised, depth first."""
+    if error is not None:
+        yield error
+        yield from error_chain(error.cause)
+        yield from error_chain(error.context)
+
+
+def failure_cause(error, warehouse_dir: Path) -> tuple[str, str | None]:
+    """The underlying cause of a step failure in one line (the OS's or DuckDB's message) and what
+    to do about it; for a cause not known here, the innermost error's message and no advice."""
+    from orchestration.defs.resources import LOCK_ERROR
+
+    known = (
+        (re.escape(LOCK_ERROR),
+         "another program has the working database open (its PID is above): close it or let it finish, then `make run` "
+         "again; BI tools should open indicators.duckdb read-only, never working.duckdb."),
+        ("No space left on device",
+         f"the disk holding {warehouse_dir} is full (DuckDB also spills there beyond DEI_DUCKDB_MEMORY_LIMIT): free space, "
+         "then `make run` again."),
+        ("Read-only file system",
+         f"{warehouse_dir} is on a read-only file system: make it writable or set DEI_WAREHOUSE_DIR to a writable "
+         "directory, then `make run` again."),
+        ("Permission denied",
+         f"this user may not write in {warehouse_dir}: give it write access or set DEI_WAREHOUSE_DIR to a directory it "
+         "owns, then `make run` again."),
+        ("Corrupt database file|stored checksum|not a valid DuckDB database file|Could not read enough bytes from file",
+         "the database file named above is damaged (truncated or corrupt): `make rebuild` moves the working database "
+         "aside (kept, not deleted) and rebuilds and republishes everything from the landed files."),
+    )  # fmt: skip
+    chain = list(error_chain(error))
+    for info in chain:
+        for line in info.message.splitlines():
+            for pattern, advice in known:
+                if re.search(pattern, line):
+                    return line.strip(), advice
+    return (chain[-1].message.strip() if chain else "no error recorded"), None
+
+
+def failure_report(result, warehouse) -> list[str]:
+    """Which steps and checks failed, why, what to do, and what became of the published database."""
+    steps_by_cause: dict[str, list[str]] = {}
+    advice: list[str] = []
+    for event in result.all_events:
+        if event.is_step_failure:
+            cause, todo = failure_cause(event.step_failure_data.error, warehouse.warehouse_path)
+            steps_by_cause.setdefault(cause, []).append(event.step_key)
+            if todo and todo not in advice:
+                advice.append(todo)
+    lines = [f"Run {result.run_id} failed:"]
+    lines += [f"  {'steps' if len(steps) > 1 else 'step'} {', '.join(steps)}: {cause}" for cause, steps in steps_by_cause.items()]
+    for check in result.get_asset_check_evaluations():
+        if not check.passed:
+            lines.append(f"  check {check.asset_key.to_user_string()}:{check.check_name} failed: {check.description}")
+    lines += [f"What to do: {todo}" for todo in advice]
+    if warehouse.published_db.exists():
+        lines.append(f"The published database was left as it was: {warehouse.published_db}")
+    else:
+        lines.append(f"No database has been published yet: {warehouse.published_db} is written by the first run that succeeds.")
+    return lines
+
+
 def run() -> int:
     import dagster as dg
 
     from orchestration.defs.partitions import all_months_tags
+    from orchestration.defs.resources import WarehouseLocked
     from orchestration.definitions import defs
 
     started = time.monotonic()
@@ -101,34 +169,45 @@ def run() -> int:
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         )
     if warehouse.working_db.exists():
-        con = duckdb.connect(str(warehouse.working_db), read_only=True)
         try:
-            print("\n".join(run_summary(con, result.run_id).lines(str(warehouse.working_db))), flush=True)
-        finally:
-            con.close()
+            with warehouse.connect(read_only=True) as con:
+                print("\n".join(run_summary(con, result.run_id).lines(str(warehouse.working_db))), flush=True)
+        except (duckdb.Error, WarehouseLocked):
+            pass  # the run failed on the same: the failure report below says why and what to do
     if not result.success:
-        print(f"\nRun {result.run_id} failed:", file=sys.stderr)
-        for event in result.all_events:
-            if event.is_step_failure:
-                print(f"  step {event.step_key}: {event.step_failure_data.error.message.strip()}", file=sys.stderr)
-        for check in result.get_asset_check_evaluations():
-            if not check.passed:
-                print(f"  check {check.asset_key.to_user_string()}:{check.check_name} failed: {check.description}", file=sys.stderr)
-        print(f"The published database was left as it was: {warehouse.published_db}", file=sys.stderr)
+        print("\n" + "\n".join(failure_report(result, warehouse)), file=sys.stderr)
         return 1
     print(headline_report(warehouse.published_db))
     print(f"Run {result.run_id} succeeded in {time.monotonic() - started:.1f} s; see it with `make ui`.")
     return 0
 
 
+def move_aside(working_db: Path) -> list[tuple[Path, Path]]:
+    """Rename the working database and its WAL to a timestamped name beside them (an unreadable
+    file is never deleted: it may be needed to find out what happened)."""
+    aside = working_db.with_name(f"{working_db.stem}.moved-{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%SZ}{working_db.suffix}")
+    moves = [(working_db, aside), (working_db.with_name(working_db.name + ".wal"), aside.with_name(aside.name + ".wal"))]
+    moved = [(source, target) for source, target in moves if source.exists()]
+    for source, target in moved:
+        source.rename(target)
+    return moved
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("command", choices=["run", "report"])
+    parser.add_argument("command", choices=["run", "rebuild", "report"])
     args = parser.parse_args()
-    if args.command == "run":
-        sys.exit(run())
     from orchestration import settings
 
+    if args.command == "rebuild":
+        working_db = settings.warehouse_dir() / settings.WORKING_DB_NAME
+        moved = move_aside(working_db)
+        for source, target in moved:
+            print(f"Moved {source} aside to {target} (delete it once it is no longer needed).")
+        if not moved:
+            print(f"No {working_db} to move aside.")
+    if args.command in ("run", "rebuild"):
+        sys.exit(run())
     print(headline_report(settings.warehouse_dir() / settings.PUBLISHED_DB_NAME))
 
 

@@ -15,8 +15,10 @@ import csv
 import datetime as dt
 import gzip
 import hashlib
-import io
+import os
 import re
+import stat
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,7 +56,9 @@ CREATE TABLE IF NOT EXISTS audit.file_loads (
     run_id VARCHAR NOT NULL,
     CHECK (rows_read = rows_loaded + rows_quarantined)
 );
-COMMENT ON TABLE audit.file_loads IS 'One row per landed file and load: hash, rows read = loaded + quarantined, status, error, run.';
+-- The fields the file's path names (month, platform), as JSON: what completeness is judged on.
+ALTER TABLE audit.file_loads ADD COLUMN IF NOT EXISTS path_fields VARCHAR;
+COMMENT ON TABLE audit.file_loads IS 'One row per landed file and load: hash, rows read = loaded + quarantined, status, error, run, path fields.';
 -- The version of every file whose rows are in raw now: its latest load, unless it was removed since.
 CREATE OR REPLACE VIEW audit.loaded_files AS
 SELECT * FROM audit.file_loads
@@ -87,6 +91,14 @@ CSV_ERRORS = {
 # What a file's content can make DuckDB raise while reading it (a corrupt gzip stream, a broken
 # Parquet footer). Binder and parser errors are bugs here and must not pass for a bad file.
 UNREADABLE = (duckdb.IOException, duckdb.InvalidInputException)
+
+
+def about_the_file(error: duckdb.Error) -> bool:
+    """Whether an error DuckDB raised reading a file is about the file's content. The Parquet
+    reader's Thrift and decompression code raise the bare duckdb.Error (`TProtocolException:
+    Invalid data`, `dictionary offset out of range`); DuckDB's own errors (binder, parser,
+    internal) all have a class of their own."""
+    return isinstance(error, UNREADABLE) or type(error) is duckdb.Error
 
 
 class FeedError(ValueError):
@@ -140,15 +152,44 @@ def install_macros(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def relative(path: Path, sources_dir: Path) -> str:
-    return path.resolve().relative_to(sources_dir.resolve()).as_posix()
+    """A landed path's `source_file`: relative to the sources dir, as UTF-8 text even when the name's
+    bytes are not (shown as \\xNN, which no feed's name pattern accepts)."""
+    # realpath, not resolve(): a symlink loop is a landed path to reject, not an exception.
+    rel = Path(os.path.realpath(path)).relative_to(os.path.realpath(sources_dir))
+    return os.fsencode(rel).decode("utf-8", "backslashreplace")
+
+
+# What a landed path can be besides a regular file. Such a path is never opened: reading a FIFO
+# blocks until something writes to it.
+NOT_REGULAR = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def not_regular(mode: int) -> str | None:
+    """What a path of this `st_mode` is when it is not a regular file (`a directory`, ...), or None."""
+    if stat.S_ISREG(mode):
+        return None
+    return next((kind for is_kind, kind in NOT_REGULAR if is_kind(mode)), "a special file")
 
 
 def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """The SHA-256 of a file's bytes. A path that cannot be read as a file (a directory, a FIFO, no
+    permission) hashes as no bytes, so it never passes for a loaded version; file_problem says why."""
+    try:
+        if not_regular(path.stat().st_mode) is None:
+            digest = hashlib.sha256()
+            with open(path, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(block)
+            return digest.hexdigest()
+    except OSError:
+        pass  # file_problem reports it
+    return hashlib.sha256().hexdigest()
 
 
 def file_month(feed: FeedContract, source_file: str) -> str | None:
@@ -175,10 +216,22 @@ def landed_month(feed: FeedContract, source_file: str) -> str | None:
     raise ValueError(f"{source_file}: {problem}")
 
 
+def path_fields_sql(feed: FeedContract, source_file: str) -> str:
+    """SQL of the JSON object of the fields a file's path names (NULL when it does not follow the
+    feed's pattern); the pattern is the parameter $pattern."""
+    groups = ", ".join(sql_literal(g) for g in re.compile(feed.path_pattern).groupindex)
+    return f"CASE WHEN regexp_full_match({source_file}, $pattern) THEN to_json(regexp_extract({source_file}, $pattern, [{groups}]))::VARCHAR END"
+
+
 def prepare_tables(con: duckdb.DuckDBPyConnection, feed: FeedContract) -> None:
     """Create the audit, raw and quarantine tables of a feed; a raw table whose columns no longer
     match the contract is dropped with the feed's load history, so the next load reloads every file."""
     con.execute(AUDIT_DDL)
+    if feed.path_pattern:  # load history from before path fields were recorded
+        con.execute(
+            f"UPDATE audit.file_loads SET path_fields = {path_fields_sql(feed, 'source_file')} WHERE feed = $feed AND path_fields IS NULL",
+            {"feed": feed.name, "pattern": feed.path_pattern},
+        )
     columns = ", ".join(f"{quoted(c.name)} {c.type}" for c in feed.raw_columns)
     existing = con.execute(
         "SELECT list(column_name || ' ' || data_type ORDER BY column_index) FROM duckdb_columns() "
@@ -208,6 +261,9 @@ def prepare_tables(con: duckdb.DuckDBPyConnection, feed: FeedContract) -> None:
 # ---------------------------------------------------------------------------------------------
 # Whole-file checks: read a few bytes and the header, before DuckDB reads any row.
 
+# The longest header line read: the probe reads no more than this of a file, whatever its first line.
+HEADER_LIMIT = 64 * 1024
+
 
 def _column_problem(feed: FeedContract, found: list[str]) -> str | None:
     expected = feed.column_names
@@ -235,21 +291,26 @@ def _csv_problem(feed: FeedContract, path: Path) -> str | None:
             return "a Parquet file, not CSV text as its name says"
         if head.startswith(b"\x1f\x8b"):
             return "gzip-compressed, not CSV text as its name says (name it .csv.gz)"
-        if b"\x00" in head:
-            return "binary data, not CSV text as its name says"
     try:
         opener = gzip.open if compressed else open
         with opener(path, "rb") as f:
-            first = f.readline()
-            if not first.strip() and not f.read(1):
-                return "the file is empty"
-    except (OSError, EOFError) as error:
-        return f"cannot be decompressed ({error})"
+            prefix = f.read(HEADER_LIMIT + 1)
+    except (gzip.BadGzipFile, EOFError, zlib.error) as error:
+        return f"cannot be read as gzip ({error})"
+    if not prefix.strip() and len(prefix) <= HEADER_LIMIT:
+        return "the file is empty"
+    if b"\x00" in prefix[:4096]:
+        return "binary data, not CSV text as its name says"
+    # Up to the first line end, as DuckDB's reader ends lines (\n, \r\n or a lone \r).
+    first = re.split(rb"[\r\n]", prefix, maxsplit=1)[0]
+    if len(first) > HEADER_LIMIT:
+        return f"the header line is longer than {HEADER_LIMIT // 1024} KiB"
     try:
         header = first.decode("utf-8-sig")
     except UnicodeDecodeError:
         return "the header line is not UTF-8 text"
-    found = next(csv.reader(io.StringIO(header)), [])
+    # One line without line ends, shorter than csv's field limit: the reader cannot fail on it.
+    found = next(csv.reader([header]), [])
     if len(found) == 1:
         for delimiter, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "pipes")):
             fields = header.strip().split(delimiter)
@@ -272,13 +333,19 @@ def _parquet_problem(feed: FeedContract, path: Path, con: duckdb.DuckDBPyConnect
 
 def file_problem(feed: FeedContract, landed: LandedFile, con: duckdb.DuckDBPyConnection) -> str | None:
     """Why a whole file cannot be loaded, or None."""
-    if landed.path.stat().st_size == 0:
-        return "the file is empty"
-    if feed.format == "ministry_table":
-        return None  # its layout is checked while its lines are read
-    if landed.path.name.endswith(".parquet"):
-        return _parquet_problem(feed, landed.path, con)
-    return _csv_problem(feed, landed.path)
+    try:
+        info = landed.path.stat()
+        if (kind := not_regular(info.st_mode)) is not None:
+            return f"not a regular file ({kind})"
+        if info.st_size == 0:
+            return "the file is empty"
+        if feed.format == "ministry_table":
+            return None  # its layout is checked while its lines are read
+        if landed.path.name.endswith(".parquet"):
+            return _parquet_problem(feed, landed.path, con)
+        return _csv_problem(feed, landed.path)
+    except OSError as error:  # gone, no permission, a symlink loop
+        return f"cannot be read ({error.strerror or error})"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -358,13 +425,17 @@ def _stage_tabular(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: F
                     {"file": str(file.path)},
                 )
             else:
+                # Not in parallel: DuckDB's parallel scan drops a line longer than its 32 MiB buffer
+                # without a reject. Files load one per statement, so only a single huge file reads slower.
                 stage(
                     "SELECT filename, NULL::BIGINT AS file_row, * EXCLUDE (filename) FROM read_csv($file, header = true, "
                     "auto_detect = false, delim = ',', quote = '\"', escape = '\"', columns = $text_columns, filename = true, "
-                    "store_rejects = true, rejects_table = 'load_rejects', rejects_scan = 'load_reject_scans')",
+                    "store_rejects = true, rejects_table = 'load_rejects', rejects_scan = 'load_reject_scans', parallel = false)",
                     {"file": str(file.path), "text_columns": {c.name: "VARCHAR" for c in feed.columns}},
                 )
-        except UNREADABLE as error:
+        except duckdb.Error as error:
+            if not about_the_file(error):
+                raise
             unreadable[file.source_file] = f"cannot be read ({str(error).splitlines()[0]})"
     # A file that is not staged is not replaced either: the existing-keys check below must see its rows.
     _drop_from_load(con, unreadable)
@@ -618,7 +689,7 @@ def landed_in_scope(feed: FeedContract, sources_dir: Path, months: set[str] | No
         try:
             month = landed_month(feed, rel)
         except ValueError as error:
-            misnamed[rel] = (path, str(error).split(": ", 1)[1])
+            misnamed[rel] = (path, str(error).removeprefix(f"{rel}: "))
             continue
         if months is None or month in months:
             files.append((path, rel))
@@ -767,12 +838,14 @@ def _record(con: duckdb.DuckDBPyConnection, feed: FeedContract, files: list[File
     if not files:
         return
     con.execute(
-        """
-        INSERT INTO audit.file_loads (feed, source_file, sha256, previous_sha256, rows_read, rows_loaded, rows_quarantined, status, error, loaded_at, run_id)
-        SELECT $feed, unnest($files), unnest($hashes), unnest($previous), unnest($read), unnest($loaded), unnest($quarantined),
-               unnest($status), unnest($error), $now, $run_id
+        f"""
+        INSERT INTO audit.file_loads (feed, source_file, sha256, previous_sha256, rows_read, rows_loaded, rows_quarantined, status, error, loaded_at, run_id, path_fields)
+        SELECT *, {path_fields_sql(feed, 'source_file') if feed.path_pattern else 'NULL'} FROM (
+            SELECT $feed AS feed, unnest($files) AS source_file, unnest($hashes), unnest($previous), unnest($read), unnest($loaded),
+                   unnest($quarantined), unnest($status), unnest($error), $now, $run_id
+        )
         """,
-        {
+        {**({"pattern": feed.path_pattern} if feed.path_pattern else {}),
             "feed": feed.name,
             "files": [f.source_file for f in files],
             "hashes": [f.sha256 for f in files],

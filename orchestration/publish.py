@@ -30,9 +30,11 @@ def sql_literal(text: str) -> str:
 
 
 def remove_stale_staging_files(published_db: Path) -> None:
-    """Drop files left by runs that died before their rename (a kill -9, a full disk)."""
-    for stale in published_db.parent.glob(f".{published_db.name}.*.tmp"):
-        stale.unlink(missing_ok=True)
+    """Drop files left by runs that died before their rename (a kill -9, a full disk): the
+    staging file and the WAL DuckDB keeps beside it until the checkpoint."""
+    for pattern in (f".{published_db.name}.*.tmp", f".{published_db.name}.*.tmp.wal"):
+        for stale in published_db.parent.glob(pattern):
+            stale.unlink(missing_ok=True)
 
 
 def code_version() -> str:
@@ -44,8 +46,9 @@ def code_version() -> str:
         return "unknown"
 
 
-def publish(working_db: Path, published_db: Path, run_id: str) -> Publication:
-    """Copy the marts (with their comments) into a new file, then rename it over the published one.
+def publish(con: duckdb.DuckDBPyConnection, published_db: Path, run_id: str) -> Publication:
+    """Copy the marts (with their comments) from the working database `con` is connected to into
+    a new file, then rename it over the published one.
 
     Readers connected to the old file keep their version; new connections get the new one; a run
     that fails before the rename leaves the published file untouched.
@@ -53,55 +56,49 @@ def publish(working_db: Path, published_db: Path, run_id: str) -> Publication:
     published_db.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_staging_files(published_db)
     staging = published_db.with_name(f".{published_db.name}.{run_id}.tmp")
-    con = duckdb.connect()
-    try:
-        con.execute(f"ATTACH {sql_literal(str(working_db))} AS working (READ_ONLY)")
-        con.execute("USE working")
-        con.execute(f"ATTACH {sql_literal(str(staging))} AS pub (STORAGE_VERSION '{PUBLISHED_STORAGE_VERSION}')")
-        tables = con.execute(
-            "SELECT schema_name, table_name, comment FROM duckdb_tables() WHERE database_name = 'working' AND schema_name IN ? ORDER BY ALL",
-            [list(PUBLISHED_SCHEMAS)],
+    con.execute(f"ATTACH {sql_literal(str(staging))} AS pub (READ_WRITE, STORAGE_VERSION '{PUBLISHED_STORAGE_VERSION}')")
+    tables = con.execute(
+        "SELECT schema_name, table_name, comment FROM duckdb_tables() WHERE database_name = current_database() AND schema_name IN ? ORDER BY ALL",
+        [list(PUBLISHED_SCHEMAS)],
+    ).fetchall()
+    counts = {}
+    for schema, table, comment in tables:
+        con.execute(f'CREATE SCHEMA IF NOT EXISTS pub."{schema}"')
+        con.execute(f'CREATE TABLE pub."{schema}"."{table}" AS SELECT * FROM "{schema}"."{table}"')
+        if comment:
+            con.execute(f'COMMENT ON TABLE pub."{schema}"."{table}" IS {sql_literal(comment)}')
+        columns = con.execute(
+            "SELECT column_name, comment FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = ? AND table_name = ? AND comment IS NOT NULL",
+            [schema, table],
         ).fetchall()
-        counts = {}
-        for schema, table, comment in tables:
-            con.execute(f'CREATE SCHEMA IF NOT EXISTS pub."{schema}"')
-            con.execute(f'CREATE TABLE pub."{schema}"."{table}" AS SELECT * FROM "{schema}"."{table}"')
-            if comment:
-                con.execute(f'COMMENT ON TABLE pub."{schema}"."{table}" IS {sql_literal(comment)}')
-            columns = con.execute(
-                "SELECT column_name, comment FROM duckdb_columns() WHERE database_name = 'working' AND schema_name = ? AND table_name = ? AND comment IS NOT NULL",
-                [schema, table],
-            ).fetchall()
-            for column, column_comment in columns:
-                con.execute(f'COMMENT ON COLUMN pub."{schema}"."{table}"."{column}" IS {sql_literal(column_comment)}')
-            counts[f"{schema}.{table}"] = con.execute(f'SELECT count(*) FROM pub."{schema}"."{table}"').fetchall()[0][0]
-        con.execute("CREATE SCHEMA pub.meta")
-        con.execute(
-            """
-            CREATE TABLE pub.meta.publication AS
-            SELECT ?::VARCHAR AS run_id, ?::TIMESTAMPTZ AS published_at, ?::VARCHAR AS code_version,
-                   ?::VARCHAR AS storage_version
-            """,
-            [run_id, dt.datetime.now(dt.timezone.utc), code_version(), PUBLISHED_STORAGE_VERSION],
-        )
-        con.execute("CREATE TABLE pub.meta.published_tables (table_name VARCHAR, row_count BIGINT)")
-        con.execute("INSERT INTO pub.meta.published_tables SELECT unnest(?), unnest(?)", [list(counts), list(counts.values())])
-        con.execute(
-            """
-            CREATE TABLE pub.meta.source_files AS
-            SELECT feed, source_file, sha256, rows_read, rows_loaded, rows_quarantined, loaded_at
-            FROM audit.loaded_files ORDER BY feed, source_file
-            """
-        )
-        sources = con.execute("SELECT count(*) FROM pub.meta.source_files").fetchall()[0][0]
-        con.execute("COMMENT ON TABLE pub.meta.publication IS 'The run that published this database: run id, time, code version.'")
-        con.execute("COMMENT ON TABLE pub.meta.source_files IS 'Every landed file whose rows went into this publication: SHA-256, rows read, loaded and quarantined.'")
-        con.execute("COMMENT ON TABLE pub.meta.published_tables IS 'Row count of every published table, as published.'")
-        # Everything in the main file, no WAL beside it: the rename then moves the whole version.
-        con.execute("CHECKPOINT pub")
-        con.execute("DETACH pub")
-    finally:
-        con.close()
+        for column, column_comment in columns:
+            con.execute(f'COMMENT ON COLUMN pub."{schema}"."{table}"."{column}" IS {sql_literal(column_comment)}')
+        counts[f"{schema}.{table}"] = con.execute(f'SELECT count(*) FROM pub."{schema}"."{table}"').fetchall()[0][0]
+    con.execute("CREATE SCHEMA pub.meta")
+    con.execute(
+        """
+        CREATE TABLE pub.meta.publication AS
+        SELECT ?::VARCHAR AS run_id, ?::TIMESTAMPTZ AS published_at, ?::VARCHAR AS code_version,
+               ?::VARCHAR AS storage_version
+        """,
+        [run_id, dt.datetime.now(dt.timezone.utc), code_version(), PUBLISHED_STORAGE_VERSION],
+    )
+    con.execute("CREATE TABLE pub.meta.published_tables (table_name VARCHAR, row_count BIGINT)")
+    con.execute("INSERT INTO pub.meta.published_tables SELECT unnest(?), unnest(?)", [list(counts), list(counts.values())])
+    con.execute(
+        """
+        CREATE TABLE pub.meta.source_files AS
+        SELECT feed, source_file, sha256, rows_read, rows_loaded, rows_quarantined, loaded_at
+        FROM audit.loaded_files ORDER BY feed, source_file
+        """
+    )
+    sources = con.execute("SELECT count(*) FROM pub.meta.source_files").fetchall()[0][0]
+    con.execute("COMMENT ON TABLE pub.meta.publication IS 'The run that published this database: run id, time, code version.'")
+    con.execute("COMMENT ON TABLE pub.meta.source_files IS 'Every landed file whose rows went into this publication: SHA-256, rows read, loaded and quarantined.'")
+    con.execute("COMMENT ON TABLE pub.meta.published_tables IS 'Row count of every published table, as published.'")
+    # Everything in the main file, no WAL beside it: the rename then moves the whole version.
+    con.execute("CHECKPOINT pub")
+    con.execute("DETACH pub")
     with open(staging, "rb") as f:
         os.fsync(f.fileno())
     os.replace(staging, published_db)

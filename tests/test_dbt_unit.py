@@ -1,4 +1,4 @@
-"""dbt unit tests of the marts' logic (dbt_project/models/marts/_marts__unit_tests.yml)."""
+"""dbt unit tests of the marts' logic (dbt_project/models/*/_*__unit_tests.yml)."""
 
 import os
 import subprocess
@@ -20,4 +20,4 @@ def test_dbt_unit_tests_pass(sample_run):
         cwd=settings.DBT_PROJECT_DIR, env=env, capture_output=True, text=True,
     )
     assert proc.returncode == 0, proc.stdout[-4000:]
-    assert "PASS=2" in proc.stdout
+    assert "PASS=3" in proc.stdout

@@ -25,16 +25,14 @@
 {%- endmacro %}
 
 {#
-  Every (month, ref_area, size_class) from the first month to the last of a by-level relation:
-  a month without data becomes a row, so comparisons across months hold.
+  Every row of `months` (a relation with one row per month) for every
+  (ref_area, size_class) series of `series`: a month without data becomes a row, so comparisons
+  across months hold. The months are the feed's expected months (int_landing__expected_inputs).
 #}
-{% macro level_month_spine(relation, column) -%}
-    select months.{{ column }}, series.ref_area, series.size_class
-    from (
-        select unnest(generate_series(min({{ column }}), max({{ column }}), interval 1 month))::date as {{ column }}
-        from {{ relation }}
-    ) as months
-    cross join (select distinct ref_area, size_class from {{ relation }}) as series
+{% macro level_month_spine(months, series) -%}
+    select months.*, series.ref_area, series.size_class
+    from {{ months }} as months
+    cross join (select distinct ref_area, size_class from {{ series }}) as series
 {%- endmacro %}
 
 {# SDMX-style level of an aggregate, from its area and size-class codes. #}

@@ -10,7 +10,7 @@ import duckdb
 
 from orchestration.contracts import load_contracts
 from orchestration.defs.partitions import WAREHOUSE_POOL, run_months
-from orchestration.defs.resources import WarehouseResource, retry_if_locked
+from orchestration.defs.resources import WarehouseResource
 from orchestration.validation import ValidationReport, dbt_meta, model_schema, validate
 
 PANDERA_CHECK = "pandera_schema"
@@ -81,7 +81,7 @@ def build_model_checks(name: str, models: Mapping[dg.AssetKey, Mapping[str, Any]
     def model_checks(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> Iterator[dg.AssetCheckResult]:
         selected = {check.asset_key for check in context.selected_asset_check_keys}
         months = run_months(context.run.tags)
-        with retry_if_locked(), warehouse.connect(read_only=True) as con:
+        with warehouse.connect(read_only=True) as con:
             for key, node in models.items():
                 if key in selected:
                     yield contract_check_result(con, key, PANDERA_CHECK, f"{node['schema']}.{node['name']}", node, months)

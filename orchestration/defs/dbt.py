@@ -77,10 +77,12 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCoreResource, warehouse: W
         last = month_keys(window)[-1]
         args += ["--vars", json.dumps({"month_from": window.start.strftime("%Y-%m-01"), "month_to": f"{last}-01"})]
     target = warehouse.dbt_target_path(context.op_execution_context.op.name)
+    warehouse.wait_until_free()  # dbt itself fails at once on a lock held outside Dagster
     with warehouse.dbt_environment():
         build = dbt.build(context, args, target_path=target)
     yield from _with_warehouse_metadata(context, build.events, warehouse, charts)
-    with retry_if_locked():  # a lock held outside Dagster fails dbt before any node runs
+    # The lock taken again between the wait and dbt's own open: the step retries, same policy.
+    with retry_if_locked(warehouse.lock_retries, warehouse.lock_retry_seconds):
         build.raise_on_failure()
 
 

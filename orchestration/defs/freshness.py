@@ -9,7 +9,7 @@ from orchestration import settings
 from orchestration.contracts import load_contracts
 from orchestration.defs.partitions import WAREHOUSE_POOL, next_month
 from orchestration.defs.raw import raw_key
-from orchestration.defs.resources import WarehouseResource, retry_if_locked
+from orchestration.defs.resources import WarehouseResource
 
 SALES = raw_key(load_contracts().feeds["sales"])
 
@@ -37,7 +37,7 @@ def sales_staleness(newest_day: dt.date | None, today: dt.date, max_age_days: in
     pool=WAREHOUSE_POOL,
 )
 def sales_freshness(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    with retry_if_locked(), warehouse.connect(read_only=True) as con:
+    with warehouse.connect(read_only=True) as con:
         newest = con.execute("SELECT max(sale_date) FROM raw.sales").fetchall()[0][0]
     today = dt.datetime.now(ZoneInfo(settings.TIMEZONE)).date()
     passed, description = sales_staleness(newest, today, settings.sales_max_age_days())

@@ -19,6 +19,6 @@ indicators_job = dg.define_asset_job(
 
 monthly_job = dg.define_asset_job(
     "monthly_job",
-    selection=MONTHLY_FEEDS.downstream(),  # monthly partitions, from the monthly assets it selects
+    selection=MONTHLY_FEEDS.downstream().materializable(),  # monthly partitions, from the monthly assets it selects
     description="One month of the monthly feeds (sales, onboarding) and everything built from them, up to publishing.",
 )

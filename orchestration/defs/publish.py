@@ -4,6 +4,7 @@
 import dagster as dg
 import duckdb
 
+from orchestration.audit import completeness_line
 from orchestration.charts import headline_charts, write_report
 from orchestration.defs.dbt import models_in_layer
 from orchestration.defs.partitions import WAREHOUSE_POOL
@@ -39,7 +40,8 @@ def published_asset(name: str, deps: list, kinds: set[str], description: str, po
     ),
 )
 def indicators_db(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    publication = publish(warehouse.working_db, warehouse.published_db, context.run.run_id)
+    with warehouse.connect(read_only=True) as con:
+        publication = publish(con, warehouse.published_db, context.run.run_id)
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(publication.path)),
@@ -84,12 +86,15 @@ def report(warehouse: WarehouseResource) -> dg.MaterializeResult:
     try:
         charts = headline_charts(con)
         run_id, published_at = con.execute("SELECT run_id, published_at FROM meta.publication").fetchall()[0]
+        incomplete = completeness_line(con)
     finally:
         con.close()
-    page = write_report(charts, warehouse.reports_dir, f"Published {published_at:%Y-%m-%d %H:%M} UTC by run {run_id}.")
+    notes = [incomplete] if incomplete else []
+    page = write_report(charts, warehouse.reports_dir, f"Published {published_at:%Y-%m-%d %H:%M} UTC by run {run_id}.", notes)
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(page)),
+            "not_collected": incomplete or "nothing: every expected input landed",
             **{f"chart_{chart.name}": dg.MetadataValue.md(chart.markdown()) for chart in charts},
         }
     )

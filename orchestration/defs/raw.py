@@ -10,7 +10,7 @@ from orchestration.audit import quarantine_shares
 from orchestration.contracts import FeedContract, dbt_source_name, load_contracts
 from orchestration.defs.checks import report_check_result
 from orchestration.defs.partitions import WAREHOUSE_POOL, is_monthly, month_keys, monthly, single_run
-from orchestration.defs.resources import WarehouseResource, retry_if_locked
+from orchestration.defs.resources import WarehouseResource
 from orchestration.ingest import FeedError, FeedLoad, load_feed
 from orchestration.validation import ValidationReport, feed_schema, validate
 
@@ -86,7 +86,7 @@ def build_raw_asset(feed: FeedContract) -> dg.AssetsDefinition:
         def validate_loaded(con, files: list[str]) -> ValidationReport:
             return validate(con, feed.raw_table, feed_schema(contracts, feed, con), where=lambda t: t.source_file.isin(files))
 
-        with retry_if_locked(), warehouse.connect() as con:
+        with warehouse.connect() as con:
             try:
                 load = load_feed(con, feed, warehouse.sources_path, context.run.run_id, months=months, validate=validate_loaded)
             except FeedError as error:
@@ -161,3 +161,20 @@ def _population_totals_check(con, key: dg.AssetKey) -> dg.AssetCheckResult:
 
 
 raw_assets = [build_raw_asset(feed) for feed in load_contracts().feeds.values()]
+
+# The load audit's view of what is loaded now, written by every raw asset as a side effect of its
+# load: shown in the lineage, never materialized on its own, so a failed load blocks only what is
+# built from its feed's rows.
+load_audit = dg.AssetSpec(
+    key=["audit", "loaded_files"],
+    group_name="raw",
+    description=(
+        "audit.loaded_files in the working database: every landed file whose rows are loaded now, with its "
+        "SHA-256, row counts and the fields its path names (month, platform). Written by the raw assets as "
+        "they load; completeness (marts.feed_completeness) is judged on it."
+    ),
+    deps=[raw_key(feed) for feed in load_contracts().feeds.values()],
+    kinds={"duckdb"},
+    owners=[OWNER],
+    metadata={"dagster/table_name": "working.audit.loaded_files"},
+)

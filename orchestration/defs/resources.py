@@ -2,6 +2,8 @@
 
 
 import os
+import re
+import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -14,6 +16,17 @@ from dagster_dbt import DagsterDbtTranslator, DbtProject
 from pydantic import Field
 
 from orchestration import settings
+
+# What DuckDB says when another process holds the file's lock; the rest of its message names it.
+LOCK_ERROR = "Could not set lock on file"
+LOCK_HOLDER = re.compile(r"Conflicting lock is held in (.+?) \(PID (\d+)\)")
+# How long an opener waits for a lock held outside Dagster: up to 5 retries, 5 s apart.
+LOCK_RETRIES = 5
+LOCK_RETRY_SECONDS = 5.0
+
+
+class WarehouseLocked(Exception):
+    """The working database stayed locked by another process for the whole lock policy."""
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -33,6 +46,11 @@ class WarehouseResource(dg.ConfigurableResource):
         default=settings.DEFAULT_DUCKDB_MEMORY_LIMIT,
         description="DuckDB's memory limit (e.g. 600MB) for the run's connections, dbt's included; beyond it DuckDB spills to disk.",
     )
+    lock_retries: int = Field(
+        default=LOCK_RETRIES,
+        description="While another process holds the working database's lock, open it again this many times before the step fails.",
+    )
+    lock_retry_seconds: float = Field(default=LOCK_RETRY_SECONDS, description="Seconds between those attempts.")
 
     @property
     def sources_path(self) -> Path:
@@ -52,12 +70,42 @@ class WarehouseResource(dg.ConfigurableResource):
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        self.working_db.parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(str(self.working_db), read_only=read_only, config={"memory_limit": self.duckdb_memory_limit})
+        """A connection to the working database, once no other process holds its lock."""
+        con = self._open(read_only)
         try:
             yield con
         finally:
             con.close()
+
+    def wait_until_free(self) -> None:
+        """Return once this process could write the working database (dbt, which opens it
+        itself, fails at once on a lock held elsewhere)."""
+        self._open(read_only=False).close()
+
+    def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        self.working_db.parent.mkdir(parents=True, exist_ok=True)
+        # Within Dagster the warehouse pool keeps steps apart; this waits out a BI tool, a duckdb
+        # CLI or a notebook that has the file open.
+        retry = 0
+        while True:
+            try:
+                return duckdb.connect(str(self.working_db), read_only=read_only, config={"memory_limit": self.duckdb_memory_limit})
+            except duckdb.IOException as error:
+                if LOCK_ERROR not in str(error):
+                    raise
+                match = LOCK_HOLDER.search(str(error))
+                holder = f"{match[1]} (PID {match[2]})" if match else "another process"
+                total = self.lock_retries * self.lock_retry_seconds
+                if retry == self.lock_retries:
+                    raise WarehouseLocked(
+                        f"{self.working_db} is still locked by {holder} after {total:g} s. Close that program (a duckdb CLI, "
+                        f"a notebook or a BI tool with it open; BI tools should open {self.published_db.name} read-only "
+                        "instead) or let it finish, then run again."
+                    ) from error
+                if retry == 0:
+                    dg.get_dagster_logger().warning(f"{self.working_db} is locked by {holder}; waiting up to {total:g} s for it.")
+                time.sleep(self.lock_retry_seconds)
+                retry += 1
 
     @property
     def exports_dir(self) -> Path:
@@ -100,19 +148,15 @@ def environment(values: dict[str, str | None]) -> Iterator[None]:
                 os.environ[name] = value
 
 
-# What DuckDB says when another process holds the file's write lock.
-LOCK_ERROR = "Could not set lock on file"
-
-
 @contextmanager
-def retry_if_locked(attempts: int = 5, seconds: int = 5) -> Iterator[None]:
-    """Turn a lock held by something outside Dagster (a BI tool writing, a stray CLI) into a step
-    retry after a pause; within Dagster, the warehouse pool already keeps writers apart."""
+def retry_if_locked(retries: int = LOCK_RETRIES, seconds: float = LOCK_RETRY_SECONDS) -> Iterator[None]:
+    """Turn a lock error from a library that opens the file itself (dbt) into a step retry after
+    a pause; openers through `WarehouseResource.connect` wait in place instead."""
     try:
         yield
     except Exception as error:
         if LOCK_ERROR in str(error):
-            raise dg.RetryRequested(max_retries=attempts, seconds_to_wait=seconds) from error
+            raise dg.RetryRequested(max_retries=retries, seconds_to_wait=seconds) from error
         raise
 
 

@@ -22,10 +22,15 @@ def landing_state(sources_dir: Path, previous: State) -> State:
     for feed in load_contracts().feeds.values():
         for path in feed.landed_files(sources_dir):
             rel = relative(path, sources_dir)
-            stat = path.stat()
+            try:
+                stat = path.stat()
+                signature = [stat.st_size, stat.st_mtime_ns]
+            except OSError:  # a dangling link or a symlink loop: no size or time; the load rejects it
+                signature = [None, None]
             known = previous.get(rel)
-            same_stat = known is not None and known[1:3] == [stat.st_size, stat.st_mtime_ns]
-            state[rel] = [feed.name, stat.st_size, stat.st_mtime_ns, known[3] if same_stat else sha256_file(path)]
+            same_stat = known is not None and known[1:3] == signature
+            # sha256_file never opens what is not a regular file: reading a FIFO would block the sensor.
+            state[rel] = [feed.name, *signature, known[3] if same_stat else sha256_file(path)]
     return state
 
 
@@ -54,7 +59,7 @@ def run_requests(changed: dict[str, str], asset_graph) -> list[dg.RunRequest]:
     partitioned = {key for key in asset_graph.get_all_asset_keys() if asset_graph.get(key).partitions_def is not None}
     requests = []
     for month, names in sorted(months.items()):
-        selection = dg.AssetSelection.assets(*(raw_key(feeds[n]) for n in sorted(names))).downstream()
+        selection = dg.AssetSelection.assets(*(raw_key(feeds[n]) for n in sorted(names))).downstream().materializable()
         requests.append(
             dg.RunRequest(
                 run_key=f"{month}:{digest}",
@@ -64,7 +69,7 @@ def run_requests(changed: dict[str, str], asset_graph) -> list[dg.RunRequest]:
             )
         )
     if others:
-        selection = dg.AssetSelection.assets(*(raw_key(feeds[n]) for n in sorted(others))).downstream()
+        selection = dg.AssetSelection.assets(*(raw_key(feeds[n]) for n in sorted(others))).downstream().materializable()
         requests.append(
             dg.RunRequest(
                 run_key=f"feeds:{digest}",

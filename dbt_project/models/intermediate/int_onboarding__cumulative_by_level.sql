@@ -22,7 +22,19 @@ monthly as (
 
 ),
 
-spine as ({{ level_month_spine('monthly', 'onboarded_month') }}),
+-- A month's count is known when its file landed; the cumulative only while no earlier month is missing.
+onboarding_months as (
+
+    select
+        input_month as onboarded_month,
+        has_landed,
+        bool_and(has_landed) over (order by input_month) as is_complete_to_date
+    from {{ ref('int_landing__expected_inputs') }}
+    where feed = 'onboarding'
+
+),
+
+spine as ({{ level_month_spine('onboarding_months', 'monthly') }}),
 
 cumulated as (
 
@@ -31,11 +43,11 @@ cumulated as (
         spine.ref_area,
         spine.size_class,
         {{ aggregation_level('spine.ref_area', 'spine.size_class') }} as aggregation_level,
-        coalesce(monthly.newly_onboarded, 0)::bigint as newly_onboarded,
-        sum(coalesce(monthly.newly_onboarded, 0)) over (
+        case when spine.has_landed then coalesce(monthly.newly_onboarded, 0) end::bigint as newly_onboarded,
+        case when spine.is_complete_to_date then sum(coalesce(monthly.newly_onboarded, 0)) over (
             partition by spine.ref_area, spine.size_class
             order by spine.onboarded_month
-        )::bigint as cumulative_onboarded
+        ) end::bigint as cumulative_onboarded
     from spine
     left join monthly using (onboarded_month, ref_area, size_class)
 

@@ -9,6 +9,8 @@ sales_growth as (select * from {{ ref('sales_growth') }}),
 
 online_sales_monthly as (select * from {{ ref('online_sales_monthly') }}),
 
+sales_inputs as (select * from {{ ref('int_landing__expected_inputs') }} where feed = 'sales'),
+
 onboarding_rate as (select * from {{ ref('onboarding_rate') }}),
 
 population as (select * from {{ ref('int_population__by_level') }}),
@@ -19,17 +21,24 @@ sales_totals as (
 
     select 'ONLINE_SALES' as indicator_code, ref_area, size_class, '_T' as breakdown,
            strftime(sale_month, '%Y-%m') as time_period, gross_sales_idr::double as obs_value,
-           'IDR' as unit_measure, 'A' as obs_status
+           'IDR' as unit_measure, sales_status as obs_status
     from sales_growth
 
 ),
 
+-- Each platform expected in a month (missing when its file has not landed), and any other
+-- platform whose files loaded rows.
 sales_by_platform as (
 
-    select 'ONLINE_SALES', 'ID', '_T', platform, strftime(sale_month, '%Y-%m'),
-           sum(gross_sales_idr)::double, 'IDR', 'A'
-    from online_sales_monthly
-    group by platform, sale_month
+    select 'ONLINE_SALES', 'ID', '_T', sales_inputs.platform, strftime(sales_inputs.input_month, '%Y-%m'),
+           case when sales_inputs.has_landed then coalesce(sum(online_sales_monthly.gross_sales_idr), 0)::double end,
+           'IDR', case when sales_inputs.has_landed then 'A' else 'L' end
+    from sales_inputs
+    left join online_sales_monthly
+        on online_sales_monthly.sale_month = sales_inputs.input_month
+        and online_sales_monthly.platform = sales_inputs.platform
+    where sales_inputs.is_expected or sales_inputs.rows_loaded > 0
+    group by sales_inputs.platform, sales_inputs.input_month, sales_inputs.has_landed
 
 ),
 
@@ -62,7 +71,7 @@ umkm_population as (
 onboarding as (
 
     select 'ONBOARDED_CUMULATIVE', ref_area, size_class, '_T', strftime(onboarded_month, '%Y-%m'),
-           cumulative_onboarded::double, 'NUMBER', 'A'
+           cumulative_onboarded::double, 'NUMBER', case when cumulative_onboarded is null then 'L' else 'A' end
     from onboarding_rate
     union all
     select 'ONBOARDING_RATE', ref_area, size_class, '_T', strftime(onboarded_month, '%Y-%m'),

@@ -4,9 +4,24 @@ with
 
 sparse as (select * from {{ ref('int_sales__monthly_by_level') }}),
 
-spine as ({{ level_month_spine('sparse', 'sale_month') }}),
+inputs as (select * from {{ ref('int_landing__expected_inputs') }}),
 
--- A month without sales is a row with zeros, so comparisons across months hold.
+-- A month is complete when every platform expected in it has landed its file.
+sales_months as (
+
+    select
+        input_month as sale_month,
+        coalesce(bool_and(has_landed) filter (where is_expected), true) as is_complete
+    from inputs
+    where feed = 'sales'
+    group by input_month
+
+),
+
+spine as ({{ level_month_spine('sales_months', 'sparse') }}),
+
+-- In a complete month a series without sales is a real zero; in an incomplete one every series
+-- is missing (status L), never a lower figure.
 monthly as (
 
     select
@@ -14,7 +29,8 @@ monthly as (
         spine.ref_area,
         spine.size_class,
         {{ aggregation_level('spine.ref_area', 'spine.size_class') }} as aggregation_level,
-        coalesce(sparse.gross_sales_idr, 0) as gross_sales_idr
+        case when spine.is_complete then coalesce(sparse.gross_sales_idr, 0) end as gross_sales_idr,
+        case when spine.is_complete then 'A' else 'L' end as sales_status
     from spine
     left join sparse using (sale_month, ref_area, size_class)
 
@@ -28,6 +44,7 @@ compared as (
         current_month.size_class,
         current_month.aggregation_level,
         current_month.gross_sales_idr,
+        current_month.sales_status,
         previous_month.gross_sales_idr as sales_previous_month,
         previous_year.gross_sales_idr as sales_same_month_previous_year,
         previous_december.gross_sales_idr as sales_previous_december,

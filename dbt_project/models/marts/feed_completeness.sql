@@ -1,0 +1,16 @@
+with inputs as (select * from {{ ref('int_landing__expected_inputs') }})
+
+select
+    feed,
+    input_month,
+    platform,
+    is_expected,
+    has_landed,
+    files,
+    rows_loaded,
+    case
+        when is_expected and not has_landed then 'missing'
+        when not is_expected then 'unexpected'
+        else 'landed'
+    end as completeness
+from inputs
