@@ -117,6 +117,12 @@ class Contracts:
         return self.feeds[feed], col
 
 
+# A `valid_in_period` rule reads the referenced feed's validity from these columns (empty: open-ended)
+# and compares it with the period its file's path names, at that period's resolution.
+VALID_FROM, VALID_TO = "valid_from", "valid_to"
+PERIOD_FORMATS = {"month": "%Y-%m", "year": "%Y"}
+
+
 class ContractError(ValueError):
     """The contracts file does not validate; the message has one line per problem."""
 
@@ -195,6 +201,7 @@ class _Rules(_Spec):
     references: str | None = None
     in_file_month: bool | None = None
     from_path: str | None = None
+    valid_in_period: Literal[tuple(PERIOD_FORMATS)] | None = None
 
 
 class _Column(_Spec):
@@ -236,8 +243,12 @@ class _Feed(_Spec):
             problems.append((("layout",), f"only for format ministry_table, not {self.format}"))
         groups = list(re.compile(self.path_pattern).groupindex) if self.path_pattern else []
         for i, column in enumerate(self.columns):
-            # Both rules compare the value with a named group of the file's path (in_file_month: `month`).
-            path_rules = {"in_file_month": "month" if column.rules.in_file_month else None, "from_path": column.rules.from_path}
+            # These rules compare the value with a named group of the file's path (in_file_month: `month`).
+            path_rules = {
+                "in_file_month": "month" if column.rules.in_file_month else None,
+                "from_path": column.rules.from_path,
+                "valid_in_period": column.rules.valid_in_period,
+            }
             problems += [
                 (
                     ("columns", i, "rules", rule),
@@ -270,8 +281,26 @@ class _Document(_Spec):
                         problems.append(((*at, "references"), f"unknown reference {reference!r} (<feed>.<column>; feeds: {', '.join(self.feeds)})"))
                     elif target_column not in (columns := [c.name for c in self.feeds[target].columns]):
                         problems.append(((*at, "references"), f"unknown reference {reference!r} (columns of {target}: {', '.join(columns)})"))
+                if column.rules.valid_in_period is not None:
+                    problems += [((*at, "valid_in_period"), p) for p in self._validity_problems(column.rules.references)]
         _refuse(self, problems)
         return self
+
+    def _validity_problems(self, reference: str | None) -> list[str]:
+        """Why a `valid_in_period` rule cannot look up the validity of the row its `references` points at."""
+        if reference is None:
+            return ["needs a `references` rule naming the rows whose validity it checks"]
+        target, _, target_column = reference.partition(".")
+        if target not in self.feeds:
+            return []  # reported on `references`
+        feed = self.feeds[target]
+        # One row per referenced value: the value's validity is that row's.
+        problems = [] if feed.key == [target_column] else [f"needs {reference} to be the key of {target} (key: {', '.join(feed.key)})"]
+        types = {c.name: c.type for c in feed.columns}
+        problems += [
+            f"needs a DATE column `{name}` in {target}" for name in (VALID_FROM, VALID_TO) if types.get(name) != "DATE"
+        ]
+        return problems
 
 
 def _spec_at(loc: Location) -> type[_Spec]:
@@ -400,6 +429,8 @@ def _describe_rules(contracts: Contracts, column: ColumnContract) -> str:
         rules.append("inside the file's month")
     if "from_path" in column.rules:
         rules.append(f"equals the file path's `{column.rules['from_path']}`")
+    if "valid_in_period" in column.rules:
+        rules.append(f"valid in the file's {column.rules['valid_in_period']}")
     return "; ".join(rules)
 
 

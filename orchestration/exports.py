@@ -3,40 +3,26 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
 
+from orchestration import sdmx
 from orchestration.publish import sql_literal
 
-# SDMX-CSV 2.0: STRUCTURE, STRUCTURE_ID, ACTION, the dimensions, then the measure and its status.
-SDMX_STRUCTURE_ID = "ID.UMKM:DF_DIGITAL_ECONOMY(1.0)"
-SDMX_QUERY = f"""
-SELECT 'dataflow' AS STRUCTURE,
-       '{SDMX_STRUCTURE_ID}' AS STRUCTURE_ID,
-       'I' AS ACTION,
-       c.frequency AS FREQ,
-       i.indicator_code AS INDICATOR,
-       i.ref_area AS REF_AREA,
-       i.size_class AS SIZE_CLASS,
-       i.breakdown AS BREAKDOWN,
-       i.unit_measure AS UNIT_MEASURE,
-       i.time_period AS TIME_PERIOD,
-       i.obs_value AS OBS_VALUE,
-       i.obs_status AS OBS_STATUS
-FROM marts.indicators i JOIN marts.indicator_catalog c USING (indicator_code)
-ORDER BY INDICATOR, REF_AREA, SIZE_CLASS, BREAKDOWN, TIME_PERIOD
-"""
+SDMX_STRUCTURE_FILE = "indicators.structure.xml"
+SDMX_DATA_FILE = "indicators.sdmx.csv"
 
 
-def _copy_atomically(con: duckdb.DuckDBPyConnection, query: str, target: Path, options: str) -> None:
+def _replace_atomically(target: Path, write: Callable[[Path], object]) -> None:
     staging = target.with_name(f".{target.name}.tmp")
-    con.execute(f"COPY ({query}) TO {sql_literal(str(staging))} ({options})")
+    write(staging)
     os.replace(staging, target)
 
 
 def export(published_db: Path, exports_dir: Path) -> dict[str, str]:
-    """Parquet per mart and the indicators as SDMX-CSV, each file replaced atomically."""
+    """Parquet per mart, and the indicators as SDMX-CSV with their SDMX structure; each file replaced atomically."""
     exports_dir.mkdir(parents=True, exist_ok=True)
     written = {}
     con = duckdb.connect(str(published_db), read_only=True)
@@ -44,11 +30,13 @@ def export(published_db: Path, exports_dir: Path) -> dict[str, str]:
         tables = [t for (t,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'marts' ORDER BY 1").fetchall()]
         for table in tables:
             target = exports_dir / f"{table}.parquet"
-            _copy_atomically(con, f'SELECT * FROM marts."{table}"', target, "FORMAT parquet")
+            _replace_atomically(target, lambda staging: con.execute(f'COPY (SELECT * FROM marts."{table}") TO {sql_literal(str(staging))} (FORMAT parquet)'))
             written[table] = target.name
-        target = exports_dir / "indicators.sdmx.csv"
-        _copy_atomically(con, SDMX_QUERY, target, "FORMAT csv, HEADER true, NULLSTR ''")
-        written["sdmx"] = target.name
+        structure, data = sdmx.messages(con)
     finally:
         con.close()
+    # The structure first, so that the data's codes and dataflow reference always resolve in it.
+    for key, name, text in (("sdmx_structure", SDMX_STRUCTURE_FILE, structure), ("sdmx", SDMX_DATA_FILE, data)):
+        _replace_atomically(exports_dir / name, lambda staging: staging.write_text(text, encoding="utf-8"))
+        written[key] = name
     return written

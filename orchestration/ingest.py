@@ -28,7 +28,7 @@ import duckdb
 
 from orchestration import settings
 from orchestration.contracts import Contracts, FeedContract, load_contracts
-from orchestration.rules import problems_expression, quoted, sql_literal
+from orchestration.rules import column_problems, problems_expression, quoted, sql_literal
 
 # Indonesian official tables group thousands with '.' and use ',' as the decimal mark.
 MACROS = r"""
@@ -367,6 +367,15 @@ def _create_load_tables(con: duckdb.DuckDBPyConnection, feed: FeedContract) -> N
     )
 
 
+def path_struct_sql(feed: FeedContract, source_file: str) -> str:
+    """SQL of the struct of the fields a file's path names (month, platform, year), for the rules
+    that compare a value with them (NULL for a feed whose path names none)."""
+    groups = list(re.compile(feed.path_pattern).groupindex) if feed.path_pattern else []
+    if not groups:
+        return "NULL"
+    return f"regexp_extract({source_file}, {sql_literal(feed.path_pattern)}, [{', '.join(sql_literal(g) for g in groups)}])"
+
+
 def _stage_tabular(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedContract, files: list[LandedFile], prefix_len: int) -> dict[str, str]:
     """Read CSV / gzip CSV / Parquet files as text, cast to the contract's types and judge every row.
 
@@ -377,17 +386,12 @@ def _stage_tabular(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: F
     Returns the files DuckDB could not read at all (say a corrupt gzip stream), with the reason;
     the others are staged.
     """
-    groups = list(re.compile(feed.path_pattern).groupindex) if feed.path_pattern else []
     landed = ", ".join(quoted(c.name) for c in feed.columns)
     typed = ", ".join(f"TRY_CAST({quoted(c.name)} AS {c.type}) AS {quoted(c.name + '__typed')}" for c in feed.columns)
     flags, problems = problems_expression(
         contracts, list(feed.columns), quoted, lambda n: quoted(n + "__typed"), lambda group: f"file_path.{quoted(group)}"
     )
-    # The fields the file's path names (month, platform), once per row, for the rules that compare with them.
-    path = f"regexp_extract(source_file, $pattern, [{', '.join(sql_literal(g) for g in groups)}])" if groups else "NULL"
     params: dict[str, Any] = {"prefix_len": prefix_len}
-    if groups:
-        params["pattern"] = feed.path_pattern
 
     def stage(reader: str, reader_params: dict[str, Any]) -> None:
         con.execute(
@@ -400,7 +404,7 @@ def _stage_tabular(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: F
             FROM (
                 SELECT *, {problems} AS problems
                 FROM (SELECT *, {', '.join(flags)}
-                      FROM (SELECT *, {path} AS file_path, {typed}
+                      FROM (SELECT *, {path_struct_sql(feed, 'source_file')} AS file_path, {typed}
                             FROM (SELECT substr(filename, $prefix_len) AS source_file, file_row, {landed} FROM ({reader}))))
             )
             """,
@@ -543,13 +547,14 @@ def _stage_tabular(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: F
     return unreadable
 
 
-def _stage_population(con: duckdb.DuckDBPyConnection, feed: FeedContract, files: list[LandedFile]) -> dict[str, str]:
+def _stage_population(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedContract, files: list[LandedFile]) -> dict[str, str]:
     """Normalize the ministry's formatted tables to (year, province_code, size_class, enterprises).
 
     A table line is a record: its cells load together or the line is quarantined (unknown province
-    name, with the closest known names; a cell that is not an Indonesian number; a province listed
-    twice). The national total line goes to `raw.population_reported_totals`, so a check can compare
-    it with the sum of the provinces. Names resolve through the provinces reference (official name
+    name, with the closest known names; a province that breaks the contract's rules, say one not
+    valid in the file's year; a cell that is not an Indonesian number; a province listed twice).
+    The national total line goes to `raw.population_reported_totals`, so a check can compare it
+    with the sum of the provinces. Names resolve through the provinces reference (official name
     and listed variants), compared without case, spaces or punctuation.
 
     Returns the files rejected as a whole, with the reason.
@@ -624,24 +629,39 @@ def _stage_population(con: duckdb.DuckDBPyConnection, feed: FeedContract, files:
             """,
             {"source_file": landed.source_file, "year": year, "header_line": header_line, "footnote": layout["footnote_prefix"]},
         )
+    # The contract's rules on the code a name resolves to (valid in the file's year), as on any feed's
+    # rows; an unknown name is offered only names whose code breaks none (provinces of that year).
+    code = feed.column("province_code")
+    code_flags, code_problems = problems_expression(
+        contracts, [code], lambda _: "bps_code", lambda _: "bps_code", lambda group: f"file_path.{quoted(group)}"
+    )
+    breaks_a_rule = " OR ".join(
+        f"coalesce({condition}, false)"
+        for _, condition, _ in column_problems(contracts, code, "k.bps_code", "k.bps_code", lambda group: f"r.file_path.{quoted(group)}")
+    )
     con.execute(
-        """
+        f"""
         CREATE OR REPLACE TEMP TABLE population_judged AS
         WITH resolved AS (
-            SELECT l.*, upper(l.name) = upper($total) AS is_total, n.bps_code,
+            SELECT l.*, upper(l.name) = upper($total) AS is_total, n.bps_code, {path_struct_sql(feed, 'l.source_file')} AS file_path,
                    list_filter(l.cells, lambda c: id_number(c.value) IS NULL OR id_number(c.value) <> trunc(id_number(c.value))) AS bad_cells
             FROM population_lines l LEFT JOIN province_names n ON n.key = province_key(l.name)
         ),
         ranked AS (
-            SELECT *, row_number() OVER (PARTITION BY source_file, coalesce(bps_code, name), is_total ORDER BY line) AS occurrence
+            SELECT *, row_number() OVER (PARTITION BY source_file, coalesce(bps_code, name), is_total ORDER BY line) AS occurrence,
+                   {', '.join(code_flags)}
             FROM resolved
-        )
+        ),
+        judged AS (SELECT *, {code_problems} AS code_problems FROM ranked)
         SELECT r.*, CASE
             WHEN NOT is_total AND bps_code IS NULL THEN struct_pack(
                 rule := 'references', column_name := 'province_code',
                 reason := 'unknown province name ''' || name || '''; closest known: ' || (
                     SELECT array_to_string(list(k.name ORDER BY jaro_winkler_similarity(upper(k.name), upper(r.name)) DESC)[1:3], ', ')
-                    FROM province_names k))
+                    FROM province_names k WHERE NOT ({breaks_a_rule})))
+            WHEN NOT is_total AND len(code_problems) > 0 THEN struct_pack(
+                rule := code_problems[1].rule, column_name := code_problems[1].column_name,
+                reason := '''' || name || ''': ' || array_to_string(list_transform(code_problems, lambda p: p.reason), '; '))
             WHEN len(bad_cells) > 0 THEN struct_pack(
                 rule := 'type', column_name := 'enterprises',
                 reason := array_to_string(list_transform(bad_cells,
@@ -651,7 +671,7 @@ def _stage_population(con: duckdb.DuckDBPyConnection, feed: FeedContract, files:
                 rule := 'unique_key', column_name := 'province_code',
                 reason := CASE WHEN is_total THEN 'a second national total line' ELSE 'province ' || bps_code || ' (' || name || ') is listed twice in the table' END)
             END AS problem
-        FROM ranked r
+        FROM judged r
         """,
         {"total": layout["national_total_label"]},
     )
@@ -742,7 +762,7 @@ def load_feed(
         )
     if candidates:
         if feed.format == "ministry_table":
-            unreadable = _stage_population(con, feed, candidates)
+            unreadable = _stage_population(con, contracts, feed, candidates)
             _drop_from_load(con, unreadable)
         else:
             unreadable = _stage_tabular(con, contracts, feed, candidates, len(str(sources_dir.resolve())) + 2)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from orchestration.contracts import ColumnContract, Contracts
+from orchestration.contracts import PERIOD_FORMATS, VALID_FROM, VALID_TO, ColumnContract, Contracts
 
 
 def sql_literal(value: Any) -> str:
@@ -68,6 +68,24 @@ def column_problems(
                 "references",
                 f"{typed} NOT IN (SELECT {quoted(ref_column)} FROM {feed.raw_table} WHERE {quoted(ref_column)} IS NOT NULL)",
                 f"'`{name}` ' || {_shown(typed)} || ' is not a known {rules['references']}'",
+            )
+        )
+    if (period := rules.get("valid_in_period")) is not None:
+        feed, ref_column = contracts.reference(rules)
+        # The referenced row's validity, looked up in a map built once per statement (NULL for an
+        # unknown value, which `references` reports). Dates and the path's period compare as text
+        # at the period's resolution: a row valid on any day of the period is valid in it.
+        validity = (
+            f"(SELECT map(list({quoted(ref_column)}), list({{'valid_from': {quoted(VALID_FROM)}, 'valid_to': {quoted(VALID_TO)}}})) "
+            f"FROM {feed.raw_table})[{typed}]"
+        )
+        in_period, fmt = path_field(period), sql_literal(PERIOD_FORMATS[period])
+        problems.append(
+            (
+                "valid_in_period",
+                f"(strftime({validity}.valid_from, {fmt}) > {in_period} OR strftime({validity}.valid_to, {fmt}) < {in_period})",
+                f"'`{name}` ' || {_shown(typed)} || ' is not a {rules['references']} in ' || {in_period} || ' ('"
+                f" || concat_ws(' ', 'valid', 'from ' || {validity}.valid_from, 'to ' || {validity}.valid_to) || ')'",
             )
         )
     if rules.get("in_file_month"):

@@ -290,7 +290,10 @@ def id_thousands(n: int) -> str:
 def write_population(out: Path, provinces: list[dict[str, str]]) -> None:
     folder = out / "population"
     folder.mkdir(parents=True, exist_ok=True)
-    weights = np.array(list(PROVINCE_WEIGHTS.values()))
+    # The sample's years know the 34 provinces of 2020, the ones with weights; the reference also
+    # lists those created since.
+    provinces = [p for p in provinces if p["bps_code"] in PROVINCE_WEIGHTS]
+    weights = np.array([PROVINCE_WEIGHTS[p["bps_code"]] for p in provinces])
     layout = load_contracts().feeds["population"].layout
     labels = list(layout["size_class_columns"])
     for year, totals in POPULATION.items():

@@ -16,7 +16,7 @@ import ibis
 import pandera.ibis as pa
 from ibis.backends.sql.datatypes import DuckDBType
 
-from orchestration.contracts import ColumnContract, Contracts, FeedContract
+from orchestration.contracts import PERIOD_FORMATS, VALID_FROM, VALID_TO, ColumnContract, Contracts, FeedContract
 
 SAMPLE_SIZE = 5
 
@@ -58,6 +58,37 @@ def _path_field_check(rule: str, column: str, value: Callable[[ibis.Value], ibis
         return value(table[column]) == table.source_file.re_extract(path_pattern, index)
 
     return pa.Check(check, name=rule, error=f"{rule}({column})")
+
+
+def _validity_check(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedContract, column: ColumnContract) -> pa.Check | None:
+    """The check of a `valid_in_period` rule: the referenced row is valid in the period its row's file
+    path names. Only referenced rows with a valid_from or valid_to can fail it (none: no check)."""
+    period = column.rules.get("valid_in_period")
+    if period is None:
+        return None
+    reference, key = contracts.reference(column.rules)
+    fmt = PERIOD_FORMATS[period]
+    # Validity at the period's resolution: text that compares with the path's period (2022-12, 2022).
+    bounds = con.execute(
+        f'SELECT "{key}", strftime({VALID_FROM}, $fmt), strftime({VALID_TO}, $fmt) FROM {reference.raw_table} '
+        f"WHERE {VALID_FROM} IS NOT NULL OR {VALID_TO} IS NOT NULL",
+        {"fmt": fmt},
+    ).fetchall()
+    if not bounds:
+        return None
+    index = re.compile(feed.path_pattern).groupindex[period]
+
+    def check(data) -> Any:
+        table = data.table
+        value, in_period = table[column.name], table.source_file.re_extract(feed.path_pattern, index)
+
+        def valid(first: str | None, last: str | None) -> ibis.Value:
+            return ibis.and_(*([in_period >= first] if first else []), *([in_period <= last] if last else []))
+
+        # A missing value or period is for the other rules to report.
+        return ibis.and_(*[(value != code) | valid(first, last) for code, first, last in bounds]).fill_null(True)
+
+    return pa.Check(check, name="valid_in_period", error=f"valid_in_period({column.name})")
 
 
 def _path_checks(feed: FeedContract, column: ColumnContract) -> list[pa.Check]:
@@ -106,6 +137,8 @@ def feed_schema(contracts: Contracts, feed: FeedContract, con: duckdb.DuckDBPyCo
         checks = column_checks(c.rules, contracts.accepted_values(c.rules), _referenced_values(con, contracts, c.rules))
         pandera_columns[c.name] = pa.Column(DuckDBType.from_string(c.type), checks=checks, nullable=not c.required)
         frame_checks += _path_checks(feed, c)
+        if (validity := _validity_check(con, contracts, feed, c)) is not None:
+            frame_checks.append(validity)
     key = [k for k in feed.key if k in wanted]
     return pa.DataFrameSchema(pandera_columns, checks=frame_checks, name=feed.raw_table, metadata={"key": key})
 

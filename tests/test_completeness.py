@@ -50,9 +50,14 @@ def test_a_month_without_sales_files_is_missing_not_zero(gaps, published):
 
     def touches_june(key):
         code, *_, period = key
-        return code in SALES_INDICATORS and (period == "2020-06" or (code == "ONLINE_SALES_GROWTH_MOM" and period == "2020-07"))
+        return code in SALES_INDICATORS and (
+            period == "2020-06"
+            or (code == "ONLINE_SALES_GROWTH_MOM" and period == "2020-07")
+            # Year to date sums the months from January: June's gap carries to December.
+            or (code == "ONLINE_SALES_GROWTH_YTD" and "2020-06" <= period <= "2020-12")
+        )
 
-    # Every area, size class and platform of 2020-06, and the growth rates whose base is 2020-06.
+    # Every area, size class and platform of 2020-06, and the growth rates whose windows hold 2020-06.
     assert changed == {key for key in full if touches_june(key)}
     assert {gap[key] for key in changed} == {(None, "L")}
     assert gap[("ONLINE_SALES", "ID", "_T", "_T", "2020-06")] == (None, "L")
@@ -83,7 +88,7 @@ def test_the_completeness_check_summary_and_report_say_what_is_missing(gaps):
     report = (warehouse_dir / "reports" / "index.html").read_text()
     assert line in report
     sdmx = (warehouse_dir / "exports" / "indicators.sdmx.csv").read_text().splitlines()
-    assert [x for x in sdmx if ",ONLINE_SALES,ID,_T,_T,IDR,2020-06," in x][0].endswith(",2020-06,,L")
+    assert [x for x in sdmx if ",ONLINE_SALES,ID,_T,_T,IDR,2020-06," in x][0].endswith(",2020-06,NaN,L")
     from orchestration.audit import run_summary
 
     working = duckdb.connect(str(warehouse_dir / settings.WORKING_DB_NAME), read_only=True)

@@ -14,14 +14,18 @@ def test_every_feed_has_sample_files():
         assert feed.landed_files(REPO_ROOT / "sources"), feed.name
 
 
-def test_province_reference_is_the_34_provinces_of_2020():
+def test_province_reference_holds_the_provinces_since_2019():
     with open(REPO_ROOT / "sources" / "reference" / "provinces.csv", encoding="utf-8") as f:
         rows = {r["bps_code"]: r for r in csv.DictReader(f)}
-    assert len(rows) == 34
+    assert len(rows) == 38
+    of_2019 = {code: r for code, r in rows.items() if not r["valid_from"]}
+    assert len(of_2019) == 34 and not any(r["split_from"] for r in of_2019.values())
+    assert not any(r["valid_to"] for r in rows.values())
     assert rows["31"]["province_name"] == "DKI Jakarta"
+    # Papua and Papua Barat keep their codes (and BPS and Kemendagri differ for every Papua province).
     assert rows["94"]["province_name"] == "Papua" and rows["94"]["kemendagri_code"] == "91"
     assert rows["91"]["province_name"] == "Papua Barat" and rows["91"]["kemendagri_code"] == "92"
-    assert all(r["kemendagri_code"] == code for code, r in rows.items() if code not in ("91", "94"))
+    assert all(r["kemendagri_code"] == code for code, r in rows.items() if code[0] != "9")
     assert "D.K.I. Jakarta" in rows["31"]["name_variants"].split("|")
     assert {"DI Yogyakarta", "Daerah Istimewa Yogyakarta"} <= {rows["34"]["province_name"], *rows["34"]["name_variants"].split("|")}
     assert "Kep. Bangka Belitung" in rows["19"]["name_variants"].split("|")
@@ -43,7 +47,7 @@ def _document(feed=None, column=None, **rules):
 
 
 MONTH_FILES = r"f/(?P<month>[0-9]{4}-[0-9]{2})\.csv"
-ALL_RULES = "required, min, max, accepted_values, pattern, references, in_file_month, from_path"
+ALL_RULES = "required, min, max, accepted_values, pattern, references, in_file_month, from_path, valid_in_period"
 
 
 @pytest.mark.parametrize(
@@ -91,12 +95,29 @@ ALL_RULES = "required, min, max, accepted_values, pattern, references, in_file_m
             _document(in_file_month=True),
             "feed f, column amount: rules.in_file_month: needs a path_pattern with a group named 'month' (the feed has no path_pattern)",
         ),
+        (_document(valid_in_period="week"), "feed f, column amount: rules.valid_in_period: Input should be 'month' or 'year'"),
+        (
+            _document(feed={"path_pattern": MONTH_FILES}, references="f.amount", valid_in_period="year"),
+            "feed f, column amount: rules.valid_in_period: needs a path_pattern with a group named 'year' (groups: month)",
+        ),
+        (
+            _document(feed={"path_pattern": MONTH_FILES}, valid_in_period="month"),
+            "feed f, column amount: rules.valid_in_period: needs a `references` rule naming the rows whose validity it checks",
+        ),
     ],
 )
 def test_inconsistent_contracts_are_refused(document, problem):
     with pytest.raises(ContractError) as refused:
         _parse(document)
     assert str(refused.value).splitlines() == [f"sources/contracts.yml: {problem}"]
+
+
+def test_valid_in_period_needs_the_referenced_feed_to_have_validity_dates():
+    with pytest.raises(ContractError) as refused:
+        _parse(_document(feed={"path_pattern": MONTH_FILES}, references="f.amount", valid_in_period="month"))
+    assert str(refused.value).splitlines() == [
+        f"sources/contracts.yml: feed f, column amount: rules.valid_in_period: needs a DATE column `{name}` in f" for name in ("valid_from", "valid_to")
+    ]
 
 
 def test_every_problem_is_reported_on_its_own_line():

@@ -86,7 +86,7 @@ def test_levels_add_up(published):
 
 
 def test_growth_periods_and_missing_bases(published):
-    # 2019-01 is the first month: no previous month, no previous year, no previous December.
+    # 2019-01 is the first month: no previous month, no previous year.
     assert indicator(published, "ONLINE_SALES_GROWTH_MOM", period="2019-01") == (None, "L", "PCT")
     assert indicator(published, "ONLINE_SALES_GROWTH_YOY", period="2019-12") == (None, "L", "PCT")
     sales = {p: v for p, v in published.execute(
@@ -94,11 +94,90 @@ def test_growth_periods_and_missing_bases(published):
     ).fetchall()}
     assert indicator(published, "ONLINE_SALES_GROWTH_MOM", period="2020-04")[0] == pytest.approx(round((sales["2020-04"] / sales["2020-03"] - 1) * 100, 4))
     assert indicator(published, "ONLINE_SALES_GROWTH_YOY", period="2020-04")[0] == pytest.approx(round((sales["2020-04"] / sales["2019-04"] - 1) * 100, 4))
-    assert indicator(published, "ONLINE_SALES_GROWTH_YTD", period="2020-04")[0] == pytest.approx(round((sales["2020-04"] / sales["2019-12"] - 1) * 100, 4))
     # No division errors or infinities anywhere; NULL exactly when the status says missing.
     assert published.execute(
         "SELECT count(*) FROM marts.indicators WHERE isinf(obs_value) OR isnan(obs_value) OR ((obs_value IS NULL) <> (obs_status <> 'A'))"
     ).fetchall() == [(0,)]
+
+
+def series(con, code):
+    """{(ref_area, size_class, time_period): (obs_value, obs_status)} of an indicator's totals (breakdown _T)."""
+    rows = con.execute(
+        "SELECT ref_area, size_class, time_period, obs_value, obs_status FROM marts.indicators WHERE indicator_code = ? AND breakdown = '_T'",
+        [code],
+    ).fetchall()
+    return {row[:3]: row[3:] for row in rows}
+
+
+def test_year_to_date_growth_is_cumulative_against_cumulative(published):
+    """BPS c-to-c, recomputed from the published ONLINE_SALES: sales from January to the month
+    against the same months of the previous year; missing (L) when a month of either is absent."""
+    sales = {key: value for key, (value, _) in series(published, "ONLINE_SALES").items()}
+    ytd = series(published, "ONLINE_SALES_GROWTH_YTD")
+    assert ytd.keys() == sales.keys()
+
+    def cumulative(area, size_class, year, month):
+        months = [sales.get((area, size_class, f"{year}-{m:02d}")) for m in range(1, month + 1)]
+        return None if None in months else sum(months)
+
+    for (area, size_class, period), got in ytd.items():
+        year, month = int(period[:4]), int(period[5:])
+        current, earlier = cumulative(area, size_class, year, month), cumulative(area, size_class, year - 1, month)
+        if current is None or earlier is None:
+            expected = (None, "L")
+        elif earlier == 0:
+            expected = (None, "M")
+        else:
+            expected = (pytest.approx(round((current / earlier - 1) * 100, 4), abs=2e-4), "A")
+        assert got == expected, (area, size_class, period)
+    # The sample begins in 2019-01: every 2019 month lacks its earlier year; 2020 is complete.
+    national = {period: value for (area, size_class, period), (value, _) in ytd.items() if (area, size_class) == ("ID", "_T")}
+    assert all(national[f"2019-{m:02d}"] is None for m in range(1, 13))
+    assert round(national["2020-04"], 1) == 217.6
+    # January's cumulative is the month itself; December's is the year, not the month.
+    assert national["2020-01"] == indicator(published, "ONLINE_SALES_GROWTH_YOY", period="2020-01")[0]
+    assert national["2020-12"] != indicator(published, "ONLINE_SALES_GROWTH_YOY", period="2020-12")[0]
+
+
+def test_periods_are_dates_with_a_frequency(published):
+    rows = published.execute(
+        """
+        SELECT i.frequency, c.frequency, i.time_period, strftime(i.period_start, '%Y-%m-%d'), typeof(i.period_start)
+        FROM marts.indicators i JOIN marts.indicator_catalog c USING (indicator_code)
+        """
+    ).fetchall()
+    assert {r[0] for r in rows} == {"M", "A"}
+    for frequency, catalog_frequency, period, start, start_type in rows:
+        assert frequency == catalog_frequency and start_type == "DATE"
+        assert start == (f"{period}-01" if frequency == "M" else f"{period}-01-01"), (period, start)
+
+
+def test_the_labelled_view_names_every_code_of_every_row(published):
+    columns = "indicator_code, ref_area, size_class, breakdown, time_period, period_start, frequency, obs_value, unit_measure, obs_status"
+    assert published.execute(f"SELECT {columns} FROM marts.indicators_labelled ORDER BY ALL").fetchall() == published.execute(
+        f"SELECT {columns} FROM marts.indicators ORDER BY ALL"
+    ).fetchall()
+    labels = ["indicator_name", "ref_area_name", "size_class_name", "breakdown_name", "frequency_name", "unit_name", "obs_status_name"]
+    nulls = published.execute(f"SELECT {', '.join(f'count(*) FILTER ({c} IS NULL)' for c in labels)} FROM marts.indicators_labelled").fetchall()[0]
+    assert dict(zip(labels, nulls)) == dict.fromkeys(labels, 0)
+
+    def names(code_column, label_column):
+        return dict(published.execute(f"SELECT DISTINCT {code_column}, {label_column} FROM marts.indicators_labelled").fetchall())
+
+    assert names("size_class", "size_class_name") == {
+        "ULTRA_MIKRO": "Ultra-micro", "MIKRO": "Micro", "KECIL": "Small", "MENENGAH": "Medium", "_T": "All UMKM",
+    }
+    areas = names("ref_area", "ref_area_name")
+    provinces = dict(published.execute("SELECT bps_code, province_name FROM marts.provinces").fetchall())
+    assert areas.pop("ID") == "Indonesia"
+    assert areas and areas == {code: provinces[code] for code in areas}
+    breakdowns = names("breakdown", "breakdown_name")
+    assert breakdowns["_T"] == "Total" and breakdowns["pasar_a"] == "Pasar A"
+    programme = published.execute("SELECT program_name FROM marts.training_uptake WHERE program_id = 'umkm_go_digital'").fetchall()[0][0]
+    assert breakdowns["umkm_go_digital"] == programme
+    assert names("indicator_code", "indicator_name") == dict(
+        published.execute("SELECT indicator_code, indicator_name FROM marts.indicator_catalog").fetchall()
+    )
 
 
 def test_onboarding_rate_uses_the_latest_population(published):

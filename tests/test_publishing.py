@@ -15,7 +15,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from orchestration.exports import SDMX_STRUCTURE_ID
+from orchestration.sdmx import STRUCTURE_ID
 from orchestration.settings import REPO_ROOT
 from tests.conftest import SAMPLE_SOURCES, run_pipeline
 
@@ -159,8 +159,8 @@ def test_sdmx_csv_has_one_row_per_observation(sample_run, published):
     assert len(rows) == published.execute("SELECT count(*) FROM marts.indicators").fetchall()[0][0]
     keys = {(r["INDICATOR"], r["REF_AREA"], r["SIZE_CLASS"], r["BREAKDOWN"], r["TIME_PERIOD"]) for r in rows}
     assert len(keys) == len(rows)
-    assert {r["STRUCTURE_ID"] for r in rows} == {SDMX_STRUCTURE_ID}
-    assert all((r["OBS_VALUE"] == "") == (r["OBS_STATUS"] != "A") for r in rows)
+    assert {r["STRUCTURE_ID"] for r in rows} == {STRUCTURE_ID}
+    assert all((r["OBS_VALUE"] == "NaN") == (r["OBS_STATUS"] != "A") for r in rows)
     headline = next(r for r in rows if r["INDICATOR"] == "ONLINE_SALES_GROWTH_VS_BASE" and r["REF_AREA"] == "ID"
                     and r["SIZE_CLASS"] == "_T" and r["BREAKDOWN"] == "_T" and r["TIME_PERIOD"] == "2020-04")
     assert float(headline["OBS_VALUE"]) == 480.0 and headline["FREQ"] == "M"

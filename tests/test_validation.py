@@ -13,7 +13,8 @@ CONTRACTS = load_contracts()
 def con():
     c = duckdb.connect()
     c.execute("CREATE SCHEMA raw")
-    c.execute("CREATE TABLE raw.provinces AS SELECT * FROM (VALUES ('31', '31', 'DKI Jakarta', NULL, 'reference/provinces.csv')) t(bps_code, kemendagri_code, province_name, name_variants, source_file)")
+    c.execute("CREATE TABLE raw.provinces AS SELECT * FROM (VALUES ('31', '31', 'DKI Jakarta', NULL, NULL::DATE, NULL::DATE, NULL, 'reference/provinces.csv')) "
+              "t(bps_code, kemendagri_code, province_name, name_variants, valid_from, valid_to, split_from, source_file)")
     c.execute(
         """
         CREATE TABLE raw.sales AS SELECT * FROM (VALUES

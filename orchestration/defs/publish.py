@@ -55,12 +55,13 @@ def indicators_db(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
 @published_asset(
     "exports",
     deps=[indicators_db],
-    kinds={"parquet", "csv"},
+    kinds={"parquet", "csv", "xml"},
     description=(
         "Files for tools that read files, from the published database: "
-        "$DEI_WAREHOUSE_DIR/exports/<mart>.parquet for every mart and indicators.sdmx.csv "
-        "(SDMX-CSV 2.0: STRUCTURE, STRUCTURE_ID, ACTION, dimensions, OBS_VALUE, OBS_STATUS); "
-        "each file is replaced atomically."
+        "$DEI_WAREHOUSE_DIR/exports/<mart>.parquet for every mart, indicators.sdmx.csv "
+        "(SDMX-CSV 2.1: STRUCTURE, STRUCTURE_ID, ACTION, dimensions, OBS_VALUE with NaN when missing, "
+        "OBS_STATUS) and indicators.structure.xml, its SDMX-ML 3.0 structure (codelists, concepts, "
+        "data structure, dataflow); each file is replaced atomically."
     ),
 )
 def exports(warehouse: WarehouseResource) -> dg.MaterializeResult:

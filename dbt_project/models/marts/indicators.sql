@@ -1,6 +1,7 @@
 {#
   The long table BI tools and statisticians read, in SDMX shape: one row per indicator,
-  reference area, size class, breakdown and period.
+  reference area, size class, breakdown and period. Each part gives its period as its first day;
+  the SDMX time_period is written from it in the indicator's frequency.
 #}
 
 with
@@ -17,10 +18,12 @@ population as (select * from {{ ref('int_population__by_level') }}),
 
 training_uptake as (select * from {{ ref('training_uptake') }}),
 
+catalog as (select * from {{ ref('indicator_catalog') }}),
+
 sales_totals as (
 
     select 'ONLINE_SALES' as indicator_code, ref_area, size_class, '_T' as breakdown,
-           strftime(sale_month, '%Y-%m') as time_period, gross_sales_idr::double as obs_value,
+           sale_month as period_start, gross_sales_idr::double as obs_value,
            'IDR' as unit_measure, sales_status as obs_status
     from sales_growth
 
@@ -30,7 +33,7 @@ sales_totals as (
 -- platform whose files loaded rows.
 sales_by_platform as (
 
-    select 'ONLINE_SALES', 'ID', '_T', sales_inputs.platform, strftime(sales_inputs.input_month, '%Y-%m'),
+    select 'ONLINE_SALES', 'ID', '_T', sales_inputs.platform, sales_inputs.input_month,
            case when sales_inputs.has_landed then coalesce(sum(online_sales_monthly.gross_sales_idr), 0)::double end,
            'IDR', case when sales_inputs.has_landed then 'A' else 'L' end
     from sales_inputs
@@ -52,7 +55,7 @@ sales_by_platform as (
 sales_growth_long as (
 
     {% for code, measure in growth_measures.items() %}
-    select '{{ code }}', ref_area, size_class, '_T', strftime(sale_month, '%Y-%m'),
+    select '{{ code }}', ref_area, size_class, '_T', sale_month,
            {{ measure }}_pct, 'PCT', {{ measure }}_status
     from sales_growth
     {% if not loop.last %}union all{% endif %}
@@ -62,7 +65,7 @@ sales_growth_long as (
 
 umkm_population as (
 
-    select 'UMKM_POPULATION', ref_area, size_class, '_T', year::varchar,
+    select 'UMKM_POPULATION', ref_area, size_class, '_T', make_date(year, 1, 1),
            enterprises::double, 'NUMBER', 'A'
     from population
 
@@ -70,11 +73,11 @@ umkm_population as (
 
 onboarding as (
 
-    select 'ONBOARDED_CUMULATIVE', ref_area, size_class, '_T', strftime(onboarded_month, '%Y-%m'),
+    select 'ONBOARDED_CUMULATIVE', ref_area, size_class, '_T', onboarded_month,
            cumulative_onboarded::double, 'NUMBER', case when cumulative_onboarded is null then 'L' else 'A' end
     from onboarding_rate
     union all
-    select 'ONBOARDING_RATE', ref_area, size_class, '_T', strftime(onboarded_month, '%Y-%m'),
+    select 'ONBOARDING_RATE', ref_area, size_class, '_T', onboarded_month,
            onboarding_rate_pct, 'PCT', onboarding_rate_status
     from onboarding_rate
 
@@ -82,19 +85,19 @@ onboarding as (
 
 training as (
 
-    select 'TRAINING_REGISTRATIONS', 'ID', '_T', program_id, year(start_date)::varchar,
+    select 'TRAINING_REGISTRATIONS', 'ID', '_T', program_id, make_date(year(start_date), 1, 1),
            registrations::double, 'NUMBER', 'A'
     from training_uptake
     union all
-    select 'TRAINING_CAPACITY', 'ID', '_T', program_id, year(start_date)::varchar,
+    select 'TRAINING_CAPACITY', 'ID', '_T', program_id, make_date(year(start_date), 1, 1),
            capacity::double, 'NUMBER', 'A'
     from training_uptake
     union all
-    select 'TRAINING_OVERSUBSCRIPTION', 'ID', '_T', program_id, year(start_date)::varchar,
+    select 'TRAINING_OVERSUBSCRIPTION', 'ID', '_T', program_id, make_date(year(start_date), 1, 1),
            oversubscription_pct, 'PCT', 'A'
     from training_uptake
     union all
-    select 'TRAINING_COMPLETION_RATE', 'ID', '_T', program_id, year(start_date)::varchar,
+    select 'TRAINING_COMPLETION_RATE', 'ID', '_T', program_id, make_date(year(start_date), 1, 1),
            completion_rate_pct, 'PCT', completion_rate_status
     from training_uptake
 
@@ -109,7 +112,29 @@ unioned as (
     union all select * from onboarding
     union all select * from training
 
+),
+
+-- A left join: an indicator missing from the catalog gets no frequency and fails the tests, not vanishes.
+dated as (
+
+    select
+        unioned.indicator_code,
+        unioned.ref_area,
+        unioned.size_class,
+        unioned.breakdown,
+        case catalog.frequency
+            when 'M' then strftime(unioned.period_start, '%Y-%m')
+            when 'A' then strftime(unioned.period_start, '%Y')
+        end as time_period,
+        unioned.period_start,
+        catalog.frequency,
+        unioned.obs_value,
+        unioned.unit_measure,
+        unioned.obs_status
+    from unioned
+    left join catalog using (indicator_code)
+
 )
 
-select * from unioned
+select * from dated
 order by indicator_code, ref_area, size_class, breakdown, time_period

@@ -36,6 +36,23 @@ monthly as (
 
 ),
 
+-- Sales are a flow: year to date is their sum from January (BPS c-to-c). The sum is known only
+-- when every one of those months is in the spine and collected (count() skips NULL sales).
+year_to_date as (
+
+    select
+        *,
+        case when count(gross_sales_idr) over year_so_far = month(sale_month)
+            then sum(gross_sales_idr) over year_so_far end as sales_year_to_date
+    from monthly
+    window year_so_far as (
+        partition by ref_area, size_class, year(sale_month)
+        order by sale_month
+        rows between unbounded preceding and current row
+    )
+
+),
+
 compared as (
 
     select
@@ -47,21 +64,18 @@ compared as (
         current_month.sales_status,
         previous_month.gross_sales_idr as sales_previous_month,
         previous_year.gross_sales_idr as sales_same_month_previous_year,
-        previous_december.gross_sales_idr as sales_previous_december,
+        current_month.sales_year_to_date,
+        previous_year.sales_year_to_date as sales_year_to_date_previous_year,
         base_period.gross_sales_idr as sales_base_period
-    from monthly as current_month
+    from year_to_date as current_month
     left join monthly as previous_month
         on previous_month.ref_area = current_month.ref_area
         and previous_month.size_class = current_month.size_class
         and previous_month.sale_month = current_month.sale_month - interval 1 month
-    left join monthly as previous_year
+    left join year_to_date as previous_year
         on previous_year.ref_area = current_month.ref_area
         and previous_year.size_class = current_month.size_class
         and previous_year.sale_month = current_month.sale_month - interval 12 month
-    left join monthly as previous_december
-        on previous_december.ref_area = current_month.ref_area
-        and previous_december.size_class = current_month.size_class
-        and previous_december.sale_month = make_date(year(current_month.sale_month) - 1, 12, 1)
     left join monthly as base_period
         on base_period.ref_area = current_month.ref_area
         and base_period.size_class = current_month.size_class
@@ -77,8 +91,8 @@ growth as (
         {{ obs_status('gross_sales_idr', 'sales_previous_month') }} as growth_mom_status,
         {{ pct_change('gross_sales_idr', 'sales_same_month_previous_year') }} as growth_yoy_pct,
         {{ obs_status('gross_sales_idr', 'sales_same_month_previous_year') }} as growth_yoy_status,
-        {{ pct_change('gross_sales_idr', 'sales_previous_december') }} as growth_ytd_pct,
-        {{ obs_status('gross_sales_idr', 'sales_previous_december') }} as growth_ytd_status,
+        {{ pct_change('sales_year_to_date', 'sales_year_to_date_previous_year') }} as growth_ytd_pct,
+        {{ obs_status('sales_year_to_date', 'sales_year_to_date_previous_year') }} as growth_ytd_status,
         {{ pct_change('gross_sales_idr', 'sales_base_period') }} as growth_vs_base_pct,
         {{ obs_status('gross_sales_idr', 'sales_base_period') }} as growth_vs_base_status
     from compared

@@ -17,6 +17,11 @@ renamed as (
         province_name,
         name_variants,
 
+        ---------- validity
+        valid_from,
+        valid_to,
+        split_from,
+
         ---------- lineage
         source_file
 

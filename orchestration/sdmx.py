@@ -1,0 +1,177 @@
+"""SDMX publication of marts.indicators: its structure (SDMX-ML 3.0: codelists, concepts, data
+structure definition, dataflow) and its data (SDMX-CSV 2.1), both read from the published database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import duckdb
+import pandas as pd
+from pysdmx.io import write_sdmx
+from pysdmx.io.format import Format
+from pysdmx.model import (
+    Code,
+    Codelist,
+    Component,
+    Components,
+    Concept,
+    ConceptScheme,
+    Dataflow,
+    DataStructureDefinition,
+    DataType,
+    ItemReference,
+    Organisation,
+    Role,
+)
+from pysdmx.model.message import Header
+
+from orchestration.contracts import load_contracts
+
+AGENCY = "ID.UMKM"
+VERSION = "1.0"
+DATAFLOW_ID = "DF_DIGITAL_ECONOMY"
+DSD_ID = "DSD_DIGITAL_ECONOMY"
+CONCEPT_SCHEME_ID = "CS_DIGITAL_ECONOMY"
+# How SDMX-CSV rows and other SDMX messages reference the dataflow.
+STRUCTURE_ID = f"{AGENCY}:{DATAFLOW_ID}({VERSION})"
+TOTAL = "_T"
+
+# Names of the SDMX cross-domain codes (CL_FREQ, CL_OBS_STATUS) and of the catalog's units; the
+# codes themselves come from the catalog, except OBS_STATUS, whose codes are the SDMX ones we use.
+FREQUENCY_NAMES = {"A": "Annual", "M": "Monthly"}
+UNIT_NAMES = {"IDR": "Indonesian rupiah", "NUMBER": "Number", "PCT": "Percent"}
+OBS_STATUS_NAMES = {
+    "A": "Normal value",
+    "B": "Time series break",
+    "L": "Missing value; data exist but were not collected",
+    "M": "Missing value; data cannot exist",
+}
+
+# Concept names of the components. The coded dimensions, in series-key order, then TIME_PERIOD, are
+# the key; OBS_VALUE the measure; OBS_STATUS its attribute.
+CONCEPT_NAMES = {
+    "FREQ": "Frequency",
+    "INDICATOR": "Indicator",
+    "REF_AREA": "Reference area",
+    "SIZE_CLASS": "UMKM size class",
+    "BREAKDOWN": "Breakdown: marketplace platform or training programme",
+    "UNIT_MEASURE": "Unit of measure",
+    "TIME_PERIOD": "Time period",
+    "OBS_VALUE": "Observation value",
+    "OBS_STATUS": "Observation status",
+}
+CODED_DIMENSIONS = ("FREQ", "INDICATOR", "REF_AREA", "SIZE_CLASS", "BREAKDOWN", "UNIT_MEASURE")
+
+# SDMX-CSV 2.1: STRUCTURE, STRUCTURE_ID, ACTION (M: merge, what SDMX 3.1 calls loading new or
+# changed data), the dimensions, the measure and its status. A value that cannot be computed is the
+# SDMX intentionally missing number `NaN`; whole values (counts above all) have no trailing .0
+# (below 2^53 a double is an exact integer).
+DATA_QUERY = f"""
+SELECT 'dataflow' AS STRUCTURE,
+       '{STRUCTURE_ID}' AS STRUCTURE_ID,
+       'M' AS ACTION,
+       c.frequency AS FREQ,
+       i.indicator_code AS INDICATOR,
+       i.ref_area AS REF_AREA,
+       i.size_class AS SIZE_CLASS,
+       i.breakdown AS BREAKDOWN,
+       i.unit_measure AS UNIT_MEASURE,
+       i.time_period AS TIME_PERIOD,
+       CASE WHEN i.obs_value IS NULL THEN 'NaN'
+            WHEN i.obs_value = trunc(i.obs_value) AND abs(i.obs_value) < 9007199254740992 THEN i.obs_value::BIGINT::VARCHAR
+            ELSE i.obs_value::VARCHAR END AS OBS_VALUE,
+       i.obs_status AS OBS_STATUS
+FROM marts.indicators i JOIN marts.indicator_catalog c USING (indicator_code)
+ORDER BY INDICATOR, REF_AREA, SIZE_CLASS, BREAKDOWN, TIME_PERIOD
+"""
+
+
+def _codelist(codelist_id: str, name: str, codes: Iterable[Code]) -> Codelist:
+    return Codelist(id=codelist_id, agency=AGENCY, version=VERSION, name=name, items=list(codes))
+
+
+def _named(codes: Iterable[str], names: dict[str, str], what: str) -> list[Code]:
+    codes = sorted(set(codes))
+    unnamed = [code for code in codes if code not in names]
+    if unnamed:
+        raise ValueError(f"{what} without an SDMX name in orchestration/sdmx.py: {', '.join(unnamed)}")
+    return [Code(id=code, name=names[code]) for code in codes]
+
+
+def codelists(con: duckdb.DuckDBPyConnection) -> dict[str, Codelist]:
+    """The codelist of each coded component, by component id: from the published marts, and the
+    size classes from the feed contracts."""
+    catalog = con.execute("SELECT indicator_code, indicator_name, definition, frequency, unit_measure FROM marts.indicator_catalog ORDER BY 1").fetchall()
+    provinces = con.execute("SELECT bps_code, province_name FROM marts.provinces ORDER BY 1").fetchall()
+    # Every sales platform expected or loaded, so each platform's ONLINE_SALES has its code.
+    platforms = con.execute("SELECT DISTINCT platform FROM marts.feed_completeness WHERE feed = 'sales' ORDER BY 1").fetchall()
+    programmes = con.execute("SELECT program_id, program_name FROM marts.training_uptake ORDER BY start_date, program_id").fetchall()
+    return {
+        "FREQ": _codelist("CL_FREQ", "Frequency", _named((row[3] for row in catalog), FREQUENCY_NAMES, "Frequencies")),
+        "INDICATOR": _codelist("CL_INDICATOR", "UMKM digital-economy indicators", (
+            Code(id=code, name=name, description=definition) for code, name, definition, *_ in catalog
+        )),
+        "REF_AREA": _codelist("CL_AREA", "Indonesia and its provinces (BPS codes)", (
+            Code(id=code, name=name) for code, name in [("ID", "Indonesia"), *provinces]
+        )),
+        "SIZE_CLASS": _codelist("CL_SIZE_CLASS", "UMKM size class", (
+            *(Code(id=code, name=code.replace("_", " ").capitalize()) for code in load_contracts().code_lists["size_class"]),
+            Code(id=TOTAL, name="All size classes"),
+        )),
+        "BREAKDOWN": _codelist("CL_BREAKDOWN", "Marketplace platform or training programme", (
+            Code(id=TOTAL, name="No breakdown"),
+            *(Code(id=platform, name=platform, description="Marketplace platform") for (platform,) in platforms),
+            *(Code(id=program_id, name=name, description="Training programme") for program_id, name in programmes),
+        )),
+        "UNIT_MEASURE": _codelist("CL_UNIT_MEASURE", "Unit of measure", _named((row[4] for row in catalog), UNIT_NAMES, "Units")),
+        "OBS_STATUS": _codelist("CL_OBS_STATUS", "Observation status", (Code(id=code, name=name) for code, name in OBS_STATUS_NAMES.items())),
+    }
+
+
+def structures(con: duckdb.DuckDBPyConnection) -> tuple[list, Components]:
+    """The artefacts of the structure message, and the components of its data structure."""
+    lists = codelists(con)
+    scheme = ConceptScheme(id=CONCEPT_SCHEME_ID, agency=AGENCY, version=VERSION, name="UMKM digital-economy concepts",
+                           items=[Concept(id=concept_id, name=name) for concept_id, name in CONCEPT_NAMES.items()])
+
+    def component(component_id: str, role: Role, **representation) -> Component:
+        concept = ItemReference(sdmx_type="Concept", agency=AGENCY, id=CONCEPT_SCHEME_ID, version=VERSION, item_id=component_id)
+        return Component(id=component_id, required=True, role=role, concept=concept, **representation)
+
+    components = Components([
+        *(component(dim_id, Role.DIMENSION, local_codes=lists[dim_id]) for dim_id in CODED_DIMENSIONS),
+        component("TIME_PERIOD", Role.DIMENSION, local_dtype=DataType.GREGORIAN_TIME_PERIOD),
+        # Mandatory: a value that cannot be computed is reported as NaN, its status saying why.
+        component("OBS_VALUE", Role.MEASURE, local_dtype=DataType.DOUBLE),
+        component("OBS_STATUS", Role.ATTRIBUTE, local_codes=lists["OBS_STATUS"], attachment_level="O"),
+    ])
+    name = "UMKM digital-economy indicators"
+    dsd = DataStructureDefinition(id=DSD_ID, agency=AGENCY, version=VERSION, name=name, components=components)
+    dataflow = Dataflow(id=DATAFLOW_ID, agency=AGENCY, version=VERSION, name=name, structure=dsd)
+    return [*lists.values(), scheme, dsd, dataflow], components
+
+
+def unlisted_codes(components: Components, data: pd.DataFrame) -> dict[str, list[str]]:
+    """Values of coded components that are not in the component's codelist, by component id."""
+    unlisted = {}
+    for component in components:
+        if component.enumeration is not None and component.id in data.columns:
+            missing = sorted(set(data[component.id]) - {code.id for code in component.enumeration.items})
+            if missing:
+                unlisted[component.id] = missing
+    return unlisted
+
+
+def messages(con: duckdb.DuckDBPyConnection) -> tuple[str, str]:
+    """The structure message (SDMX-ML 3.0) and the data (SDMX-CSV 2.1); refuses data with a code
+    that is not in its codelist."""
+    artefacts, components = structures(con)
+    data = con.execute(DATA_QUERY).df()
+    unlisted = unlisted_codes(components, data)
+    if unlisted:
+        raise ValueError("marts.indicators has codes that are not in their SDMX codelist: "
+                         + "; ".join(f"{component}: {', '.join(codes)}" for component, codes in unlisted.items()))
+    # A sender id is the agency's own id, without its parent agencies (which an ID cannot hold).
+    sender = Organisation(id=AGENCY.rsplit(".", 1)[-1])
+    structure = write_sdmx(artefacts, Format.STRUCTURE_SDMX_ML_3_0, header=Header(sender=sender))
+    return structure, data.to_csv(index=False)
