@@ -36,17 +36,6 @@ CONCEPT_SCHEME_ID = "CS_DIGITAL_ECONOMY"
 STRUCTURE_ID = f"{AGENCY}:{DATAFLOW_ID}({VERSION})"
 TOTAL = "_T"
 
-# Names of the SDMX cross-domain codes (CL_FREQ, CL_OBS_STATUS) and of the catalog's units; the
-# codes themselves come from the catalog, except OBS_STATUS, whose codes are the SDMX ones we use.
-FREQUENCY_NAMES = {"A": "Annual", "M": "Monthly"}
-UNIT_NAMES = {"IDR": "Indonesian rupiah", "NUMBER": "Number", "PCT": "Percent"}
-OBS_STATUS_NAMES = {
-    "A": "Normal value",
-    "B": "Time series break",
-    "L": "Missing value; data exist but were not collected",
-    "M": "Missing value; data cannot exist",
-}
-
 # Concept names of the components. The coded dimensions, in series-key order, then TIME_PERIOD, are
 # the key; OBS_VALUE the measure; OBS_STATUS its attribute.
 CONCEPT_NAMES = {
@@ -90,41 +79,52 @@ def _codelist(codelist_id: str, name: str, codes: Iterable[Code]) -> Codelist:
     return Codelist(id=codelist_id, agency=AGENCY, version=VERSION, name=name, items=list(codes))
 
 
-def _named(codes: Iterable[str], names: dict[str, str], what: str) -> list[Code]:
+def _labelled(labels: dict[str, dict[str, str]], code_list: str, codes: Iterable[str]) -> list[Code]:
+    """Codes with their labels from marts.code_labels; a code without one is refused."""
     codes = sorted(set(codes))
-    unnamed = [code for code in codes if code not in names]
-    if unnamed:
-        raise ValueError(f"{what} without an SDMX name in orchestration/sdmx.py: {', '.join(unnamed)}")
-    return [Code(id=code, name=names[code]) for code in codes]
+    unlabelled = [code for code in codes if code not in labels.get(code_list, {})]
+    if unlabelled:
+        raise ValueError(f"{code_list} codes without a label in dbt_project/seeds/code_labels_seed.csv: {', '.join(unlabelled)}")
+    return [Code(id=code, name=labels[code_list][code]) for code in codes]
 
 
 def codelists(con: duckdb.DuckDBPyConnection) -> dict[str, Codelist]:
-    """The codelist of each coded component, by component id: from the published marts, and the
-    size classes from the feed contracts."""
+    """The codelist of each coded component, by component id, from the published marts: the
+    catalog, the reference data and the labels of the other codes (marts.code_labels)."""
+    labels: dict[str, dict[str, str]] = {}
+    for code_list, code, label in con.execute("SELECT code_list, code, label FROM marts.code_labels").fetchall():
+        labels.setdefault(code_list, {})[code] = label
     catalog = con.execute("SELECT indicator_code, indicator_name, definition, frequency, unit_measure FROM marts.indicator_catalog ORDER BY 1").fetchall()
     provinces = con.execute("SELECT bps_code, province_name FROM marts.provinces ORDER BY 1").fetchall()
-    # Every sales platform expected or loaded, so each platform's ONLINE_SALES has its code.
-    platforms = con.execute("SELECT DISTINCT platform FROM marts.feed_completeness WHERE feed = 'sales' ORDER BY 1").fetchall()
+    # Every platform listed, and any other whose rows were loaded (its slug names it), so each
+    # platform's ONLINE_SALES has its code.
+    platforms = con.execute(
+        """
+        SELECT platform, platform_name FROM marts.platforms
+        UNION SELECT DISTINCT platform, platform FROM marts.feed_completeness
+        WHERE feed = 'sales' AND rows_loaded > 0 AND platform NOT IN (SELECT platform FROM marts.platforms)
+        ORDER BY 1
+        """
+    ).fetchall()
     programmes = con.execute("SELECT program_id, program_name FROM marts.training_uptake ORDER BY start_date, program_id").fetchall()
     return {
-        "FREQ": _codelist("CL_FREQ", "Frequency", _named((row[3] for row in catalog), FREQUENCY_NAMES, "Frequencies")),
+        "FREQ": _codelist("CL_FREQ", "Frequency", _labelled(labels, "FREQ", (row[3] for row in catalog))),
         "INDICATOR": _codelist("CL_INDICATOR", "UMKM digital-economy indicators", (
             Code(id=code, name=name, description=definition) for code, name, definition, *_ in catalog
         )),
         "REF_AREA": _codelist("CL_AREA", "Indonesia and its provinces (BPS codes)", (
-            Code(id=code, name=name) for code, name in [("ID", "Indonesia"), *provinces]
+            *_labelled(labels, "REF_AREA", labels.get("REF_AREA", {})), *(Code(id=code, name=name) for code, name in provinces)
         )),
-        "SIZE_CLASS": _codelist("CL_SIZE_CLASS", "UMKM size class", (
-            *(Code(id=code, name=code.replace("_", " ").capitalize()) for code in load_contracts().code_lists["size_class"]),
-            Code(id=TOTAL, name="All size classes"),
+        "SIZE_CLASS": _codelist("CL_SIZE_CLASS", "UMKM size class", _labelled(
+            labels, "SIZE_CLASS", [*load_contracts().code_lists["size_class"], TOTAL]
         )),
         "BREAKDOWN": _codelist("CL_BREAKDOWN", "Marketplace platform or training programme", (
-            Code(id=TOTAL, name="No breakdown"),
-            *(Code(id=platform, name=platform, description="Marketplace platform") for (platform,) in platforms),
+            *_labelled(labels, "BREAKDOWN", [TOTAL]),
+            *(Code(id=platform, name=name, description="Marketplace platform") for platform, name in platforms),
             *(Code(id=program_id, name=name, description="Training programme") for program_id, name in programmes),
         )),
-        "UNIT_MEASURE": _codelist("CL_UNIT_MEASURE", "Unit of measure", _named((row[4] for row in catalog), UNIT_NAMES, "Units")),
-        "OBS_STATUS": _codelist("CL_OBS_STATUS", "Observation status", (Code(id=code, name=name) for code, name in OBS_STATUS_NAMES.items())),
+        "UNIT_MEASURE": _codelist("CL_UNIT_MEASURE", "Unit of measure", _labelled(labels, "UNIT_MEASURE", (row[4] for row in catalog))),
+        "OBS_STATUS": _codelist("CL_OBS_STATUS", "Observation status", _labelled(labels, "OBS_STATUS", labels.get("OBS_STATUS", {}))),
     }
 
 

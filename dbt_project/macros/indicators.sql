@@ -67,20 +67,7 @@
     )
 {%- endmacro %}
 
-{#
-  English labels of the codes the marts use, for BI tools that show names rather than codes (the
-  codes stay the keys). A code without a label gets NULL, which the labelled mart's checks catch.
-#}
-{% macro code_label(code_list, code) -%}
-    {%- set labels = {
-        'size_class': {'ULTRA_MIKRO': 'Ultra-micro', 'MIKRO': 'Micro', 'KECIL': 'Small', 'MENENGAH': 'Medium', '_T': 'All UMKM'},
-        'unit_measure': {'IDR': 'Indonesian rupiah', 'PCT': 'Percent', 'NUMBER': 'Number'},
-        'frequency': {'M': 'Monthly', 'A': 'Annual'},
-        'obs_status': {'A': 'Normal value', 'L': 'Missing value; data exist but were not collected', 'M': 'Missing value; data cannot exist'},
-    } -%}
-    case {{ code }}
-        {%- for value, label in labels[code_list].items() %}
-        when '{{ value }}' then '{{ label }}'
-        {%- endfor %}
-    end
+{# The label of a code from marts.code_labels (the CTE `code_labels`), joined as `alias`. #}
+{% macro join_code_label(alias, code_list, code) -%}
+    left join code_labels as {{ alias }} on {{ alias }}.code_list = '{{ code_list }}' and {{ alias }}.code = {{ code }}
 {%- endmacro %}

@@ -10,7 +10,9 @@ catalog as (select * from {{ ref('indicator_catalog') }}),
 
 provinces as (select * from {{ ref('provinces') }}),
 
-platforms as (select * from {{ ref('stg_reference__platforms') }}),
+platforms as (select * from {{ ref('platforms') }}),
+
+code_labels as (select * from {{ ref('code_labels') }}),
 
 programmes as (select * from {{ ref('stg_training__programs') }}),
 
@@ -18,7 +20,7 @@ programmes as (select * from {{ ref('stg_training__programs') }}),
 -- key test fails rather than a label being picked at random.
 breakdowns as (
 
-    select '_T' as breakdown, 'Total' as breakdown_name
+    select code as breakdown, label as breakdown_name from code_labels where code_list = 'BREAKDOWN'
     union all
     select platform, platform_name from platforms
     union all
@@ -32,25 +34,30 @@ labelled as (
         indicators.indicator_code,
         catalog.indicator_name,
         indicators.ref_area,
-        case when indicators.ref_area = 'ID' then 'Indonesia' else provinces.province_name end as ref_area_name,
+        coalesce(area.label, provinces.province_name) as ref_area_name,
         indicators.size_class,
-        {{ code_label('size_class', 'indicators.size_class') }} as size_class_name,
+        size_class.label as size_class_name,
         indicators.breakdown,
         -- A platform that landed without being in the platforms reference has only its slug.
         coalesce(breakdowns.breakdown_name, indicators.breakdown) as breakdown_name,
         indicators.time_period,
         indicators.period_start,
         indicators.frequency,
-        {{ code_label('frequency', 'indicators.frequency') }} as frequency_name,
+        frequency.label as frequency_name,
         indicators.obs_value,
         indicators.unit_measure,
-        {{ code_label('unit_measure', 'indicators.unit_measure') }} as unit_name,
+        unit.label as unit_name,
         indicators.obs_status,
-        {{ code_label('obs_status', 'indicators.obs_status') }} as obs_status_name
+        status.label as obs_status_name
     from indicators
     left join catalog on catalog.indicator_code = indicators.indicator_code
     left join provinces on provinces.bps_code = indicators.ref_area
     left join breakdowns on breakdowns.breakdown = indicators.breakdown
+    {{ join_code_label('area', 'REF_AREA', 'indicators.ref_area') }}
+    {{ join_code_label('size_class', 'SIZE_CLASS', 'indicators.size_class') }}
+    {{ join_code_label('frequency', 'FREQ', 'indicators.frequency') }}
+    {{ join_code_label('unit', 'UNIT_MEASURE', 'indicators.unit_measure') }}
+    {{ join_code_label('status', 'OBS_STATUS', 'indicators.obs_status') }}
 
 )
 

@@ -3,5 +3,8 @@ with provinces as (select * from {{ ref('stg_reference__provinces') }})
 select
     bps_code,
     kemendagri_code,
-    province_name
+    province_name,
+    valid_from,
+    valid_to,
+    split_from
 from provinces

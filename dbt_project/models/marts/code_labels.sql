@@ -1,0 +1,3 @@
+with labels as (select * from {{ ref('code_labels_seed') }})
+
+select * from labels
