@@ -71,3 +71,37 @@
 {% macro join_code_label(alias, code_list, code) -%}
     left join code_labels as {{ alias }} on {{ alias }}.code_list = '{{ code_list }}' and {{ alias }}.code = {{ code }}
 {%- endmacro %}
+
+
+{#
+  Territory changes (int_reference__territory_changes). A level observation of an area in the
+  period (month or year, from `period_start`) in which its territory changed is a break in
+  series, `B`; a comparison of two periods with a change between them (after the earlier one's
+  start, up to the later one's) has no comparable base: NULL with status `M`. Qualify the
+  arguments with their relation: the lookup has a `ref_area` of its own.
+#}
+{% macro territory_changed_in(area, period_start, grain) -%}
+    exists (
+        select 1 from {{ ref('int_reference__territory_changes') }} as changes
+        where changes.ref_area = {{ area }} and date_trunc('{{ grain }}', changes.changed_on) = {{ period_start }}
+    )
+{%- endmacro %}
+
+{% macro level_status(area, period_start, grain, value) -%}
+    case when {{ value }} is null then 'L'
+         when {{ territory_changed_in(area, period_start, grain) }} then 'B'
+         else 'A' end
+{%- endmacro %}
+
+{% macro growth_rate(name, area, current, base, current_start, base_start) -%}
+    {%- set changed_between -%}
+        exists (
+            select 1 from {{ ref('int_reference__territory_changes') }} as changes
+            where changes.ref_area = {{ area }}
+              and date_trunc('month', changes.changed_on) > least({{ current_start }}, {{ base_start }})
+              and date_trunc('month', changes.changed_on) <= greatest({{ current_start }}, {{ base_start }})
+        )
+    {%- endset -%}
+    case when {{ changed_between }} then null else {{ pct_change(current, base) }} end as {{ name }}_pct,
+    case when {{ changed_between }} then 'M' else {{ obs_status(current, base) }} end as {{ name }}_status
+{%- endmacro %}

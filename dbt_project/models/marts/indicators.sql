@@ -66,7 +66,7 @@ sales_growth_long as (
 umkm_population as (
 
     select 'UMKM_POPULATION', ref_area, size_class, '_T', make_date(year, 1, 1),
-           enterprises::double, 'NUMBER', 'A'
+           enterprises::double, 'NUMBER', {{ level_status('population.ref_area', 'make_date(population.year, 1, 1)', 'year', 'enterprises') }}
     from population
 
 ),
@@ -74,7 +74,7 @@ umkm_population as (
 onboarding as (
 
     select 'ONBOARDED_CUMULATIVE', ref_area, size_class, '_T', onboarded_month,
-           cumulative_onboarded::double, 'NUMBER', case when cumulative_onboarded is null then 'L' else 'A' end
+           cumulative_onboarded::double, 'NUMBER', {{ level_status('onboarding_rate.ref_area', 'onboarding_rate.onboarded_month', 'month', 'cumulative_onboarded') }}
     from onboarding_rate
     union all
     select 'ONBOARDING_RATE', ref_area, size_class, '_T', onboarded_month,

@@ -24,9 +24,20 @@ rated as (
     select
         *,
         {{ pct_ratio('cumulative_onboarded', 'population') }} as onboarding_rate_pct,
-        {{ obs_status('cumulative_onboarded', 'population') }} as onboarding_rate_status
+        {{ obs_status('cumulative_onboarded', 'population') }} as ratio_status
     from with_population
+
+),
+
+-- A rate of an area whose territory changed in the month is a break in series.
+flagged as (
+
+    select
+        * exclude (ratio_status),
+        case when ratio_status = 'A' and {{ territory_changed_in('rated.ref_area', 'rated.onboarded_month', 'month') }} then 'B'
+             else ratio_status end as onboarding_rate_status
+    from rated
 
 )
 
-select * from rated
+select * from flagged

@@ -21,7 +21,7 @@ sales_months as (
 spine as ({{ level_month_spine('sales_months', 'sparse') }}),
 
 -- In a complete month a series without sales is a real zero; in an incomplete one every series
--- is missing (status L), never a lower figure.
+-- is missing (NULL, status L), never a lower figure.
 monthly as (
 
     select
@@ -29,8 +29,7 @@ monthly as (
         spine.ref_area,
         spine.size_class,
         {{ aggregation_level('spine.ref_area', 'spine.size_class') }} as aggregation_level,
-        case when spine.is_complete then coalesce(sparse.gross_sales_idr, 0) end as gross_sales_idr,
-        case when spine.is_complete then 'A' else 'L' end as sales_status
+        case when spine.is_complete then coalesce(sparse.gross_sales_idr, 0) end as gross_sales_idr
     from spine
     left join sparse using (sale_month, ref_area, size_class)
 
@@ -61,7 +60,7 @@ compared as (
         current_month.size_class,
         current_month.aggregation_level,
         current_month.gross_sales_idr,
-        current_month.sales_status,
+        {{ level_status('current_month.ref_area', 'current_month.sale_month', 'month', 'current_month.gross_sales_idr') }} as sales_status,
         previous_month.gross_sales_idr as sales_previous_month,
         previous_year.gross_sales_idr as sales_same_month_previous_year,
         current_month.sales_year_to_date,
@@ -87,14 +86,15 @@ growth as (
 
     select
         *,
-        {{ pct_change('gross_sales_idr', 'sales_previous_month') }} as growth_mom_pct,
-        {{ obs_status('gross_sales_idr', 'sales_previous_month') }} as growth_mom_status,
-        {{ pct_change('gross_sales_idr', 'sales_same_month_previous_year') }} as growth_yoy_pct,
-        {{ obs_status('gross_sales_idr', 'sales_same_month_previous_year') }} as growth_yoy_status,
-        {{ pct_change('sales_year_to_date', 'sales_year_to_date_previous_year') }} as growth_ytd_pct,
-        {{ obs_status('sales_year_to_date', 'sales_year_to_date_previous_year') }} as growth_ytd_status,
-        {{ pct_change('gross_sales_idr', 'sales_base_period') }} as growth_vs_base_pct,
-        {{ obs_status('gross_sales_idr', 'sales_base_period') }} as growth_vs_base_status
+        {{ growth_rate('growth_mom', 'compared.ref_area', 'gross_sales_idr', 'sales_previous_month',
+                       'compared.sale_month', "compared.sale_month - interval 1 month") }},
+        {{ growth_rate('growth_yoy', 'compared.ref_area', 'gross_sales_idr', 'sales_same_month_previous_year',
+                       'compared.sale_month', "compared.sale_month - interval 12 month") }},
+        -- Year to date compares January..month of the year with the same months a year before.
+        {{ growth_rate('growth_ytd', 'compared.ref_area', 'sales_year_to_date', 'sales_year_to_date_previous_year',
+                       'compared.sale_month', "make_date(year(compared.sale_month) - 1, 1, 1)") }},
+        {{ growth_rate('growth_vs_base', 'compared.ref_area', 'gross_sales_idr', 'sales_base_period',
+                       'compared.sale_month', base_month) }}
     from compared
 
 )
