@@ -59,7 +59,7 @@ DATA_QUERY = f"""
 SELECT 'dataflow' AS STRUCTURE,
        '{STRUCTURE_ID}' AS STRUCTURE_ID,
        'M' AS ACTION,
-       c.frequency AS FREQ,
+       i.frequency AS FREQ,
        i.indicator_code AS INDICATOR,
        i.ref_area AS REF_AREA,
        i.size_class AS SIZE_CLASS,
@@ -70,7 +70,7 @@ SELECT 'dataflow' AS STRUCTURE,
             WHEN i.obs_value = trunc(i.obs_value) AND abs(i.obs_value) < 9007199254740992 THEN i.obs_value::BIGINT::VARCHAR
             ELSE i.obs_value::VARCHAR END AS OBS_VALUE,
        i.obs_status AS OBS_STATUS
-FROM marts.indicators i JOIN marts.indicator_catalog c USING (indicator_code)
+FROM marts.indicators i
 ORDER BY INDICATOR, REF_AREA, SIZE_CLASS, BREAKDOWN, TIME_PERIOD
 """
 
