@@ -149,13 +149,26 @@ def failure_report(result, warehouse) -> list[str]:
 
 
 def run() -> int:
+    from orchestration import settings
+    from orchestration.fingerprint import inputs_fingerprint, record_run, unchanged_run
+
+    started = time.monotonic()
+    # Answered before Dagster and dbt are imported: with nothing changed there is nothing to do.
+    warehouse_dir = settings.warehouse_dir()
+    working_db, published_db = warehouse_dir / settings.WORKING_DB_NAME, warehouse_dir / settings.PUBLISHED_DB_NAME
+    fingerprint = inputs_fingerprint(settings.sources_dir())
+    if (last := unchanged_run(working_db, published_db, fingerprint)) is not None:
+        print(f"Nothing landed or changed since run {last[:8]} (same files, code and settings): nothing to load, build or publish.")
+        print(headline_report(published_db))
+        print(f"Checked in {time.monotonic() - started:.1f} s.")
+        return 0
+
     import dagster as dg
 
     from orchestration.defs.partitions import all_months_tags
     from orchestration.defs.resources import WarehouseLocked
     from orchestration.definitions import defs
 
-    started = time.monotonic()
     warehouse = defs.resources["warehouse"]
     with dg.DagsterInstance.get() as instance:
         _release_abandoned_runs(instance)
@@ -177,6 +190,8 @@ def run() -> int:
     if not result.success:
         print("\n" + "\n".join(failure_report(result, warehouse)), file=sys.stderr)
         return 1
+    with warehouse.connect() as con:
+        record_run(con, result.run_id, fingerprint)
     print(headline_report(warehouse.published_db))
     print(f"Run {result.run_id} succeeded in {time.monotonic() - started:.1f} s; see it with `make ui`.")
     return 0

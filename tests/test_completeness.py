@@ -173,5 +173,34 @@ def test_make_run_rejects_files_whose_month_cannot_hold_data(tmp_path, published
     con = duckdb.connect(str(tmp_path / "warehouse" / settings.PUBLISHED_DB_NAME), read_only=True)
     try:
         assert observations(con) == observations(published)
+        first_run = con.execute("SELECT run_id FROM meta.publication").fetchall()
     finally:
         con.close()
+
+    # Nothing landed or changed since: the next `make run` says so and publishes nothing new.
+    again = subprocess.run([sys.executable, "-m", "orchestration.cli", "run"], cwd=settings.REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith(f"Nothing landed or changed since run {first_run[0][0][:8]}")
+    assert "+480.0" in again.stdout  # the headline table of the publication in place
+    con = duckdb.connect(str(tmp_path / "warehouse" / settings.PUBLISHED_DB_NAME), read_only=True)
+    try:
+        assert con.execute("SELECT run_id FROM meta.publication").fetchall() == first_run
+    finally:
+        con.close()
+
+
+def test_the_inputs_fingerprint_follows_content_code_and_settings(sources_copy, monkeypatch):
+    from orchestration.fingerprint import inputs_fingerprint
+
+    before = inputs_fingerprint(sources_copy)
+    path = sources_copy / "onboarding" / "2020-04.csv"
+    path.touch()  # a new modification time, the same bytes
+    assert inputs_fingerprint(sources_copy) == before
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n", 1))
+    changed = inputs_fingerprint(sources_copy)
+    assert changed != before
+    (sources_copy / "sales" / "2031-05").mkdir()
+    (sources_copy / "sales" / "2031-05" / "pasar_a.csv").write_text("sale_date\n")  # a rejected file is an input too
+    assert inputs_fingerprint(sources_copy) != changed
+    monkeypatch.setenv("DEI_FIRST_MONTH", "2020-01")
+    assert inputs_fingerprint(sources_copy) not in (before, changed)
