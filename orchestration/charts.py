@@ -11,14 +11,10 @@ import html
 import io
 import os
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import duckdb
-import matplotlib
-
-matplotlib.use("Agg")  # no display: render to files only
-import matplotlib.pyplot as plt  # noqa: E402
 
 # A run shows the same data in the marts' metadata and in the report: each chart is drawn once.
 drawn_once = lru_cache(maxsize=2)
@@ -37,11 +33,23 @@ class Chart:
         return f"![{self.title}](data:image/png;base64,{base64.b64encode(self.png).decode()})"
 
 
+@cache
+def _pyplot():
+    """matplotlib, imported by the steps that draw (about a second), not by every process that
+    loads the code location."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display: render to files only
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def _png(fig) -> bytes:
     buffer = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buffer, format="png", dpi=90)
-    plt.close(fig)
+    _pyplot().close(fig)
     return buffer.getvalue()
 
 
@@ -55,7 +63,7 @@ def sales_chart(con: duckdb.DuckDBPyConnection) -> Chart:
 @drawn_once
 def _draw_sales_chart(rows: tuple) -> Chart:
     months, sales, growth = zip(*rows)
-    fig, ax = plt.subplots(figsize=(9, 4))
+    fig, ax = _pyplot().subplots(figsize=(9, 4))
     # A month not collected is a gap with a label, never a bar at zero.
     ax.bar(months, [v if v is not None else float("nan") for v in sales], color="#4C78A8", label="Online sales (IDR billion)")
     for month, value in zip(months, sales):
@@ -81,7 +89,7 @@ def onboarding_by_size_chart(con: duckdb.DuckDBPyConnection) -> Chart:
 
 @drawn_once
 def _draw_onboarding_by_size_chart(rows: tuple) -> Chart:
-    fig, ax = plt.subplots(figsize=(9, 4))
+    fig, ax = _pyplot().subplots(figsize=(9, 4))
     for size_class, label in SIZE_CLASS_LABELS.items():
         series = [(m, r) for s, m, r in rows if s == size_class]
         if series:
@@ -109,7 +117,7 @@ def top_provinces_chart(con: duckdb.DuckDBPyConnection) -> Chart:
 
 @drawn_once
 def _draw_top_provinces_chart(rows: tuple) -> Chart:
-    fig, ax = plt.subplots(figsize=(9, 4))
+    fig, ax = _pyplot().subplots(figsize=(9, 4))
     if not rows:
         ax.set_title("Ten provinces with the highest onboarding rate: no month has a rate yet")
         return Chart("top_provinces_onboarding", "Top ten provinces by onboarding rate", "onboarding_rate", _png(fig))
@@ -130,7 +138,7 @@ def training_chart(con: duckdb.DuckDBPyConnection) -> Chart:
 def _draw_training_chart(rows: tuple) -> Chart:
     names, registrations, capacity = zip(*rows)
     positions = range(len(names))
-    fig, ax = plt.subplots(figsize=(9, 4))
+    fig, ax = _pyplot().subplots(figsize=(9, 4))
     ax.bar([p - 0.2 for p in positions], registrations, width=0.4, label="Registrations", color="#F58518")
     ax.bar([p + 0.2 for p in positions], capacity, width=0.4, label="Capacity (places)", color="#72B7B2")
     ax.set_xticks(list(positions), names, fontsize=8)
