@@ -216,11 +216,21 @@ def landed_month(feed: FeedContract, source_file: str) -> str | None:
     raise ValueError(f"{source_file}: {problem}")
 
 
+def path_struct_sql(feed: FeedContract, source_file: str) -> str:
+    """SQL of the struct of the fields a file's path names (month, platform, year), for the rules
+    that compare a value with them (NULL for a feed whose path names none)."""
+    groups = list(re.compile(feed.path_pattern).groupindex) if feed.path_pattern else []
+    if not groups:
+        return "NULL"
+    return f"regexp_extract({source_file}, {sql_literal(feed.path_pattern)}, [{', '.join(sql_literal(g) for g in groups)}])"
+
+
 def path_fields_sql(feed: FeedContract, source_file: str) -> str:
-    """SQL of the JSON object of the fields a file's path names (NULL when it does not follow the
-    feed's pattern); the pattern is the parameter $pattern."""
-    groups = ", ".join(sql_literal(g) for g in re.compile(feed.path_pattern).groupindex)
-    return f"CASE WHEN regexp_full_match({source_file}, $pattern) THEN to_json(regexp_extract({source_file}, $pattern, [{groups}]))::VARCHAR END"
+    """SQL of the same fields as a JSON object, for the load audit (NULL for a file whose name does
+    not follow the feed's pattern, or a feed whose path names none)."""
+    if not feed.path_pattern:
+        return "NULL"
+    return f"CASE WHEN regexp_full_match({source_file}, {sql_literal(feed.path_pattern)}) THEN to_json({path_struct_sql(feed, source_file)})::VARCHAR END"
 
 
 def prepare_tables(con: duckdb.DuckDBPyConnection, feed: FeedContract) -> None:
@@ -230,7 +240,7 @@ def prepare_tables(con: duckdb.DuckDBPyConnection, feed: FeedContract) -> None:
     if feed.path_pattern:  # load history from before path fields were recorded
         con.execute(
             f"UPDATE audit.file_loads SET path_fields = {path_fields_sql(feed, 'source_file')} WHERE feed = $feed AND path_fields IS NULL",
-            {"feed": feed.name, "pattern": feed.path_pattern},
+            {"feed": feed.name},
         )
     columns = ", ".join(f"{quoted(c.name)} {c.type}" for c in feed.raw_columns)
     existing = con.execute(
@@ -365,15 +375,6 @@ def _create_load_tables(con: duckdb.DuckDBPyConnection, feed: FeedContract) -> N
         CREATE OR REPLACE TEMP TABLE load_read (source_file VARCHAR, rows_read BIGINT);
         """
     )
-
-
-def path_struct_sql(feed: FeedContract, source_file: str) -> str:
-    """SQL of the struct of the fields a file's path names (month, platform, year), for the rules
-    that compare a value with them (NULL for a feed whose path names none)."""
-    groups = list(re.compile(feed.path_pattern).groupindex) if feed.path_pattern else []
-    if not groups:
-        return "NULL"
-    return f"regexp_extract({source_file}, {sql_literal(feed.path_pattern)}, [{', '.join(sql_literal(g) for g in groups)}])"
 
 
 def _stage_tabular(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedContract, files: list[LandedFile], prefix_len: int) -> dict[str, str]:
@@ -860,12 +861,12 @@ def _record(con: duckdb.DuckDBPyConnection, feed: FeedContract, files: list[File
     con.execute(
         f"""
         INSERT INTO audit.file_loads (feed, source_file, sha256, previous_sha256, rows_read, rows_loaded, rows_quarantined, status, error, loaded_at, run_id, path_fields)
-        SELECT *, {path_fields_sql(feed, 'source_file') if feed.path_pattern else 'NULL'} FROM (
+        SELECT *, {path_fields_sql(feed, 'source_file')} FROM (
             SELECT $feed AS feed, unnest($files) AS source_file, unnest($hashes), unnest($previous), unnest($read), unnest($loaded),
                    unnest($quarantined), unnest($status), unnest($error), $now, $run_id
         )
         """,
-        {**({"pattern": feed.path_pattern} if feed.path_pattern else {}),
+        {
             "feed": feed.name,
             "files": [f.source_file for f in files],
             "hashes": [f.sha256 for f in files],

@@ -80,11 +80,15 @@
   start, up to the later one's) has no comparable base: NULL with status `M`. Qualify the
   arguments with their relation: the lookup has a `ref_area` of its own.
 #}
-{% macro territory_changed_in(area, period_start, grain) -%}
+{% macro territory_changed(area, when) -%}
     exists (
         select 1 from {{ ref('int_reference__territory_changes') }} as changes
-        where changes.ref_area = {{ area }} and date_trunc('{{ grain }}', changes.changed_on) = {{ period_start }}
+        where changes.ref_area = {{ area }} and {{ when }}
     )
+{%- endmacro %}
+
+{% macro territory_changed_in(area, period_start, grain) -%}
+    {{ territory_changed(area, "date_trunc('" ~ grain ~ "', changes.changed_on) = " ~ period_start) }}
 {%- endmacro %}
 
 {% macro level_status(area, period_start, grain, value) -%}
@@ -94,14 +98,9 @@
 {%- endmacro %}
 
 {% macro growth_rate(name, area, current, base, current_start, base_start) -%}
-    {%- set changed_between -%}
-        exists (
-            select 1 from {{ ref('int_reference__territory_changes') }} as changes
-            where changes.ref_area = {{ area }}
-              and date_trunc('month', changes.changed_on) > least({{ current_start }}, {{ base_start }})
-              and date_trunc('month', changes.changed_on) <= greatest({{ current_start }}, {{ base_start }})
-        )
-    {%- endset -%}
+    {%- set changed_between = territory_changed(area,
+        "date_trunc('month', changes.changed_on) > least(" ~ current_start ~ ", " ~ base_start ~ ")"
+        ~ " and date_trunc('month', changes.changed_on) <= greatest(" ~ current_start ~ ", " ~ base_start ~ ")") -%}
     case when {{ changed_between }} then null else {{ pct_change(current, base) }} end as {{ name }}_pct,
     case when {{ changed_between }} then 'M' else {{ obs_status(current, base) }} end as {{ name }}_status
 {%- endmacro %}
