@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration import sdmx
-from orchestration.publish import sql_literal
+from orchestration.sql import sql_literal
 
 SDMX_STRUCTURE_FILE = "indicators.structure.xml"
 SDMX_DATA_FILE = "indicators.sdmx.csv"

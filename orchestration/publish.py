@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration.settings import REPO_ROOT
+from orchestration.sql import sql_literal
 
 # DuckDB 2.0 writes storage version 69 by default, which no 1.x release reads; BI drivers bundle 1.x.
 PUBLISHED_STORAGE_VERSION = "v1.1.0"
@@ -22,11 +23,6 @@ class Publication:
     path: Path
     tables: dict[str, int]
     source_files: int
-
-
-def sql_literal(text: str) -> str:
-    """A quoted SQL string literal, for the statements (ATTACH, COPY, COMMENT) that take no parameters."""
-    return "'" + text.replace("'", "''") + "'"
 
 
 def remove_stale_staging_files(published_db: Path) -> None:

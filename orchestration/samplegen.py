@@ -295,7 +295,7 @@ def write_population(out: Path, provinces: list[dict[str, str]]) -> None:
     provinces = [p for p in provinces if p["bps_code"] in PROVINCE_WEIGHTS]
     weights = np.array([PROVINCE_WEIGHTS[p["bps_code"]] for p in provinces])
     layout = load_contracts().feeds["population"].layout
-    labels = list(layout["size_class_columns"])
+    labels = list(layout["value_columns"])
     for year, totals in POPULATION.items():
         rng = np.random.default_rng([SEED, 4, year])
         split = {s: allocate(t, weights * rng.uniform(0.8, 1.2, size=len(weights))) for s, t in totals.items()}

@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from orchestration.contracts import load_contracts
-from orchestration.ingest import FileLoad, load_feed
+from orchestration.ingest.commit import FileLoad
+from orchestration.ingest.load import load_feed
 from orchestration.validation import Failure, ValidationReport
 from tests.conftest import FIXTURES, SAMPLE_SOURCES, land
 

@@ -11,7 +11,11 @@ from orchestration.contracts import FeedContract, dbt_source_name, load_contract
 from orchestration.defs.checks import report_check_result
 from orchestration.defs.partitions import WAREHOUSE_POOL, is_monthly, month_keys, monthly, single_run
 from orchestration.defs.resources import WarehouseResource
-from orchestration.ingest import FeedError, FeedLoad, load_feed
+from orchestration.ingest.commit import FeedLoad
+from orchestration.ingest.load import load_feed
+from orchestration.ingest.ministry_table import totals_columns, totals_table
+from orchestration.ingest.staged import FeedError
+from orchestration.sql import quoted
 from orchestration.validation import ValidationReport, feed_schema, validate
 
 CONTRACT_CHECK = "contract"
@@ -28,11 +32,10 @@ def _column_schema(feed: FeedContract) -> dg.TableSchema:
 
 
 def _dependencies(feed: FeedContract) -> list[dg.AssetKey]:
-    """Feeds whose tables this feed's rules or loader read (references, name lookups)."""
+    """Feeds whose tables this feed's rules or loader read (references; a ministry table's names
+    resolve through the feed its name column references)."""
     contracts = load_contracts()
     deps = {raw_key(reference[0]) for c in feed.columns if (reference := contracts.reference(c.rules))}
-    if feed.format == "ministry_table":
-        deps.add(raw_key(contracts.feeds["provinces"]))
     return sorted(deps - {raw_key(feed)}, key=lambda k: k.to_user_string())
 
 
@@ -55,7 +58,7 @@ def build_raw_asset(feed: FeedContract) -> dg.AssetsDefinition:
                 TOTALS_CHECK,
                 asset=key,
                 blocking=True,
-                description="The table's national total row equals the sum of its provinces, per year and size class.",
+                description=f"The table's national total row equals the sum of its {feed.layout['name_noun']}s, value by value.",
             )
         )
 
@@ -103,7 +106,7 @@ def build_raw_asset(feed: FeedContract) -> dg.AssetsDefinition:
                 metadata={"files_over_limit": len(over), "max_quarantined_share": warehouse.max_quarantined_share},
             )
             if feed.format == "ministry_table":
-                yield _population_totals_check(con, key)
+                yield _totals_check(con, key, feed)
 
     return raw_asset
 
@@ -127,27 +130,37 @@ def load_metadata(load: FeedLoad) -> dict[str, Any]:
     }
 
 
-def _population_totals_check(con, key: dg.AssetKey) -> dg.AssetCheckResult:
-    """National totals against the sum of the provinces loaded. A mismatch in a file with
-    quarantined lines is expected (the quarantine check reports those lines) and only warns."""
-    mismatches = con.execute(
-        """
-        SELECT t.year, t.size_class, t.enterprises AS reported, coalesce(sum(p.enterprises), 0) AS provinces, t.source_file, t.line,
-               (SELECT count(*) FROM quarantine.population q WHERE q.source_file = t.source_file) AS quarantined
-        FROM raw.population_reported_totals t
-        LEFT JOIN raw.population p USING (year, size_class)
-        GROUP BY ALL
-        HAVING reported <> provinces
-        ORDER BY t.year, t.size_class
-        """
-    ).fetchall()
+def _totals_check(con, key: dg.AssetKey, feed: FeedContract) -> dg.AssetCheckResult:
+    """A ministry table's total line against the sum of the rows loaded (population: national totals
+    against the provinces, per year and size class). A mismatch in a file with quarantined lines is
+    expected (the quarantine check reports those lines) and only warns."""
+    layout, totals = feed.layout, totals_table(feed)
+    unpivot = layout.get("unpivot")
+    values = [unpivot["value_column"]] if unpivot else list(layout["value_columns"].values())
+    groups = [name for name, _ in totals_columns(feed) if name not in (*values, "source_file", "line")]
+    shown = [(g, unpivot is None or g != unpivot["category_column"]) for g in groups]
+    mismatches = []
+    for value in values:
+        rows = con.execute(
+            f"""
+            SELECT [{', '.join(f't.{quoted(g)}::VARCHAR' for g in groups)}], t.{quoted(value)} AS reported,
+                   coalesce(sum(p.{quoted(value)}), 0) AS summed, t.source_file, t.line,
+                   (SELECT count(*) FROM quarantine.{quoted(feed.name)} q WHERE q.source_file = t.source_file) AS quarantined
+            FROM {totals} t
+            LEFT JOIN {feed.raw_table} p USING ({', '.join(quoted(g) for g in groups)})
+            GROUP BY ALL
+            HAVING reported <> summed
+            ORDER BY ALL
+            """
+        ).fetchall()
+        mismatches += [(" ".join(f"{g} {v}" if named else v for (g, named), v in zip(shown, keys)) + ("" if unpivot else f" {value}"), *rest) for keys, *rest in rows]
     files_without_total = con.execute(
-        "SELECT DISTINCT source_file FROM raw.population WHERE source_file NOT IN (SELECT source_file FROM raw.population_reported_totals)"
+        f"SELECT DISTINCT source_file FROM {feed.raw_table} WHERE source_file NOT IN (SELECT source_file FROM {totals})"
     ).fetchall()
     problems = [
-        f"{file}: line {line}: year {year} {size}: national total {reported:,} but the provinces sum to {provinces:,}"
+        f"{file}: line {line}: {what}: national total {reported:,} but the {layout['name_noun']}s sum to {summed:,}"
         + (f" ({quarantined} line(s) of the file quarantined)" if quarantined else "")
-        for year, size, reported, provinces, file, line, quarantined in mismatches
+        for what, reported, summed, file, line, quarantined in mismatches
     ] + [f"{file}: no national total row" for (file,) in files_without_total]
     explained = all(quarantined for *_, quarantined in mismatches) and not files_without_total
     return dg.AssetCheckResult(
@@ -155,7 +168,7 @@ def _population_totals_check(con, key: dg.AssetKey) -> dg.AssetCheckResult:
         check_name=TOTALS_CHECK,
         passed=not problems,
         severity=dg.AssetCheckSeverity.WARN if explained else dg.AssetCheckSeverity.ERROR,
-        description="; ".join(problems) if problems else "Every national total equals the sum of its provinces.",
+        description="; ".join(problems) if problems else f"Every national total equals the sum of its {layout['name_noun']}s.",
         metadata={"mismatches": len(problems), "problems": dg.MetadataValue.json(problems[:20])},
     )
 
