@@ -98,6 +98,27 @@ def column_problems(
     return problems
 
 
+def _judged(
+    contracts: Contracts, columns: list[ColumnContract], text: Callable[[str], str], typed: Callable[[str], str], path_field: Callable[[str], str]
+) -> list[tuple[str, str, str, str]]:
+    """(rule, column, SQL that is true exactly when the row breaks it, SQL reason) of every rule of `columns`."""
+    judged = []
+    for column in columns:
+        t, v = text(column.name), typed(column.name)
+        for rule, condition, reason in column_problems(contracts, column, t, v, path_field):
+            # Rules other than `type`/`required` only judge values that cast.
+            guard = "" if rule in ("type", "required") else f"{v} IS NOT NULL AND "
+            judged.append((rule, column.name, f"coalesce({guard}{condition}, false)", reason))
+    return judged
+
+
+def broken_expression(
+    contracts: Contracts, columns: list[ColumnContract], text: Callable[[str], str], typed: Callable[[str], str], path_field: Callable[[str], str]
+) -> str:
+    """SQL that is true when a row breaks any rule of `columns`: the whole judgement of a clean row."""
+    return " OR ".join(f"({broken})" for _, _, broken, _ in _judged(contracts, columns, text, typed, path_field)) or "false"
+
+
 def problems_expression(
     contracts: Contracts,
     columns: list[ColumnContract],
@@ -112,14 +133,10 @@ def problems_expression(
     expression over those flags; reasons are only built for rows that break something.
     """
     flags, items = [], []
-    for column in columns:
-        t, v = text(column.name), typed(column.name)
-        for rule, condition, reason in column_problems(contracts, column, t, v, path_field):
-            # Rules other than `type`/`required` only judge values that cast.
-            guard = "" if rule in ("type", "required") else f"{v} IS NOT NULL AND "
-            flag = f"broken_{len(flags)}"
-            flags.append(f"coalesce({guard}{condition}, false) AS {flag}")
-            items.append(f"CASE WHEN {flag} THEN {{'rule': '{rule}', 'column_name': {sql_literal(column.name)}, 'reason': {reason}}} END")
+    for rule, column, broken, reason in _judged(contracts, columns, text, typed, path_field):
+        flag = f"broken_{len(flags)}"
+        flags.append(f"{broken} AS {flag}")
+        items.append(f"CASE WHEN {flag} THEN {{'rule': '{rule}', 'column_name': {sql_literal(column)}, 'reason': {reason}}} END")
     any_broken = " OR ".join(f"broken_{i}" for i in range(len(flags)))
     problems = f"CASE WHEN {any_broken} THEN list_filter([{', '.join(items)}], lambda p: p IS NOT NULL) ELSE [] END"
     return flags, problems

@@ -222,3 +222,22 @@ def test_file_names_and_values_never_reach_sql(con, landing, tmp_path):
     }
     assert con.execute("SELECT merchant_id FROM raw.sales").fetchall() == [("'); DROP TABLE raw.provinces; --",)]
     assert con.execute("SELECT count(*) FROM raw.provinces").fetchall() == [(38,)]
+
+
+def test_clean_files_load_as_scanned_and_a_repeat_names_the_line_it_repeats(con, landing):
+    """Clean files of every format load whole; the row a duplicate repeats is found in a clean file."""
+    month = landing / "sales" / "2020-04"
+    shutil.copytree(SAMPLE_SOURCES / "sales" / "2020-04", month)
+    lines = (month / "pasar_a.csv").read_text().splitlines()
+    (month / "pasar_a__resent.csv").write_text("\n".join([lines[0], lines[5], "2020-04-02,pasar_a,A9999999,31,MIKRO,1,100.00", lines[2]]) + "\n")
+    result = load(con, landing, "sales")
+    counts = {f.source_file.removeprefix("sales/2020-04/"): (f.status, f.rows_read, f.rows_loaded, f.rows_quarantined) for f in result.files}
+    for name in ("pasar_a.csv", "pasar_b.csv", "pasar_c.parquet", "pasar_d.csv.gz"):
+        status, read, loaded, quarantined_rows = counts[name]
+        assert (status, loaded, quarantined_rows) == ("loaded", read, 0) and read > 0, name
+    assert counts["pasar_a__resent.csv"] == ("loaded", 3, 1, 2)
+    rows = con.execute("SELECT line, rule, reason FROM quarantine.sales ORDER BY line").fetchall()
+    assert [(line, rule) for line, rule, _ in rows] == [(2, "unique_key"), (4, "unique_key")]
+    assert rows[0][2].endswith("first seen in sales/2020-04/pasar_a.csv line 6")
+    assert rows[1][2].endswith("first seen in sales/2020-04/pasar_a.csv line 3")
+    assert con.execute("SELECT count(*) FROM raw.sales").fetchall()[0][0] == sum(read for _, read, _, _ in counts.values()) - 2

@@ -8,10 +8,10 @@ from pathlib import Path
 import duckdb
 
 from orchestration.contracts import FeedContract, load_contracts
+from orchestration.ingest.formats import file_problem
 from orchestration.ingest.commit import FeedLoad, FileLoad, Report, commit, prepare_tables
 from orchestration.ingest.landing import LandedFile, file_month, landed_in_scope, sha256_file
 from orchestration.ingest.ministry_table import stage_ministry_table, totals_columns
-from orchestration.ingest.sniffing import file_problem
 from orchestration.ingest.staged import STAGED, FeedError
 from orchestration.ingest.tabular import stage_tabular
 

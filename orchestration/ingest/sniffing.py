@@ -11,7 +11,6 @@ from pathlib import Path
 import duckdb
 
 from orchestration.contracts import FeedContract
-from orchestration.ingest.landing import LandedFile, not_regular
 
 # The longest header line read: the probe reads no more than this of a file, whatever its first line.
 HEADER_LIMIT = 64 * 1024
@@ -33,10 +32,10 @@ def column_problem(feed: FeedContract, found: list[str]) -> str | None:
     return None
 
 
-def csv_problem(feed: FeedContract, path: Path) -> str | None:
+def csv_problem(feed: FeedContract, path: Path, compressed: bool) -> str | None:
+    """Why a CSV file (gzip-`compressed` or not) cannot be read as the contract says, from its first bytes and header."""
     with path.open("rb") as f:
         head = f.read(4096)
-    compressed = path.name.endswith(".gz")
     if compressed and not head.startswith(b"\x1f\x8b"):
         return "not a gzip file, though its name ends in .gz"
     if not compressed:
@@ -73,6 +72,7 @@ def csv_problem(feed: FeedContract, path: Path) -> str | None:
 
 
 def parquet_problem(feed: FeedContract, path: Path, con: duckdb.DuckDBPyConnection) -> str | None:
+    """Why a Parquet file cannot be read as the contract says, from its magic bytes and schema."""
     with path.open("rb") as f:
         head = f.read(4)
     if head != b"PAR1":
@@ -82,20 +82,3 @@ def parquet_problem(feed: FeedContract, path: Path, con: duckdb.DuckDBPyConnecti
     except duckdb.Error as error:
         return f"cannot be read as Parquet ({str(error).splitlines()[0]})"
     return column_problem(feed, found)
-
-
-def file_problem(feed: FeedContract, landed: LandedFile, con: duckdb.DuckDBPyConnection) -> str | None:
-    """Why a whole file cannot be loaded, or None."""
-    try:
-        info = landed.path.stat()
-        if (kind := not_regular(info.st_mode)) is not None:
-            return f"not a regular file ({kind})"
-        if info.st_size == 0:
-            return "the file is empty"
-        if feed.format == "ministry_table":
-            return None  # its layout is checked while its lines are read
-        if landed.path.name.endswith(".parquet"):
-            return parquet_problem(feed, landed.path, con)
-        return csv_problem(feed, landed.path)
-    except OSError as error:  # gone, no permission, a symlink loop
-        return f"cannot be read ({error.strerror or error})"

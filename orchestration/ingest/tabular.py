@@ -1,15 +1,24 @@
-"""The reader of tabular files: CSV, gzip CSV and Parquet, every row judged against the contract."""
+"""The reader of tabular files (CSV, gzip CSV, Parquet): every row judged against the contract.
+
+Two passes. The scan reads all of a load's files of a format in one statement, casts every field
+to the contract's type and evaluates every rule as one flag per row: the rows of a file with no
+broken rule, no line DuckDB's reader rejected and no duplicate key are loaded as scanned, which is
+the whole cost of a clean load. Only the files that have such rows are read again, one by one, to
+say which line breaks which rule and why, and where the row a duplicate repeats was first seen.
+"""
 
 from __future__ import annotations
 
+from itertools import groupby
 from typing import Any
 
 import duckdb
 
 from orchestration.contracts import Contracts, FeedContract
+from orchestration.ingest.formats import file_format
 from orchestration.ingest.landing import LandedFile, path_struct_sql
 from orchestration.ingest.staged import Staged, about_the_file
-from orchestration.rules import problems_expression
+from orchestration.rules import broken_expression, problems_expression
 from orchestration.sql import quoted, sql_literal
 
 # DuckDB's CSV reader reports these for lines it cannot split into the contract's fields.
@@ -21,6 +30,11 @@ CSV_ERRORS = {
     "UNQUOTED VALUE": "a quoted field is not closed where it should be",
     "LINE SIZE OVER MAXIMUM": "the line is longer than any line of this feed can be",
 }
+
+# The scan's tables: its rows (typed, with a flag), the lines its reader rejected, the files to explain.
+SCAN, SCAN_REJECTS, EXPLAIN = "load_scan", "scan_rejects", "load_explain"
+# The detailed read's tables.
+DETAILED, DETAILED_REJECTS = "load_staged", "load_rejects"
 
 
 def stage_tabular(
@@ -35,14 +49,120 @@ def stage_tabular(
     Returns the files DuckDB could not read at all (say a corrupt gzip stream), with the reason;
     the others are staged.
     """
+    files = sorted(files, key=lambda f: f.source_file)
+    unreadable = _scan(con, contracts, feed, files)
+    # A file that is not staged is not replaced either: the existing-keys checks must see its rows.
+    staged.drop_files(con, unreadable)
+    to_explain = _files_to_explain(con, feed, staged)
+    explained = [f for f in files if f.source_file in to_explain and f.source_file not in unreadable]
+    more = _explain(con, contracts, feed, explained, prefix_len, staged)
+    raw_columns = ", ".join(quoted(c.name) for c in feed.raw_columns)
+    con.execute(
+        f"""
+        -- A view, not a copy: the commit reads the staged rows once, straight into the raw table.
+        DROP TABLE {staged.rows};
+        CREATE TEMP VIEW {staged.rows} AS
+        SELECT {raw_columns} FROM {SCAN} WHERE source_file NOT IN (SELECT source_file FROM {EXPLAIN})
+        UNION ALL
+        SELECT {raw_columns} FROM {DETAILED} WHERE len(problems) = 0 AND rowid NOT IN (SELECT row_id FROM load_duplicates);
+
+        INSERT INTO {staged.read}
+        SELECT source_file, count(*) FROM {SCAN} WHERE source_file NOT IN (SELECT source_file FROM {EXPLAIN}) GROUP BY ALL;
+        """
+    )
+    return unreadable | more
+
+
+def _typed(feed: FeedContract) -> str:
+    return ", ".join(f"TRY_CAST({quoted(c.name)} AS {c.type}) AS {quoted(c.name + '__typed')}" for c in feed.columns)
+
+
+def _scan(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedContract, files: list[LandedFile]) -> dict[str, str]:
+    """SCAN: every row of `files`, typed, with `broken` when it breaks a rule. One statement per
+    reader; when DuckDB cannot read one of its files at all, its files are read one by one to know
+    which (returned with the reason)."""
+    columns = ", ".join(f"{quoted(c.name)} {c.type}" for c in feed.columns)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE {SCAN} (source_file VARCHAR, {columns}, broken BOOLEAN);
+        DROP TABLE IF EXISTS {SCAN_REJECTS}; DROP TABLE IF EXISTS {SCAN_REJECTS}_scans;
+        -- The file's name and the fields its path names, joined to its rows (not computed per row).
+        CREATE OR REPLACE TEMP TABLE scan_paths AS
+        SELECT filename, source_file, {path_struct_sql(feed, 'source_file')} AS file_path
+        FROM (SELECT unnest($paths) AS filename, unnest($files) AS source_file);
+        """,
+        {"paths": [str(f.path) for f in files], "files": [f.source_file for f in files]},
+    )
+    broken = broken_expression(contracts, list(feed.columns), quoted, lambda n: quoted(n + "__typed"), lambda group: f"file_path.{quoted(group)}")
     landed = ", ".join(quoted(c.name) for c in feed.columns)
-    typed = ", ".join(f"TRY_CAST({quoted(c.name)} AS {c.type}) AS {quoted(c.name + '__typed')}" for c in feed.columns)
+
+    def scan(reader: str, params: dict[str, Any], paths: list[str]) -> None:
+        con.execute(
+            f"""
+            INSERT INTO {SCAN}
+            SELECT source_file, {', '.join(f'{quoted(c.name + "__typed")} AS {quoted(c.name)}' for c in feed.columns)}, {broken}
+            FROM (SELECT p.source_file, p.file_path, {_typed(feed)}
+                  FROM (SELECT filename, {landed} FROM ({reader})) JOIN scan_paths p USING (filename))
+            """,
+            {**params, "files": paths},
+        )
+
+    unreadable = {}
+    by_reader = groupby(sorted(files, key=lambda f: file_format(f.path).reader.__name__), key=lambda f: file_format(f.path).reader)
+    for reader, group in by_reader:
+        group = list(group)
+        sql, params = reader(feed, SCAN_REJECTS)
+        try:
+            scan(sql, params, [str(f.path) for f in group])
+        except duckdb.Error:
+            for file in group:
+                try:
+                    scan(sql, params, [str(file.path)])
+                except duckdb.Error as error:
+                    if not about_the_file(error):
+                        raise
+                    unreadable[file.source_file] = f"cannot be read ({str(error).splitlines()[0]})"
+    con.execute(
+        f"CREATE TEMP TABLE IF NOT EXISTS {SCAN_REJECTS} (scan_id UBIGINT, file_id UBIGINT); "
+        f"CREATE TEMP TABLE IF NOT EXISTS {SCAN_REJECTS}_scans (scan_id UBIGINT, file_id UBIGINT, file_path VARCHAR)"
+    )
+    return unreadable
+
+
+def _files_to_explain(con: duckdb.DuckDBPyConnection, feed: FeedContract, staged: Staged) -> set[str]:
+    """EXPLAIN: the files with a row that breaks a rule, a line the reader rejected, or a clean row
+    whose key another clean row of the load has or a row of a file the load does not replace."""
+    key = ", ".join(quoted(k) for k in feed.key)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE {EXPLAIN} AS
+        SELECT DISTINCT source_file FROM {SCAN} WHERE broken
+        UNION
+        SELECT p.source_file FROM {SCAN_REJECTS} r JOIN {SCAN_REJECTS}_scans s USING (scan_id, file_id) JOIN scan_paths p ON p.filename = s.file_path
+        UNION
+        -- Keys compared by their hash: a collision only sends a clean file to the detailed read.
+        SELECT source_file FROM {SCAN}
+        WHERE NOT broken AND hash({key}) IN (SELECT hash({key}) FROM {SCAN} WHERE NOT broken GROUP BY ALL HAVING count(*) > 1)
+        UNION
+        SELECT DISTINCT s.source_file FROM {SCAN} s JOIN {feed.raw_table} e USING ({key})
+        WHERE NOT s.broken AND e.source_file NOT IN (SELECT source_file FROM {staged.files})
+        """
+    )
+    return {r[0] for r in con.execute(f"SELECT source_file FROM {EXPLAIN}").fetchall()}
+
+
+def _explain(
+    con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedContract, files: list[LandedFile], prefix_len: int, staged: Staged
+) -> dict[str, str]:
+    """Read `files` again one by one (DETAILED), to quarantine what breaks a rule with its line and
+    reason; returns the files DuckDB could not read at all this time, with the reason."""
+    landed = ", ".join(quoted(c.name) for c in feed.columns)
     flags, problems = problems_expression(
         contracts, list(feed.columns), quoted, lambda n: quoted(n + "__typed"), lambda group: f"file_path.{quoted(group)}"
     )
     params: dict[str, Any] = {"prefix_len": prefix_len}
 
-    def stage(reader: str, reader_params: dict[str, Any]) -> None:
+    def stage(reader: str, reader_params: dict[str, Any], paths: list[str]) -> None:
         con.execute(
             f"""
             INSERT INTO load_staged
@@ -53,49 +173,34 @@ def stage_tabular(
             FROM (
                 SELECT *, {problems} AS problems
                 FROM (SELECT *, {', '.join(flags)}
-                      FROM (SELECT *, {path_struct_sql(feed, 'source_file')} AS file_path, {typed}
+                      FROM (SELECT *, {path_struct_sql(feed, 'source_file')} AS file_path, {_typed(feed)}
                             FROM (SELECT substr(filename, $prefix_len) AS source_file, file_row, {landed} FROM ({reader}))))
             )
             """,
-            {**params, **reader_params},
+            {**params, **reader_params, "files": paths},
         )
 
     columns = ", ".join(f"{quoted(c.name)} {c.type}" for c in feed.columns)
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE load_staged (source_file VARCHAR, file_row BIGINT, {columns}, "
+        f"CREATE OR REPLACE TEMP TABLE {DETAILED} (source_file VARCHAR, file_row BIGINT, {columns}, "
         "problems STRUCT(rule VARCHAR, column_name VARCHAR, reason VARCHAR)[], raw_values VARCHAR)"
     )
-    con.execute("DROP TABLE IF EXISTS load_rejects; DROP TABLE IF EXISTS load_reject_scans")
+    con.execute(f"DROP TABLE IF EXISTS {DETAILED_REJECTS}; DROP TABLE IF EXISTS {DETAILED_REJECTS}_scans")
     # One statement per file, in path order: rowids then run file by file and line by line (a
     # multi-file scan may interleave files), which gives line numbers and "first seen" their order.
     unreadable = {}
-    for file in sorted(files, key=lambda f: f.source_file):
+    for file in files:
         try:
-            if file.path.name.endswith(".parquet"):
-                text = ", ".join(f"{quoted(c.name)}::VARCHAR AS {quoted(c.name)}" for c in feed.columns)
-                stage(
-                    f"SELECT filename, file_row_number + 1 AS file_row, {text} FROM read_parquet($file, filename = true, file_row_number = true)",
-                    {"file": str(file.path)},
-                )
-            else:
-                # Not in parallel: DuckDB's parallel scan drops a line longer than its 32 MiB buffer
-                # without a reject. Files load one per statement, so only a single huge file reads slower.
-                stage(
-                    "SELECT filename, NULL::BIGINT AS file_row, * EXCLUDE (filename) FROM read_csv($file, header = true, "
-                    "auto_detect = false, delim = ',', quote = '\"', escape = '\"', columns = $text_columns, filename = true, "
-                    "store_rejects = true, rejects_table = 'load_rejects', rejects_scan = 'load_reject_scans', parallel = false)",
-                    {"file": str(file.path), "text_columns": {c.name: "VARCHAR" for c in feed.columns}},
-                )
+            stage(*file_format(file.path).reader(feed, DETAILED_REJECTS), [str(file.path)])
         except duckdb.Error as error:
             if not about_the_file(error):
                 raise
             unreadable[file.source_file] = f"cannot be read ({str(error).splitlines()[0]})"
-    # A file that is not staged is not replaced either: the existing-keys check below must see its rows.
     staged.drop_files(con, unreadable)
     con.execute(
         "CREATE TEMP TABLE IF NOT EXISTS load_rejects (scan_id UBIGINT, file_id UBIGINT, line UBIGINT, column_name VARCHAR, "
         "error_type VARCHAR, csv_line VARCHAR, error_message VARCHAR); "
-        "CREATE TEMP TABLE IF NOT EXISTS load_reject_scans (scan_id UBIGINT, file_id UBIGINT, file_path VARCHAR)"
+        "CREATE TEMP TABLE IF NOT EXISTS load_rejects_scans (scan_id UBIGINT, file_id UBIGINT, file_path VARCHAR)"
     )
 
     key = ", ".join(quoted(k) for k in feed.key)
@@ -109,7 +214,7 @@ def stage_tabular(
                first(column_name) AS column_name, first(error_message) AS error_message,
                row_number() OVER (PARTITION BY source_file ORDER BY line) AS rank
         FROM (SELECT substr(s.file_path, $prefix_len) AS source_file, r.*
-              FROM load_rejects r JOIN load_reject_scans s USING (scan_id, file_id))
+              FROM load_rejects r JOIN load_rejects_scans s USING (scan_id, file_id))
         GROUP BY source_file, line
         """,
         {"prefix_len": prefix_len},
@@ -179,12 +284,6 @@ def stage_tabular(
         SELECT source_file, line, line - 1, 'csv_' || lower(replace(error_type, ' ', '_')), column_name,
                CASE error_type {reasons} ELSE error_type END || ' (' || error_message || ')', raw_line, NULL
         FROM load_rejected;
-
-        -- A view, not a copy: the commit reads the staged rows once, straight into the raw table.
-        DROP TABLE {staged.rows};
-        CREATE TEMP VIEW {staged.rows} AS
-        SELECT {', '.join(quoted(c.name) for c in feed.raw_columns)} FROM load_staged
-        WHERE len(problems) = 0 AND rowid NOT IN (SELECT row_id FROM load_duplicates);
 
         INSERT INTO {staged.read}
         SELECT source_file, sum(n) FROM (
