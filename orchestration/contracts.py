@@ -16,9 +16,10 @@ from types import UnionType
 from typing import Annotated, Any, Literal, get_args
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, ValidationError, model_validator
-from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+from pydantic_core import ErrorDetails, InitErrorDetails
 
+from orchestration.rules import RULES, VALID_FROM, VALID_TO, Regex, contract_problem, describe_rules, path_groups
 from orchestration.settings import CONTRACTS_FILE, REPO_ROOT
 
 
@@ -117,12 +118,6 @@ class Contracts:
         return self.feeds[feed], col
 
 
-# A `valid_in_period` rule reads the referenced feed's validity from these columns (empty: open-ended)
-# and compares it with the period its file's path names, at that period's resolution.
-VALID_FROM, VALID_TO = "valid_from", "valid_to"
-PERIOD_FORMATS = {"month": "%Y-%m", "year": "%Y"}
-
-
 class ContractError(ValueError):
     """The contracts file does not validate; the message has one line per problem."""
 
@@ -133,49 +128,19 @@ _DECIMAL = re.compile(r"DECIMAL\((\d+),(\d+)\)")
 _DECIMAL_MAX_PRECISION = 38  # DuckDB's limit
 
 
-def _problem(text: str) -> PydanticCustomError:
-    # The text is passed as context, so braces in it (regexes) are not read as placeholders.
-    return PydanticCustomError("contract", "{problem}", {"problem": text})
-
-
 def _duckdb_type(value: str) -> str:
     if value in _DUCKDB_TYPES:
         return value
     decimal = _DECIMAL.fullmatch(value)
     if decimal is None:
-        raise _problem(f"{value!r} is not one of {', '.join(_DUCKDB_TYPES)}, DECIMAL(p,s)")
+        raise contract_problem(f"{value!r} is not one of {', '.join(_DUCKDB_TYPES)}, DECIMAL(p,s)")
     precision, scale = map(int, decimal.groups())
     if not 1 <= precision <= _DECIMAL_MAX_PRECISION or scale > precision:
-        raise _problem(f"{value!r} needs a precision p from 1 to {_DECIMAL_MAX_PRECISION} and a scale s from 0 to p")
+        raise contract_problem(f"{value!r} needs a precision p from 1 to {_DECIMAL_MAX_PRECISION} and a scale s from 0 to p")
     return value
-
-
-def _regex(value: str) -> str:
-    try:
-        re.compile(value)
-    except re.error as error:
-        raise _problem(f"{value!r} is not a regular expression ({error})") from None
-    return value
-
-
-# Plain validators for the rules that take either of two shapes: one error in words instead of
-# one error per member of a union.
-def _number(value: Any) -> int | float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _problem(f"{value!r} is not a number")
-    return value
-
-
-def _code_list_or_values(value: Any) -> str | list[str]:
-    if isinstance(value, str) or (isinstance(value, list) and value and all(isinstance(v, str) for v in value)):
-        return value
-    raise _problem(f"{value!r} is neither the name of a code list nor a list of strings")
 
 
 DuckDBTypeName = Annotated[str, AfterValidator(_duckdb_type)]
-Regex = Annotated[str, AfterValidator(_regex)]
-Number = Annotated[int | float, PlainValidator(_number)]
-CodeListOrValues = Annotated[str | list[str], PlainValidator(_code_list_or_values)]
 Location = tuple[str | int, ...]
 
 
@@ -188,20 +153,12 @@ def _refuse(spec: _Spec, problems: list[tuple[Location, str]]) -> None:
     """Report what a model validator found, each problem at its own location in the document."""
     if problems:
         raise ValidationError.from_exception_data(
-            type(spec).__name__, [InitErrorDetails(type=_problem(text), loc=loc, input=None) for loc, text in problems]
+            type(spec).__name__, [InitErrorDetails(type=contract_problem(text), loc=loc, input=None) for loc, text in problems]
         )
 
 
-class _Rules(_Spec):
-    required: bool | None = None
-    min: Number | None = None
-    max: Number | None = None
-    accepted_values: CodeListOrValues | None = None
-    pattern: Regex | None = None
-    references: str | None = None
-    in_file_month: bool | None = None
-    from_path: str | None = None
-    valid_in_period: Literal[tuple(PERIOD_FORMATS)] | None = None
+# The options of the rule vocabulary (orchestration.rules), each optional.
+_Rules = create_model("_Rules", __base__=_Spec, **{rule.name: (rule.option | None, None) for rule in RULES if rule.option is not None})
 
 
 class _Column(_Spec):
@@ -269,11 +226,7 @@ class _Feed(_Spec):
                 problems.append((("layout", "name_column"), "needs a `references` rule: the feed whose rows the names resolve to"))
         for i, column in enumerate(self.columns):
             # These rules compare the value with a named group of the file's path (in_file_month: `month`).
-            path_rules = {
-                "in_file_month": "month" if column.rules.in_file_month else None,
-                "from_path": column.rules.from_path,
-                "valid_in_period": column.rules.valid_in_period,
-            }
+            path_rules = path_groups(column.rules.model_dump(exclude_none=True))
             problems += [
                 (
                     ("columns", i, "rules", rule),
@@ -281,7 +234,7 @@ class _Feed(_Spec):
                     + (f"(groups: {', '.join(groups) or 'none'})" if self.path_pattern else "(the feed has no path_pattern)"),
                 )
                 for rule, group in path_rules.items()
-                if group is not None and group not in groups
+                if group not in groups
             ]
         _refuse(self, problems)
         return self
@@ -447,29 +400,6 @@ def render_dbt_sources(contracts: Contracts) -> str:
     return header + yaml.safe_dump(document, sort_keys=False, width=100, allow_unicode=True)
 
 
-def _describe_rules(contracts: Contracts, column: ColumnContract) -> str:
-    rules = []
-    if not column.required:
-        rules.append("may be empty")
-    if "min" in column.rules:
-        rules.append(f"≥ {column.rules['min']}")
-    if "max" in column.rules:
-        rules.append(f"≤ {column.rules['max']}")
-    if (values := contracts.accepted_values(column.rules)) is not None:
-        rules.append("one of " + ", ".join(f"`{v}`" for v in values))
-    if "pattern" in column.rules:
-        rules.append(f"matches `{column.rules['pattern']}`")
-    if "references" in column.rules:
-        rules.append(f"exists in `{column.rules['references']}`")
-    if column.rules.get("in_file_month"):
-        rules.append("inside the file's month")
-    if "from_path" in column.rules:
-        rules.append(f"equals the file path's `{column.rules['from_path']}`")
-    if "valid_in_period" in column.rules:
-        rules.append(f"valid in the file's {column.rules['valid_in_period']}")
-    return "; ".join(rules)
-
-
 def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
@@ -489,7 +419,7 @@ def render_feed_tables(contracts: Contracts) -> str:
             "| column | type | rules | description |",
             "|---|---|---|---|",
         ]
-        out += [f"| `{c.name}` | {c.type} | {_describe_rules(contracts, c) or 'required'} | {_cell(c.description)} |" for c in feed.columns]
+        out += [f"| `{c.name}` | {c.type} | {describe_rules(contracts, c.rules) or 'required'} | {_cell(c.description)} |" for c in feed.columns]
         out.append("")
     return "\n".join(out)
 

@@ -1,16 +1,104 @@
-"""Contract rules as SQL: which rows of a landed file break which rule, and why, in words.
+"""The contract's rule vocabulary, one definition per rule.
 
-Ingest quarantines rows with these predicates; Pandera (orchestration.validation) checks the same
-contract rules on what was loaded. Both read the rules from the contract, nothing restates them.
+A rule says, in one place: the option it takes in sources/contracts.yml (or a dbt model's
+`meta.rules`), the SQL that finds the landed rows that break it with the reason in words (ingest
+quarantines them), the Pandera check of the rows loaded (orchestration.validation) and how the docs
+describe it. Nothing else interprets the vocabulary: a new rule is a new entry in RULES.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from orchestration.contracts import PERIOD_FORMATS, VALID_FROM, VALID_TO, ColumnContract, Contracts
+from pydantic import AfterValidator, PlainValidator
+from pydantic_core import PydanticCustomError
+
 from orchestration.sql import quoted, sql_literal
+
+if TYPE_CHECKING:
+    import duckdb
+    import pandera.ibis as pa
+
+    from orchestration.contracts import ColumnContract, Contracts, FeedContract
+
+# A `valid_in_period` rule reads the referenced feed's validity from these columns (empty: open-ended)
+# and compares it with the period its file's path names, at that period's resolution.
+VALID_FROM, VALID_TO = "valid_from", "valid_to"
+PERIOD_FORMATS = {"month": "%Y-%m", "year": "%Y"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Options as the contracts file gives them, validated with one error in words each.
+
+
+def contract_problem(text: str) -> PydanticCustomError:
+    # The text is passed as context, so braces in it (regexes) are not read as placeholders.
+    return PydanticCustomError("contract", "{problem}", {"problem": text})
+
+
+def _regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as error:
+        raise contract_problem(f"{value!r} is not a regular expression ({error})") from None
+    return value
+
+
+# Plain validators for the options that take either of two shapes: one error in words instead of
+# one error per member of a union.
+def _number(value: Any) -> int | float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise contract_problem(f"{value!r} is not a number")
+    return value
+
+
+def _code_list_or_values(value: Any) -> str | list[str]:
+    if isinstance(value, str) or (isinstance(value, list) and value and all(isinstance(v, str) for v in value)):
+        return value
+    raise contract_problem(f"{value!r} is neither the name of a code list nor a list of strings")
+
+
+Regex = Annotated[str, AfterValidator(_regex)]
+Number = Annotated[int | float, PlainValidator(_number)]
+CodeListOrValues = Annotated[str | list[str], PlainValidator(_code_list_or_values)]
+
+
+# ---------------------------------------------------------------------------------------------
+# The rules.
+
+# The SQL of a rule for one column: (condition true when the row breaks it, reason) or None when the
+# column does not have the rule. Arguments: the contracts, the column, the SQL of the value as landed
+# (VARCHAR, NULL when the field was empty), of the value cast to the column's type (NULL when empty
+# or not castable), and of a field its file's path names (`month`, `platform`).
+RuleSql = Callable[["Contracts", "ColumnContract", str, str, Callable[[str], str]], "tuple[str, str] | None"]
+
+
+def _nothing(*_: Any) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    option: Any  # the type of its option in the contracts file; None: not an option (the column type)
+    sql: RuleSql
+    describe: Callable[[Contracts, Mapping[str, Any]], str | None] = _nothing
+    # Pandera: a check of the column's values (from the rules alone), or of whole rows (the path).
+    column_check: Callable[[Contracts, Mapping[str, Any], duckdb.DuckDBPyConnection], pa.Check | None] = _nothing
+    frame_check: Callable[[Contracts, FeedContract, ColumnContract, duckdb.DuckDBPyConnection], pa.Check | None] = _nothing
+    # The group of the feed's path_pattern the rule compares the value with, if any.
+    path_group: Callable[[Mapping[str, Any]], str | None] = _nothing
+    # Whether the rule judges the landed text; the others only judge values that cast.
+    judges_text: bool = False
+
+
+def _pandera() -> Any:
+    import pandera.ibis as pa  # only where loaded rows are checked: ingest and the docs do without
+
+    return pa
 
 
 def _shown(expression: str) -> str:
@@ -18,84 +106,249 @@ def _shown(expression: str) -> str:
     return f"coalesce('''' || left({expression}::VARCHAR, 60) || '''', 'empty')"
 
 
+def _type_sql(contracts, column, text, typed, path_field):
+    return f"{text} IS NOT NULL AND {typed} IS NULL", f"'`{column.name}` value ' || {_shown(text)} || ' is not a {column.type}'"
+
+
+def _required_sql(contracts, column, text, typed, path_field):
+    return (f"{text} IS NULL", f"'`{column.name}` is empty'") if column.required else None
+
+
+def _bound(name: str, operator: str, words: str) -> Rule:
+    def sql(contracts, column, text, typed, path_field):
+        if name not in column.rules:
+            return None
+        limit = column.rules[name]
+        return f"{typed} {operator} {sql_literal(limit)}", f"'`{column.name}` is ' || {typed} || ', {words} {limit}'"
+
+    def check(contracts, rules, con):
+        if name not in rules:
+            return None
+        pa = _pandera()
+        return pa.Check.ge(rules[name]) if operator == "<" else pa.Check.le(rules[name])
+
+    symbol = "≥" if operator == "<" else "≤"
+    return Rule(
+        name, Number, sql,
+        describe=lambda contracts, rules: f"{symbol} {rules[name]}" if name in rules else None,
+        column_check=check,
+    )
+
+
+def _accepted_sql(contracts, column, text, typed, path_field):
+    if (values := contracts.accepted_values(column.rules)) is None:
+        return None
+    listed = ", ".join(sql_literal(v) for v in values)
+    return f"{typed} NOT IN ({listed})", f"'`{column.name}` ' || {_shown(typed)} || ' is not one of {', '.join(values)}'"
+
+
+def _accepted_check(contracts, rules, con):
+    values = contracts.accepted_values(rules)
+    return None if values is None else _pandera().Check.isin(list(values))
+
+
+def _pattern_sql(contracts, column, text, typed, path_field):
+    if (pattern := column.rules.get("pattern")) is None:
+        return None
+    return f"NOT regexp_full_match({typed}, {sql_literal(pattern)})", f"'`{column.name}` ' || {_shown(typed)} || ' does not match {pattern}'"
+
+
+def _pattern_check(contracts, rules, con):
+    return _pandera().Check.str_matches(f"^(?:{rules['pattern']})$") if "pattern" in rules else None
+
+
+def _references_sql(contracts, column, text, typed, path_field):
+    if (reference := contracts.reference(column.rules)) is None:
+        return None
+    feed, key = reference
+    return (
+        f"{typed} NOT IN (SELECT {quoted(key)} FROM {feed.raw_table} WHERE {quoted(key)} IS NOT NULL)",
+        f"'`{column.name}` ' || {_shown(typed)} || ' is not a known {column.rules['references']}'",
+    )
+
+
+def _references_check(contracts, rules, con):
+    if (reference := contracts.reference(rules)) is None:
+        return None
+    feed, key = reference
+    referenced = [r[0] for r in con.execute(f"SELECT DISTINCT {quoted(key)} FROM {feed.raw_table}").fetchall()]
+    return _pandera().Check.isin(referenced, error=f"references({rules['references']})")
+
+
+def _valid_in_period_sql(contracts, column, text, typed, path_field):
+    if (period := column.rules.get("valid_in_period")) is None:
+        return None
+    feed, key = contracts.reference(column.rules)
+    fmt = sql_literal(PERIOD_FORMATS[period])
+    # The validity of the referenced rows that have one (few), looked up in a map built once per
+    # statement: a value without bounds (or unknown, which `references` reports) is valid. Dates
+    # compare with the path's period as text at the period's resolution: a row valid on any day of
+    # the period is valid in it.
+    validity = (
+        f"(SELECT map(list({quoted(key)}), list({{'valid_from': {quoted(VALID_FROM)}, 'valid_to': {quoted(VALID_TO)}, "
+        f"'first': strftime({quoted(VALID_FROM)}, {fmt}), 'last': strftime({quoted(VALID_TO)}, {fmt})}})) "
+        f"FROM {feed.raw_table} WHERE {quoted(VALID_FROM)} IS NOT NULL OR {quoted(VALID_TO)} IS NOT NULL)[{typed}]"
+    )
+    in_period = path_field(period)
+    return (
+        f"({validity}.first > {in_period} OR {validity}.last < {in_period})",
+        f"'`{column.name}` ' || {_shown(typed)} || ' is not a {column.rules['references']} in ' || {in_period} || ' ('"
+        f" || concat_ws(' ', 'valid', 'from ' || {validity}.valid_from, 'to ' || {validity}.valid_to) || ')'",
+    )
+
+
+def _valid_in_period_check(contracts, feed, column, con):
+    """The referenced row is valid in the period its row's file path names. Only referenced rows with
+    a valid_from or valid_to can fail it (none: no check)."""
+    if (period := column.rules.get("valid_in_period")) is None:
+        return None
+    import ibis
+
+    reference, key = contracts.reference(column.rules)
+    # Validity at the period's resolution: text that compares with the path's period (2022-12, 2022).
+    bounds = con.execute(
+        f"SELECT {quoted(key)}, strftime({quoted(VALID_FROM)}, $fmt), strftime({quoted(VALID_TO)}, $fmt) FROM {reference.raw_table} "
+        f"WHERE {quoted(VALID_FROM)} IS NOT NULL OR {quoted(VALID_TO)} IS NOT NULL",
+        {"fmt": PERIOD_FORMATS[period]},
+    ).fetchall()
+    if not bounds:
+        return None
+    index = re.compile(feed.path_pattern).groupindex[period]
+
+    def check(data) -> Any:
+        table = data.table
+        value, in_period = table[column.name], table.source_file.re_extract(feed.path_pattern, index)
+
+        def valid(first: str | None, last: str | None) -> Any:
+            return ibis.and_(*([in_period >= first] if first else []), *([in_period <= last] if last else []))
+
+        # A missing value or period is for the other rules to report.
+        return ibis.and_(*[(value != code) | valid(first, last) for code, first, last in bounds]).fill_null(True)
+
+    return _pandera().Check(check, name="valid_in_period", error=f"valid_in_period({column.name})")
+
+
+def _path_field_check(rule: str, group: Callable[[Mapping[str, Any]], str | None], by_month: bool = False) -> Callable:
+    """The frame check of a rule comparing a column's value with the field its row's file path names
+    (`group` of the column's rules); `by_month`: a date is compared as its month (YYYY-MM)."""
+
+    def frame_check(contracts, feed, column, con):
+        if (field := group(column.rules)) is None:
+            return None
+        index = re.compile(feed.path_pattern).groupindex[field]
+        dated = by_month and column.type in ("DATE", "TIMESTAMP")
+
+        def check(data) -> Any:
+            table = data.table
+            value = table[column.name].strftime("%Y-%m") if dated else table[column.name]
+            return value == table.source_file.re_extract(feed.path_pattern, index)
+
+        return _pandera().Check(check, name=rule, error=f"{rule}({column.name})")
+
+    return frame_check
+
+
+def _in_file_month_group(rules: Mapping[str, Any]) -> str | None:
+    return "month" if rules.get("in_file_month") else None
+
+
+def _from_path_group(rules: Mapping[str, Any]) -> str | None:
+    return rules.get("from_path")
+
+
+def _in_file_month_sql(contracts, column, text, typed, path_field):
+    if not column.rules.get("in_file_month"):
+        return None
+    month = f"strftime({typed}, '%Y-%m')" if column.type in ("DATE", "TIMESTAMP") else typed
+    return f"{month} <> {path_field('month')}", f"'`{column.name}` ' || {_shown(typed)} || ' is outside the file''s month ' || {path_field('month')}"
+
+
+def _from_path_sql(contracts, column, text, typed, path_field):
+    if (field := column.rules.get("from_path")) is None:
+        return None
+    return (
+        f"{typed} <> {path_field(field)}",
+        f"'`{column.name}` ' || {_shown(typed)} || ' is not the {field} its file is named for, ' || {_shown(path_field(field))}",
+    )
+
+
+# In the order ingest judges a row: its quarantine record names the first rule the row breaks.
+RULES = (
+    Rule("type", None, _type_sql, judges_text=True),
+    Rule(
+        "required", bool, _required_sql, judges_text=True,
+        describe=lambda contracts, rules: "may be empty" if not rules.get("required", True) else None,
+    ),
+    _bound("min", "<", "below the minimum"),
+    _bound("max", ">", "above the maximum"),
+    Rule(
+        "accepted_values", CodeListOrValues, _accepted_sql,
+        describe=lambda contracts, rules: "one of " + ", ".join(f"`{v}`" for v in values) if (values := contracts.accepted_values(rules)) else None,
+        column_check=_accepted_check,
+    ),
+    Rule(
+        "pattern", Regex, _pattern_sql,
+        describe=lambda contracts, rules: f"matches `{rules['pattern']}`" if "pattern" in rules else None,
+        column_check=_pattern_check,
+    ),
+    Rule(
+        "references", str, _references_sql,
+        describe=lambda contracts, rules: f"exists in `{rules['references']}`" if "references" in rules else None,
+        column_check=_references_check,
+    ),
+    Rule(
+        "valid_in_period", Literal[tuple(PERIOD_FORMATS)], _valid_in_period_sql,
+        describe=lambda contracts, rules: f"valid in the file's {rules['valid_in_period']}" if "valid_in_period" in rules else None,
+        frame_check=_valid_in_period_check,
+        path_group=lambda rules: rules.get("valid_in_period"),
+    ),
+    Rule(
+        "in_file_month", bool, _in_file_month_sql,
+        describe=lambda contracts, rules: "inside the file's month" if rules.get("in_file_month") else None,
+        frame_check=_path_field_check("in_file_month", _in_file_month_group, by_month=True),
+        path_group=_in_file_month_group,
+    ),
+    Rule(
+        "from_path", str, _from_path_sql,
+        describe=lambda contracts, rules: f"equals the file path's `{rules['from_path']}`" if "from_path" in rules else None,
+        frame_check=_path_field_check("from_path", _from_path_group),
+        path_group=_from_path_group,
+    ),
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# The vocabulary applied to a column, by each reader of it.
+
+
+def describe_rules(contracts: Contracts, rules: Mapping[str, Any]) -> str:
+    """The rules in words, for the docs ('' when the column has none but being required)."""
+    return "; ".join(text for rule in RULES if (text := rule.describe(contracts, rules)))
+
+
+def column_checks(contracts: Contracts, rules: Mapping[str, Any], con: duckdb.DuckDBPyConnection) -> list[pa.Check]:
+    """Pandera checks of a column's values, from its rules (a contract column's or a dbt model's)."""
+    return [check for rule in RULES if (check := rule.column_check(contracts, rules, con)) is not None]
+
+
+def frame_checks(contracts: Contracts, feed: FeedContract, column: ColumnContract, con: duckdb.DuckDBPyConnection) -> list[pa.Check]:
+    """Pandera checks of whole rows for a feed column's rules that compare it with its file's path."""
+    return [check for rule in RULES if (check := rule.frame_check(contracts, feed, column, con)) is not None]
+
+
+def path_groups(rules: Mapping[str, Any]) -> dict[str, str]:
+    """Rule → the group of the feed's path_pattern it compares the value with."""
+    return {rule.name: group for rule in RULES if (group := rule.path_group(rules)) is not None}
+
+
 def column_problems(
     contracts: Contracts, column: ColumnContract, text: str, typed: str, path_field: Callable[[str], str]
 ) -> list[tuple[str, str, str]]:
     """(rule, SQL condition that is true when the row breaks it, SQL reason) for one column.
 
-    `text` is the value as landed (VARCHAR, NULL when the field was empty), `typed` the value
-    cast to the contract type (NULL when empty or not castable), `path_field` the SQL of a field
-    named by the file's path (`month`, `platform`). A value that does not cast is reported once, as a type problem.
+    A value that does not cast is reported once, as a type problem.
     """
-    name = column.name
-    rules: Mapping[str, Any] = column.rules
-    problems = [
-        ("type", f"{text} IS NOT NULL AND {typed} IS NULL", f"'`{name}` value ' || {_shown(text)} || ' is not a {column.type}'")
-    ]
-    if column.required:
-        problems.append(("required", f"{text} IS NULL", f"'`{name}` is empty'"))
-    if "min" in rules:
-        problems.append(("min", f"{typed} < {sql_literal(rules['min'])}", f"'`{name}` is ' || {typed} || ', below the minimum {rules['min']}'"))
-    if "max" in rules:
-        problems.append(("max", f"{typed} > {sql_literal(rules['max'])}", f"'`{name}` is ' || {typed} || ', above the maximum {rules['max']}'"))
-    if (values := contracts.accepted_values(rules)) is not None:
-        listed = ", ".join(sql_literal(v) for v in values)
-        problems.append(
-            ("accepted_values", f"{typed} NOT IN ({listed})", f"'`{name}` ' || {_shown(typed)} || ' is not one of {', '.join(values)}'")
-        )
-    if "pattern" in rules:
-        problems.append(
-            (
-                "pattern",
-                f"NOT regexp_full_match({typed}, {sql_literal(rules['pattern'])})",
-                f"'`{name}` ' || {_shown(typed)} || ' does not match {rules['pattern']}'",
-            )
-        )
-    if (reference := contracts.reference(rules)) is not None:
-        feed, ref_column = reference
-        problems.append(
-            (
-                "references",
-                f"{typed} NOT IN (SELECT {quoted(ref_column)} FROM {feed.raw_table} WHERE {quoted(ref_column)} IS NOT NULL)",
-                f"'`{name}` ' || {_shown(typed)} || ' is not a known {rules['references']}'",
-            )
-        )
-    if (period := rules.get("valid_in_period")) is not None:
-        feed, ref_column = contracts.reference(rules)
-        # The referenced row's validity, looked up in a map built once per statement (NULL for an
-        # unknown value, which `references` reports). Dates and the path's period compare as text
-        # at the period's resolution: a row valid on any day of the period is valid in it.
-        validity = (
-            f"(SELECT map(list({quoted(ref_column)}), list({{'valid_from': {quoted(VALID_FROM)}, 'valid_to': {quoted(VALID_TO)}}})) "
-            f"FROM {feed.raw_table})[{typed}]"
-        )
-        in_period, fmt = path_field(period), sql_literal(PERIOD_FORMATS[period])
-        problems.append(
-            (
-                "valid_in_period",
-                f"(strftime({validity}.valid_from, {fmt}) > {in_period} OR strftime({validity}.valid_to, {fmt}) < {in_period})",
-                f"'`{name}` ' || {_shown(typed)} || ' is not a {rules['references']} in ' || {in_period} || ' ('"
-                f" || concat_ws(' ', 'valid', 'from ' || {validity}.valid_from, 'to ' || {validity}.valid_to) || ')'",
-            )
-        )
-    if rules.get("in_file_month"):
-        month = f"strftime({typed}, '%Y-%m')" if column.type in ("DATE", "TIMESTAMP") else typed
-        problems.append(
-            (
-                "in_file_month",
-                f"{month} <> {path_field('month')}",
-                f"'`{name}` ' || {_shown(typed)} || ' is outside the file''s month ' || {path_field('month')}",
-            )
-        )
-    if (field := rules.get("from_path")) is not None:
-        problems.append(
-            (
-                "from_path",
-                f"{typed} <> {path_field(field)}",
-                f"'`{name}` ' || {_shown(typed)} || ' is not the {field} its file is named for, ' || {_shown(path_field(field))}",
-            )
-        )
-    return problems
+    return [(rule.name, *judged) for rule in RULES if (judged := rule.sql(contracts, column, text, typed, path_field)) is not None]
 
 
 def _judged(
@@ -103,11 +356,11 @@ def _judged(
 ) -> list[tuple[str, str, str, str]]:
     """(rule, column, SQL that is true exactly when the row breaks it, SQL reason) of every rule of `columns`."""
     judged = []
+    judges_text = {rule.name for rule in RULES if rule.judges_text}
     for column in columns:
         t, v = text(column.name), typed(column.name)
         for rule, condition, reason in column_problems(contracts, column, t, v, path_field):
-            # Rules other than `type`/`required` only judge values that cast.
-            guard = "" if rule in ("type", "required") else f"{v} IS NOT NULL AND "
+            guard = "" if rule in judges_text else f"{v} IS NOT NULL AND "
             judged.append((rule, column.name, f"coalesce({guard}{condition}, false)", reason))
     return judged
 

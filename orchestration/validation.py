@@ -6,7 +6,6 @@ over the table, and only failing rows come back to Python, as failure cases.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +15,8 @@ import ibis
 import pandera.ibis as pa
 from ibis.backends.sql.datatypes import DuckDBType
 
-from orchestration.contracts import PERIOD_FORMATS, VALID_FROM, VALID_TO, ColumnContract, Contracts, FeedContract
+from orchestration.contracts import Contracts, FeedContract
+from orchestration.rules import column_checks, frame_checks
 
 SAMPLE_SIZE = 5
 
@@ -49,98 +49,19 @@ class ValidationReport:
         return f"{self.table}: " + "; ".join(f.describe() for f in self.failures)
 
 
-def _path_field_check(rule: str, column: str, value: Callable[[ibis.Value], ibis.Value], path_pattern: str, group: str) -> pa.Check:
-    """The column's value (as `value` shows it) equals a field its row's file path names."""
-    index = re.compile(path_pattern).groupindex[group]
-
-    def check(data) -> Any:
-        table = data.table
-        return value(table[column]) == table.source_file.re_extract(path_pattern, index)
-
-    return pa.Check(check, name=rule, error=f"{rule}({column})")
-
-
-def _validity_check(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedContract, column: ColumnContract) -> pa.Check | None:
-    """The check of a `valid_in_period` rule: the referenced row is valid in the period its row's file
-    path names. Only referenced rows with a valid_from or valid_to can fail it (none: no check)."""
-    period = column.rules.get("valid_in_period")
-    if period is None:
-        return None
-    reference, key = contracts.reference(column.rules)
-    fmt = PERIOD_FORMATS[period]
-    # Validity at the period's resolution: text that compares with the path's period (2022-12, 2022).
-    bounds = con.execute(
-        f'SELECT "{key}", strftime({VALID_FROM}, $fmt), strftime({VALID_TO}, $fmt) FROM {reference.raw_table} '
-        f"WHERE {VALID_FROM} IS NOT NULL OR {VALID_TO} IS NOT NULL",
-        {"fmt": fmt},
-    ).fetchall()
-    if not bounds:
-        return None
-    index = re.compile(feed.path_pattern).groupindex[period]
-
-    def check(data) -> Any:
-        table = data.table
-        value, in_period = table[column.name], table.source_file.re_extract(feed.path_pattern, index)
-
-        def valid(first: str | None, last: str | None) -> ibis.Value:
-            return ibis.and_(*([in_period >= first] if first else []), *([in_period <= last] if last else []))
-
-        # A missing value or period is for the other rules to report.
-        return ibis.and_(*[(value != code) | valid(first, last) for code, first, last in bounds]).fill_null(True)
-
-    return pa.Check(check, name="valid_in_period", error=f"valid_in_period({column.name})")
-
-
-def _path_checks(feed: FeedContract, column: ColumnContract) -> list[pa.Check]:
-    """Checks of the rules comparing a column with its file's path: in_file_month, from_path."""
-    checks = []
-    if column.rules.get("in_file_month"):
-        as_month = (lambda v: v.strftime("%Y-%m")) if column.type in ("DATE", "TIMESTAMP") else (lambda v: v)
-        checks.append(_path_field_check("in_file_month", column.name, as_month, feed.path_pattern, "month"))
-    if (group := column.rules.get("from_path")) is not None:
-        checks.append(_path_field_check("from_path", column.name, lambda v: v, feed.path_pattern, group))
-    return checks
-
-
-def column_checks(rules: Mapping[str, Any], accepted: Iterable[str] | None, referenced: list[Any] | None) -> list[pa.Check]:
-    """Pandera checks for one column from the contract rule vocabulary."""
-    checks = []
-    if "min" in rules:
-        checks.append(pa.Check.ge(rules["min"]))
-    if "max" in rules:
-        checks.append(pa.Check.le(rules["max"]))
-    if accepted is not None:
-        checks.append(pa.Check.isin(list(accepted)))
-    if "pattern" in rules:
-        checks.append(pa.Check.str_matches(f"^(?:{rules['pattern']})$"))
-    if referenced is not None:
-        checks.append(pa.Check.isin(referenced, error=f"references({rules['references']})"))
-    return checks
-
-
-def _referenced_values(con: duckdb.DuckDBPyConnection, contracts: Contracts, rules: Mapping[str, Any]) -> list[Any] | None:
-    reference = contracts.reference(rules)
-    if reference is None:
-        return None
-    feed, column = reference
-    return [r[0] for r in con.execute(f'SELECT DISTINCT "{column}" FROM {feed.raw_table}').fetchall()]
-
-
 def feed_schema(contracts: Contracts, feed: FeedContract, con: duckdb.DuckDBPyConnection, columns: Iterable[str] | None = None) -> pa.DataFrameSchema:
     """The Pandera schema of a feed's contract, over `columns` (default: all of them)."""
     wanted = set(columns) if columns is not None else set(feed.column_names)
     pandera_columns = {}
-    frame_checks = []
+    row_checks = []
     for c in feed.columns:
         if c.name not in wanted:
             continue
-        checks = column_checks(c.rules, contracts.accepted_values(c.rules), _referenced_values(con, contracts, c.rules))
+        checks = column_checks(contracts, c.rules, con)
         pandera_columns[c.name] = pa.Column(DuckDBType.from_string(c.type), checks=checks, nullable=not c.required)
-        frame_checks += _path_checks(feed, c)
-        if (validity := _validity_check(con, contracts, feed, c)) is not None:
-            frame_checks.append(validity)
+        row_checks += frame_checks(contracts, feed, c, con)
     key = [k for k in feed.key if k in wanted]
-    return pa.DataFrameSchema(pandera_columns, checks=frame_checks, name=feed.raw_table, metadata={"key": key})
+    return pa.DataFrameSchema(pandera_columns, checks=row_checks, name=feed.raw_table, metadata={"key": key})
 
 
 def dbt_meta(props: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -167,7 +88,7 @@ def model_schema(node: Mapping[str, Any], contracts: Contracts, con: duckdb.Duck
             continue
         base = pandera_columns.get(name)
         dtype = DuckDBType.from_string(spec["data_type"]) if spec.get("data_type") else (base.dtype if base else None)
-        checks = (list(base.checks) if base else []) + column_checks(rules, contracts.accepted_values(rules), _referenced_values(con, contracts, rules))
+        checks = (list(base.checks) if base else []) + column_checks(contracts, rules, con)
         pandera_columns[name] = pa.Column(dtype, checks=checks, nullable=not rules.get("required", True), required=True)
     unique = meta.get("unique") or (list(feed.key) if feed else None)
     return pa.DataFrameSchema(

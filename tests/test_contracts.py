@@ -47,7 +47,7 @@ def _document(feed=None, column=None, **rules):
 
 
 MONTH_FILES = r"f/(?P<month>[0-9]{4}-[0-9]{2})\.csv"
-ALL_RULES = "required, min, max, accepted_values, pattern, references, in_file_month, from_path, valid_in_period"
+ALL_RULES = "required, min, max, accepted_values, pattern, references, valid_in_period, in_file_month, from_path"
 
 
 @pytest.mark.parametrize(

@@ -8,12 +8,16 @@ from pathlib import Path
 import duckdb
 
 from orchestration.contracts import FeedContract, load_contracts
-from orchestration.ingest.formats import file_problem
 from orchestration.ingest.commit import FeedLoad, FileLoad, Report, commit, prepare_tables
+from orchestration.ingest.formats import file_problem
 from orchestration.ingest.landing import LandedFile, file_month, landed_in_scope, sha256_file
 from orchestration.ingest.ministry_table import stage_ministry_table, totals_columns
 from orchestration.ingest.staged import STAGED, FeedError
 from orchestration.ingest.tabular import stage_tabular
+
+# The reader of each format a contract can name: it stages the rows of the files it is given and
+# returns the files it could not read after all, with the reason.
+READERS = {"csv": stage_tabular, "ministry_table": stage_ministry_table}
 
 
 def load_feed(
@@ -59,11 +63,8 @@ def load_feed(
         totals_columns(feed) if feed.format == "ministry_table" else [],
     )
     if candidates:
-        if feed.format == "ministry_table":
-            unreadable = stage_ministry_table(con, contracts, feed, candidates, staged)
-            staged.drop_files(con, unreadable)
-        else:
-            unreadable = stage_tabular(con, contracts, feed, candidates, len(str(sources_dir.resolve())) + 2, staged)
+        unreadable = READERS[feed.format](con, contracts, feed, candidates, staged)
+        staged.drop_files(con, unreadable)
         for landed in candidates:
             if landed.source_file in unreadable:
                 outcomes[landed.source_file] = _rejected(landed, previous, unreadable[landed.source_file])

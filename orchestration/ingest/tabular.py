@@ -38,7 +38,7 @@ DETAILED, DETAILED_REJECTS = "load_staged", "load_rejects"
 
 
 def stage_tabular(
-    con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedContract, files: list[LandedFile], prefix_len: int, staged: Staged
+    con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedContract, files: list[LandedFile], staged: Staged
 ) -> dict[str, str]:
     """Read CSV / gzip CSV / Parquet files as text, cast to the contract's types and judge every row.
 
@@ -55,7 +55,7 @@ def stage_tabular(
     staged.drop_files(con, unreadable)
     to_explain = _files_to_explain(con, feed, staged)
     explained = [f for f in files if f.source_file in to_explain and f.source_file not in unreadable]
-    more = _explain(con, contracts, feed, explained, prefix_len, staged)
+    more = _explain(con, contracts, feed, explained, staged)
     raw_columns = ", ".join(quoted(c.name) for c in feed.raw_columns)
     con.execute(
         f"""
@@ -152,7 +152,7 @@ def _files_to_explain(con: duckdb.DuckDBPyConnection, feed: FeedContract, staged
 
 
 def _explain(
-    con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedContract, files: list[LandedFile], prefix_len: int, staged: Staged
+    con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedContract, files: list[LandedFile], staged: Staged
 ) -> dict[str, str]:
     """Read `files` again one by one (DETAILED), to quarantine what breaks a rule with its line and
     reason; returns the files DuckDB could not read at all this time, with the reason."""
@@ -160,9 +160,8 @@ def _explain(
     flags, problems = problems_expression(
         contracts, list(feed.columns), quoted, lambda n: quoted(n + "__typed"), lambda group: f"file_path.{quoted(group)}"
     )
-    params: dict[str, Any] = {"prefix_len": prefix_len}
 
-    def stage(reader: str, reader_params: dict[str, Any], paths: list[str]) -> None:
+    def stage(reader: str, reader_params: dict[str, Any], file: LandedFile) -> None:
         con.execute(
             f"""
             INSERT INTO load_staged
@@ -173,11 +172,11 @@ def _explain(
             FROM (
                 SELECT *, {problems} AS problems
                 FROM (SELECT *, {', '.join(flags)}
-                      FROM (SELECT *, {path_struct_sql(feed, 'source_file')} AS file_path, {_typed(feed)}
-                            FROM (SELECT substr(filename, $prefix_len) AS source_file, file_row, {landed} FROM ({reader}))))
+                      FROM (SELECT $source_file AS source_file, {path_struct_sql(feed, '$source_file')} AS file_path, file_row, {landed}, {_typed(feed)}
+                            FROM ({reader})))
             )
             """,
-            {**params, **reader_params, "files": paths},
+            {**reader_params, "files": [str(file.path)], "source_file": file.source_file},
         )
 
     columns = ", ".join(f"{quoted(c.name)} {c.type}" for c in feed.columns)
@@ -191,7 +190,7 @@ def _explain(
     unreadable = {}
     for file in files:
         try:
-            stage(*file_format(file.path).reader(feed, DETAILED_REJECTS), [str(file.path)])
+            stage(*file_format(file.path).reader(feed, DETAILED_REJECTS), file)
         except duckdb.Error as error:
             if not about_the_file(error):
                 raise
@@ -213,11 +212,10 @@ def _explain(
                string_agg(DISTINCT error_type, '|') AS error_types, first(csv_line) AS raw_line,
                first(column_name) AS column_name, first(error_message) AS error_message,
                row_number() OVER (PARTITION BY source_file ORDER BY line) AS rank
-        FROM (SELECT substr(s.file_path, $prefix_len) AS source_file, r.*
-              FROM load_rejects r JOIN load_rejects_scans s USING (scan_id, file_id))
+        FROM (SELECT p.source_file, r.*
+              FROM load_rejects r JOIN load_rejects_scans s USING (scan_id, file_id) JOIN scan_paths p ON p.filename = s.file_path)
         GROUP BY source_file, line
-        """,
-        {"prefix_len": prefix_len},
+        """
     )
     con.execute(
         f"""
