@@ -10,8 +10,11 @@ Modules, by concern:
   landing         where a feed's files are, the month a path names, hashes (also read by the sensor
                   and the partitions)
   sniffing        whole-file problems found from a few bytes and the header, before any row is read
+  formats         each file format of a tabular feed (CSV, gzip CSV, Parquet): its sniffing, its
+                  reader; the problems that reject a whole file
   staged          the temp tables a reader leaves for the commit
-  tabular         the reader of CSV, gzip CSV and Parquet files
+  tabular         tabular feeds: one scan of all of a load's files per reader, every rule a flag,
+                  then a detailed read of only the files with rows to quarantine
   ministry_table  the reader of the ministry's formatted tables
   commit          the transaction that replaces a load's files, and the load audit
   load            a feed's load: which files, what happened to each
