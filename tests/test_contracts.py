@@ -145,3 +145,24 @@ def test_sales_paths_encode_month_and_platform():
     assert sales.path_fields("sales/2020-04/pasar_b.csv.gz") == {"month": "2020-04", "platform": "pasar_b"}
     with pytest.raises(ValueError, match="does not follow"):
         sales.path_fields("sales/April/pasar_b.csv")
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"name_column": "province"}, "feed population: layout: fills 'province', which is not a column"),
+        ({"unpivot": None, "value_columns": {"Usaha Mikro": "enterprises"}},
+         "feed population: layout: leaves column 'size_class' unfilled: the table does not fill it and the path_pattern has no group 'size_class'"),
+        ({"name_lookup": ["province_name", "nama"]}, "feed population: layout.name_lookup: 'nama' is not a column of provinces"),
+        ({"name_column": "size_class"}, "feed population: layout.name_column: needs a `references` rule"),
+    ],
+)
+def test_a_ministry_table_layout_must_fill_the_contract_from_the_table_and_the_path(change, message):
+    document = yaml.safe_load(CONTRACTS_FILE.read_text(encoding="utf-8"))
+    layout = document["feeds"]["population"]["layout"]
+    layout.update(change)
+    if layout["unpivot"] is None:
+        del layout["unpivot"]
+    with pytest.raises(ContractError) as error:
+        _parse(document)
+    assert message in str(error.value)

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import yaml
 
-from orchestration.contracts import load_contracts
+from orchestration.contracts import _parse, load_contracts
 from orchestration.ingest.load import load_feed
 from orchestration.ingest.ministry_table import install_macros
 from orchestration.ingest.staged import FeedError
-from orchestration.settings import REPO_ROOT
+from orchestration.settings import CONTRACTS_FILE, REPO_ROOT
 
 CONTRACTS = load_contracts()
 
@@ -160,3 +161,41 @@ def test_renamed_column_rejects_the_file_with_a_clear_message(con, tmp_path):
 def test_a_feed_with_no_files_is_an_error(con, tmp_path):
     with pytest.raises(FeedError, match="sales: no files landed"):
         load_feed(con, CONTRACTS.feeds["sales"], _landing(tmp_path), "run")
+
+
+def test_another_ministry_table_is_a_contract_entry(con, tmp_path):
+    """A table in the ministry's format whose value columns fill contract columns of their own (not
+    unpivoted), decimals included, loads from a contract entry alone."""
+    document = yaml.safe_load(CONTRACTS_FILE.read_text(encoding="utf-8"))
+    document["feeds"]["gdp"] = {
+        "title": "GDP", "description": "Value added by province.", "files": ["gdp/umkm_gdp_*.csv"],
+        "path_pattern": r"gdp/umkm_gdp_(?P<year>[0-9]{4})\.csv", "format": "ministry_table", "key": ["year", "province_code"],
+        "layout": {
+            "delimiter": ";", "name_header": "Uraian", "name_column": "province_code", "name_lookup": ["province_name", "name_variants"],
+            "name_noun": "province", "national_total_label": "INDONESIA", "totals_table": "gdp_reported_totals", "footnote_prefix": "Sumber",
+            "value_columns": {"Nilai Tambah UMKM": "umkm_value_added", "PDB": "gdp"},
+        },
+        "columns": [
+            {"name": "year", "type": "INTEGER", "description": "Year."},
+            {"name": "province_code", "type": "VARCHAR", "description": "Province.", "rules": {"references": "provinces.bps_code"}},
+            {"name": "umkm_value_added", "type": "DECIMAL(18,1)", "description": "UMKM value added."},
+            {"name": "gdp", "type": "DECIMAL(18,1)", "description": "GDP."},
+        ],
+    }
+    gdp = _parse(document).feeds["gdp"]
+    root = _landing(tmp_path)
+    (root / "gdp").mkdir()
+    lines = ["PDB menurut Provinsi, 2019", "(miliar rupiah)", "", "Uraian;PDB;Nilai Tambah UMKM",
+             "DKI Jakarta;2.840.000,5;1.100.000,2", "Jateng;1.360.000;820.000,7", "Bali;abc;1.000",
+             "INDONESIA;4.200.000,5;1.920.000,9", "Sumber: contoh"]
+    (root / "gdp" / "umkm_gdp_2019.csv").write_text("\n".join(lines) + "\n")
+    load_feed(con, CONTRACTS.feeds["provinces"], root, "run")
+    (loaded,) = load_feed(con, gdp, root, "run").files
+    assert (loaded.status, loaded.rows_read, loaded.rows_quarantined) == ("loaded", 4, 1)
+    rows = con.execute("SELECT year, province_code, umkm_value_added, gdp FROM raw.gdp ORDER BY ALL").fetchall()
+    assert [(y, p, float(u), float(g)) for y, p, u, g in rows] == [(2019, "31", 1_100_000.2, 2_840_000.5), (2019, "33", 820_000.7, 1_360_000.0)]
+    assert con.execute("SELECT column_name, reason FROM quarantine.gdp").fetchall() == [
+        ("gdp", "gdp value 'abc' is not a number in Indonesian format (e.g. 1.234.567,8)")
+    ]
+    totals = con.execute("SELECT year, umkm_value_added::DOUBLE, gdp::DOUBLE, line FROM raw.gdp_reported_totals").fetchall()
+    assert totals == [(2019, 1_920_000.9, 4_200_000.5, 8)]
