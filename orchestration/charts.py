@@ -9,12 +9,13 @@ from __future__ import annotations
 import base64
 import html
 import io
-import os
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
 
 import duckdb
+
+from orchestration.atomic import replacing
 
 # A run shows the same data in the marts' metadata and in the report: each chart is drawn once.
 drawn_once = lru_cache(maxsize=2)
@@ -174,7 +175,6 @@ def write_report(charts: list[Chart], reports_dir: Path, subtitle: str, notes: l
 </body></html>
 """
     target = reports_dir / "index.html"
-    staging = reports_dir / ".index.html.tmp"
-    staging.write_text(page, encoding="utf-8")
-    os.replace(staging, target)
+    with replacing(target) as staging:
+        staging.write_text(page, encoding="utf-8")
     return target

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
+from orchestration.atomic import replacing, staging_path
 from orchestration.settings import REPO_ROOT
 from orchestration.sql import sql_literal
 
@@ -28,7 +28,7 @@ class Publication:
 def remove_stale_staging_files(published_db: Path) -> None:
     """Drop files left by runs that died before their rename (a kill -9, a full disk): the
     staging file and the WAL DuckDB keeps beside it until the checkpoint."""
-    for pattern in (f".{published_db.name}.*.tmp", f".{published_db.name}.*.tmp.wal"):
+    for pattern in (staging_path(published_db, "*").name, staging_path(published_db, "*").name + ".wal"):
         for stale in published_db.parent.glob(pattern):
             stale.unlink(missing_ok=True)
 
@@ -51,7 +51,11 @@ def publish(con: duckdb.DuckDBPyConnection, published_db: Path, run_id: str) -> 
     """
     published_db.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_staging_files(published_db)
-    staging = published_db.with_name(f".{published_db.name}.{run_id}.tmp")
+    with replacing(published_db, run_id) as staging:
+        return _write_publication(con, staging, published_db, run_id)
+
+
+def _write_publication(con: duckdb.DuckDBPyConnection, staging: Path, published_db: Path, run_id: str) -> Publication:
     con.execute(f"ATTACH {sql_literal(str(staging))} AS pub (READ_WRITE, STORAGE_VERSION '{PUBLISHED_STORAGE_VERSION}')")
     tables = con.execute(
         "SELECT schema_name, table_name, comment FROM duckdb_tables() WHERE database_name = current_database() AND schema_name IN ? ORDER BY ALL",
@@ -95,7 +99,4 @@ def publish(con: duckdb.DuckDBPyConnection, published_db: Path, run_id: str) -> 
     # Everything in the main file, no WAL beside it: the rename then moves the whole version.
     con.execute("CHECKPOINT pub")
     con.execute("DETACH pub")
-    with open(staging, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(staging, published_db)
     return Publication(published_db, counts, sources)
