@@ -46,7 +46,10 @@ def headline_report(published_db: Path, year: str | None = None) -> str:
     try:
         if year is None:
             year = con.execute("SELECT max(left(time_period, 4)) FROM marts.indicators WHERE indicator_code = 'ONLINE_SALES'").fetchall()[0][0]
-        base = con.execute("SELECT max(time_period) FROM marts.indicators WHERE indicator_code = 'ONLINE_SALES_GROWTH_VS_BASE' AND obs_value = 0 AND ref_area = 'ID' AND size_class = '_T' AND breakdown = '_T'").fetchall()[0][0]
+        base = con.execute(
+            "SELECT max(time_period) FROM marts.indicators WHERE indicator_code = 'ONLINE_SALES_GROWTH_VS_BASE' AND obs_value = 0 "
+            "AND ref_area = 'ID' AND size_class = '_T' AND breakdown = '_T'"
+        ).fetchall()[0][0]
         rows = con.execute(HEADLINE_SQL, [year]).fetchall()
         training = con.execute(TRAINING_SQL).fetchall()
         run_id, published_at = con.execute("SELECT run_id, published_at FROM meta.publication").fetchall()[0]

@@ -68,7 +68,8 @@ def _write_publication(con: duckdb.DuckDBPyConnection, staging: Path, published_
         if comment:
             con.execute(f'COMMENT ON TABLE pub."{schema}"."{table}" IS {sql_literal(comment)}')
         columns = con.execute(
-            "SELECT column_name, comment FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = ? AND table_name = ? AND comment IS NOT NULL",
+            "SELECT column_name, comment FROM duckdb_columns() "
+            "WHERE database_name = current_database() AND schema_name = ? AND table_name = ? AND comment IS NOT NULL",
             [schema, table],
         ).fetchall()
         for column, column_comment in columns:
@@ -94,7 +95,9 @@ def _write_publication(con: duckdb.DuckDBPyConnection, staging: Path, published_
     )
     sources = con.execute("SELECT count(*) FROM pub.meta.source_files").fetchall()[0][0]
     con.execute("COMMENT ON TABLE pub.meta.publication IS 'The run that published this database: run id, time, code version.'")
-    con.execute("COMMENT ON TABLE pub.meta.source_files IS 'Every landed file whose rows went into this publication: SHA-256, rows read, loaded and quarantined.'")
+    con.execute(
+        "COMMENT ON TABLE pub.meta.source_files IS 'Every landed file whose rows went into this publication: SHA-256, rows read, loaded and quarantined.'"
+    )
     con.execute("COMMENT ON TABLE pub.meta.published_tables IS 'Row count of every published table, as published.'")
     # Everything in the main file, no WAL beside it: the rename then moves the whole version.
     con.execute("CHECKPOINT pub")

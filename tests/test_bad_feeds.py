@@ -114,7 +114,8 @@ def test_the_whole_fault_corpus_next_to_the_sample_changes_no_indicator(defs, sa
     assert result.success
     totals = checks(result)[("raw/population", "national_total_matches_provinces")]
     assert not totals.passed and totals.severity == dg.AssetCheckSeverity.WARN  # explained by the quarantined lines
-    loads = {r[0]: r[1:] for r in query(warehouse, "SELECT source_file, status, rows_read, rows_loaded, rows_quarantined, error FROM audit.file_loads WHERE run_id = ?", [result.run_id])}
+    history = "SELECT source_file, status, rows_read, rows_loaded, rows_quarantined, error FROM audit.file_loads WHERE run_id = ?"
+    loads = {r[0]: r[1:] for r in query(warehouse, history, [result.run_id])}
     for rel in corpus:
         status, read, loaded, quarantined, error = loads[rel]
         assert status == expected[rel]["status"] and read == loaded + quarantined, rel
