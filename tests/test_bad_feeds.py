@@ -46,6 +46,10 @@ def test_a_few_bad_rows_are_quarantined_and_the_run_goes_on_with_a_warning(defs,
     check = checks(result)[("raw/sales", "contract")]
     assert check.passed
     assert "warning: sales/2020-04/pasar_b.csv: 0.1% of rows quarantined (1 of 1,194), limit 1.0%" in check.description
+    # Ingest enforced the contract: the check says which rule it quarantined by, no second pass over the rows.
+    assert check.metadata["quarantined_by_rule"].value == [
+        {"rule": "min", "column": "gross_sales_idr", "count": 1, "sample": ["`gross_sales_idr` is -125000.00, below the minimum 0"]}
+    ]
     assert "staging/stg_sales__daily_sales" in materialized(result)
     warehouse = tmp_path / "warehouse"
     assert query(warehouse, "SELECT line, rule, reason FROM quarantine.sales") == [
