@@ -175,7 +175,7 @@ def _totals_check(con, key: dg.AssetKey, feed: FeedContract) -> dg.AssetCheckRes
             ORDER BY ALL
             """
         ).fetchall()
-        mismatches += [(" ".join(f"{g} {v}" if named else v for (g, named), v in zip(shown, keys)) + ("" if unpivot else f" {value}"), *rest) for keys, *rest in rows]
+        mismatches += [(" ".join(f"{g} {v}" if named else v for (g, named), v in zip(shown, keys, strict=True)) + ("" if unpivot else f" {value}"), *rest) for keys, *rest in rows]
     files_without_total = con.execute(
         f"SELECT DISTINCT source_file FROM {feed.raw_table} WHERE source_file NOT IN (SELECT source_file FROM {totals})"
     ).fetchall()
