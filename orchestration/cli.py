@@ -168,9 +168,9 @@ def run() -> int:
 
     import dagster as dg
 
+    from orchestration.definitions import defs
     from orchestration.defs.partitions import all_months_tags
     from orchestration.defs.resources import WarehouseLocked
-    from orchestration.definitions import defs
 
     warehouse = defs.resources["warehouse"]
     with dg.DagsterInstance.get() as instance:
@@ -203,7 +203,7 @@ def run() -> int:
 def move_aside(working_db: Path) -> list[tuple[Path, Path]]:
     """Rename the working database and its WAL to a timestamped name beside them (an unreadable
     file is never deleted: it may be needed to find out what happened)."""
-    aside = working_db.with_name(f"{working_db.stem}.moved-{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%SZ}{working_db.suffix}")
+    aside = working_db.with_name(f"{working_db.stem}.moved-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}{working_db.suffix}")
     moves = [(working_db, aside), (working_db.with_name(working_db.name + ".wal"), aside.with_name(aside.name + ".wal"))]
     moved = [(source, target) for source, target in moves if source.exists()]
     for source, target in moved:

@@ -82,7 +82,7 @@ def _write_publication(con: duckdb.DuckDBPyConnection, staging: Path, published_
         SELECT ?::VARCHAR AS run_id, ?::TIMESTAMPTZ AS published_at, ?::VARCHAR AS code_version,
                ?::VARCHAR AS storage_version
         """,
-        [run_id, dt.datetime.now(dt.timezone.utc), code_version(), PUBLISHED_STORAGE_VERSION],
+        [run_id, dt.datetime.now(dt.UTC), code_version(), PUBLISHED_STORAGE_VERSION],
     )
     con.execute("CREATE TABLE pub.meta.published_tables (table_name VARCHAR, row_count BIGINT)")
     con.execute("INSERT INTO pub.meta.published_tables SELECT unnest(?), unnest(?)", [list(counts), list(counts.values())])

@@ -12,9 +12,9 @@ from pydantic import Field
 
 from orchestration.charts import headline_charts
 from orchestration.defs.checks import build_model_checks
+from orchestration.defs.dbt_runner import DbtCoreResource
 from orchestration.defs.partitions import WAREHOUSE_POOL, month_keys, monthly, single_run
 from orchestration.defs.raw import OWNER
-from orchestration.defs.dbt_runner import DbtCoreResource
 from orchestration.defs.resources import WarehouseResource, dbt_project, retry_if_locked
 from orchestration.docs import indicator_catalog
 from orchestration.validation import dbt_meta
