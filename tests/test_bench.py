@@ -27,7 +27,9 @@ def test_the_benchmark_runs_every_contender_and_the_baselines_agree(tmp_path):
     monthly = {}
     for name in ("bare_duckdb", "pandas_pandera"):
         con = duckdb.connect(str(tmp_path / f"{name}.duckdb"), read_only=True)
-        monthly[name] = con.execute("SELECT sale_month::DATE, round(gross_sales_idr::DOUBLE, 2), round(growth_mom_pct, 6) FROM national_growth ORDER BY 1").fetchall()
+        monthly[name] = con.execute(
+            "SELECT sale_month::DATE, round(gross_sales_idr::DOUBLE, 2), round(growth_mom_pct, 6) FROM national_growth ORDER BY 1"
+        ).fetchall()
         con.close()
     assert len(monthly["bare_duckdb"]) == 24
     assert monthly["bare_duckdb"] == monthly["pandas_pandera"]
@@ -38,3 +40,12 @@ def test_the_benchmark_runs_every_contender_and_the_baselines_agree(tmp_path):
     ).fetchall()
     published.close()
     assert national == [(month, sales) for month, sales, _ in monthly["bare_duckdb"]]
+
+
+def test_one_feeds_load_alone_is_timed_on_the_sample():
+    done = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "bench" / "ingest_only.py"), "--sources", str(REPO_ROOT / "sources"), "--feed", "sales"],
+        capture_output=True, text=True, check=True,
+    )
+    seconds, rest = done.stdout.removeprefix("raw/sales: ").split(" s; ")
+    assert float(seconds) > 0 and rest.endswith(" loaded, 0 quarantined\n") and not rest.startswith("0 rows"), done.stdout

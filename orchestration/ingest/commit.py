@@ -134,7 +134,7 @@ def commit(
         read, loaded, quarantined = counts[landed.source_file]
         outcomes[landed.source_file] = FileLoad(landed.source_file, "loaded", landed.sha256, previous.get(landed.source_file), read, loaded, quarantined)
     load = FeedLoad(feed, sorted(outcomes.values(), key=lambda f: f.source_file))
-    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     replaced = [f.source_file for f in candidates] + removed
     quarantine = f"quarantine.{quoted(feed.name)}"
     con.execute("BEGIN TRANSACTION")

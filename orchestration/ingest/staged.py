@@ -9,6 +9,7 @@ import duckdb
 from orchestration.contracts import FeedContract
 from orchestration.sql import quoted
 
+
 class FeedError(ValueError):
     """A feed that cannot be loaded at all; the message names the file and the problem."""
 

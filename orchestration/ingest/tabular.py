@@ -205,7 +205,7 @@ def _explain(
     key = ", ".join(quoted(k) for k in feed.key)
     key_text = " || ', ' || ".join(f"'{k}=' || {quoted(k)}::VARCHAR" for k in feed.key)
     con.execute(
-        f"""
+        """
         -- Lines DuckDB's reader rejected, one per line, numbered within their file.
         CREATE OR REPLACE TEMP TABLE load_rejected AS
         SELECT source_file, line, first(error_type ORDER BY error_type) AS error_type,
