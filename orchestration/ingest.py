@@ -200,17 +200,20 @@ def file_month(feed: FeedContract, source_file: str) -> str | None:
 def landed_month(feed: FeedContract, source_file: str) -> str | None:
     """The month a landed file is for (None for a feed without months). ValueError, naming the
     rule, when its name does not follow the feed's pattern or its month cannot hold data: not a
-    month, before the warehouse's first month, or after the current month."""
+    month, before the warehouse's first month, after the current month, or outside the reporting
+    period the landing zone declares."""
     month = file_month(feed, source_file)
     if month is None:
         return None
-    first, current = settings.first_month(), settings.current_month()
+    first, current, period = settings.first_month(), settings.current_month(), settings.reporting_period()
     if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", month):
         problem = f"month {month} is not a month (YYYY-MM, 01 to 12)"
     elif month < first:
         problem = f"month {month} is before the warehouse's first month {first} (DEI_FIRST_MONTH)"
     elif month > current:
         problem = f"month {month} is after the current month {current} (Asia/Jakarta)"
+    elif period is not None and not period.first_month <= month <= period.last_month:
+        problem = f"month {month} is outside the reporting period {period} declared in {period.declared_in} (widen it there to load this month)"
     else:
         return month
     raise ValueError(f"{source_file}: {problem}")
