@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 import duckdb
 
-from orchestration import settings
+from orchestration import progress, settings
 from orchestration.contracts import Contracts, FeedContract, load_contracts
 from orchestration.rules import column_problems, problems_expression, quoted, sql_literal
 
@@ -424,7 +424,7 @@ def _stage_tabular(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: F
     # One statement per file, in path order: rowids then run file by file and line by line (a
     # multi-file scan may interleave files), which gives line numbers and "first seen" their order.
     unreadable = {}
-    for file in sorted(files, key=lambda f: f.source_file):
+    for file in progress.track(sorted(files, key=lambda f: f.source_file), f"{feed.name}: reading {len(files)} files"):
         try:
             if file.path.name.endswith(".parquet"):
                 text = ", ".join(f"{quoted(c.name)}::VARCHAR AS {quoted(c.name)}" for c in feed.columns)
