@@ -122,10 +122,11 @@ class ReportingPeriod(BaseModel):
         return next_month(dt.date.fromisoformat(f"{self.last_month}-01")) - dt.timedelta(days=1)
 
 
-def reporting_period() -> ReportingPeriod | None:
-    """The reporting period the landing zone declares in reporting_period.yml, or None: judged
-    against today. ValueError, naming the file and the problem, when the declaration is invalid."""
-    path = sources_dir() / REPORTING_PERIOD_FILE
+def reporting_period(landing_zone: Path | None = None) -> ReportingPeriod | None:
+    """The reporting period a landing zone (default: the sources dir) declares in
+    reporting_period.yml, or None: judged against today. ValueError, naming the file and the
+    problem, when the declaration is invalid."""
+    path = (landing_zone or sources_dir()) / REPORTING_PERIOD_FILE
     if not path.exists():
         return None
     document = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -147,8 +148,8 @@ def partition_months() -> tuple[str, str]:
     return first, last
 
 
-def freshness_date() -> dt.date:
-    """The day freshness is judged on: today in Jakarta, or the last day of the declared reporting
-    period when it ended earlier."""
-    period = reporting_period()
+def freshness_date(landing_zone: Path | None = None) -> dt.date:
+    """The day freshness is judged on: today in Jakarta, or the last day of the reporting period
+    the landing zone declares when it ended earlier."""
+    period = reporting_period(landing_zone)
     return min(today(), period.last_day) if period is not None else today()

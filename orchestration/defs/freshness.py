@@ -40,10 +40,10 @@ def sales_staleness(newest_day: dt.date | None, today: dt.date, max_age_days: in
 def sales_freshness(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     with warehouse.connect(read_only=True) as con:
         newest = con.execute("SELECT max(sale_date) FROM raw.sales").fetchall()[0][0]
-    judged_on = settings.freshness_date()
+    judged_on = settings.freshness_date(warehouse.sources_path)
     passed, description = sales_staleness(newest, judged_on, settings.sales_max_age_days())
     if judged_on < settings.today():
-        period = settings.reporting_period()
+        period = settings.reporting_period(warehouse.sources_path)
         description += f", judged at the end of the reporting period {period} declared in {period.declared_in}"
     return dg.AssetCheckResult(
         passed=passed,
