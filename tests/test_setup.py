@@ -84,6 +84,7 @@ def test_without_venv_support_it_stops_with_the_command_that_fixes_it(tmp_path):
 
 
 def _make(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in env.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}  # not the `make test` running this
     return subprocess.run(["make", "--no-print-directory", "-C", str(REPO_ROOT), *args], env=env, capture_output=True, text=True, timeout=60)
 
 
@@ -94,7 +95,7 @@ def _print_home(env: dict[str, str]) -> str:
 
 
 def test_dagster_home_from_the_environment_wins(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}  # `make test` sets it for its own run
     default = REPO_ROOT / ".dagster_home"
     assert _print_home(env) == f"{default} {default}"
     assert _print_home({**env, "DAGSTER_HOME": ""}) == f"{default} {default}"

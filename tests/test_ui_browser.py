@@ -178,10 +178,19 @@ def test_a_first_run_shows_every_asset_materialized_and_no_failed_check(ui, page
     all_months = page.get_by_text("All", exact=True).count()
     page.set_viewport_size({"width": 1920, "height": 1200})
     assert (materialized, complete, all_months) == (len(assets) - len(partitioned), len(partitioned), len(partitioned))
-    # The checks that a first run used to fail (freshness: the sample ends in 2020) pass, as do a mart's.
-    for asset, count in (("raw/sales", 3), ("marts/indicators", len(defs.get_repository_def().asset_graph.get_check_keys_for_assets({dg.AssetKey(["marts", "indicators"])})))):
-        page.goto(f"{ui}/assets/{asset}?view=checks")
-        page.get_by_text("Succeeded", exact=True).first.wait_for()
-        page.screenshot(path=str(SHOTS / f"checks_{asset.replace('/', '_')}.png"))
-        assert page.get_by_text("Succeeded", exact=True).count() == count
-        assert page.get_by_text("Failed", exact=True).count() == 0 and page.get_by_text("Warning", exact=True).count() == 0
+    # Every check of every asset passed, the sales freshness check included (the sample ends in 2020,
+    # and is judged at the end of its declared reporting period).
+    graph = defs.resolve_asset_graph()
+    not_succeeded = {}
+    for key in sorted(assets, key=lambda k: k.to_user_string()):
+        checks = graph.get_check_keys_for_assets({key})
+        if not checks:
+            continue
+        page.goto(f"{ui}/assets/{key.to_user_string()}?view=checks")
+        page.get_by_text(f"Checks ({len(checks)})").first.wait_for()
+        page.wait_for_timeout(500)
+        if key == dg.AssetKey(["raw", "sales"]):
+            page.screenshot(path=str(SHOTS / "sales_checks.png"))
+        if page.get_by_text("Succeeded", exact=True).count() != len(checks):
+            not_succeeded[key.to_user_string()] = page.locator("body").inner_text()[:2000]
+    assert not_succeeded == {}
