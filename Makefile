@@ -8,7 +8,7 @@ UV := PYTHON=$(PYTHON) scripts/uv
 # A DAGSTER_HOME set in the environment is the user's own instance and is used as it is.
 ifeq ($(strip $(DAGSTER_HOME)),)
 DAGSTER_HOME := $(CURDIR)/.dagster_home
-OWN_INSTANCE := 1
+REPO_INSTANCE := 1
 endif
 export DAGSTER_HOME
 MANIFEST := dbt_project/target/manifest.json
@@ -59,7 +59,7 @@ $(MANIFEST): $(VENV)/.installed $(DBT_FILES)
 
 # The repo's instance settings (the warehouse pool's limit) go into a new instance; .dagster_home
 # follows the repo's file, a user's own dagster.yaml is never overwritten.
-$(DAGSTER_HOME)/dagster.yaml: $(if $(OWN_INSTANCE),dagster.yaml)
+$(DAGSTER_HOME)/dagster.yaml: $(if $(REPO_INSTANCE),dagster.yaml)
 	@mkdir -p $(DAGSTER_HOME)
 	@cp dagster.yaml $@
 
