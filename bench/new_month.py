@@ -27,8 +27,8 @@ def materialize(sources: Path, warehouse: Path, **kwargs) -> float:
     """Wall time of one run; its steps' times are printed."""
     import dagster as dg
 
-    from orchestration.defs.resources import WarehouseResource
     from orchestration.definitions import defs
+    from orchestration.defs.resources import WarehouseResource
 
     resources = {**defs.resources, "warehouse": WarehouseResource(sources_dir=str(sources), warehouse_dir=str(warehouse))}
     instance = dg.DagsterInstance.ephemeral()

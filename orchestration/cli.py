@@ -266,9 +266,9 @@ def run() -> int:
     import dagster as dg
 
     from orchestration import progress
+    from orchestration.definitions import defs
     from orchestration.defs.partitions import all_months_tags
     from orchestration.defs.resources import WarehouseLocked
-    from orchestration.definitions import defs
 
     if sys.stdout.isatty():
         progress.show = progress_bar

@@ -1,6 +1,5 @@
 """Integration: every real asset and check, materialized on the sample feeds into a temporary warehouse."""
 
-import dagster as dg
 import duckdb
 import pytest
 

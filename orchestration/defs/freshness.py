@@ -7,9 +7,9 @@ import dagster as dg
 from orchestration import settings
 from orchestration.contracts import load_contracts
 from orchestration.defs.partitions import WAREHOUSE_POOL
-from orchestration.settings import next_month
 from orchestration.defs.raw import raw_key
 from orchestration.defs.resources import WarehouseResource
+from orchestration.settings import next_month
 
 SALES = raw_key(load_contracts().feeds["sales"])
 
