@@ -3,8 +3,14 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-UV := $(PYTHON) -m uv
-export DAGSTER_HOME := $(CURDIR)/.dagster_home
+# uv, installed first when missing, never into the system Python (scripts/uv says how).
+UV := PYTHON=$(PYTHON) scripts/uv
+# A DAGSTER_HOME set in the environment is the user's own instance and is used as it is.
+ifeq ($(strip $(DAGSTER_HOME)),)
+DAGSTER_HOME := $(CURDIR)/.dagster_home
+REPO_INSTANCE := 1
+endif
+export DAGSTER_HOME
 MANIFEST := dbt_project/target/manifest.json
 DBT_FILES := $(shell find dbt_project/models dbt_project/macros dbt_project/seeds dbt_project/tests -type f) dbt_project/dbt_project.yml
 
@@ -46,20 +52,23 @@ setup: $(VENV)/.installed $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 chromium:
 	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
+# Quiet unless it fails (uv then prints what went wrong).
 $(VENV)/.installed: pyproject.toml uv.lock
-	$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
-	$(UV) sync --frozen
-	touch $@
+	@echo "Installing the locked environment into $(VENV) ..."
+	@$(UV) sync --frozen --quiet
+	@touch $@
 
 # dagster-dbt reads the manifest when the code location loads, and each run starts from dbt's
 # partial-parse state beside it (parsed with the profile's default path): rebuilt whenever dbt files change.
 $(MANIFEST): $(VENV)/.installed $(DBT_FILES)
-	cd dbt_project && env -u DEI_WORKING_DB -u DEI_DUCKDB_MEMORY_LIMIT ../$(BIN)/dbt parse --profiles-dir . --quiet --no-send-anonymous-usage-stats
-	touch $@
+	@cd dbt_project && env -u DEI_WORKING_DB -u DEI_DUCKDB_MEMORY_LIMIT ../$(BIN)/dbt parse --profiles-dir . --quiet --no-send-anonymous-usage-stats
+	@touch $@
 
-$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
-	mkdir -p $(DAGSTER_HOME)
-	cp dagster.yaml $@
+# The repo's instance settings (the warehouse pool's limit) go into a new instance; .dagster_home
+# follows the repo's file, a user's own dagster.yaml is never overwritten.
+$(DAGSTER_HOME)/dagster.yaml: $(if $(REPO_INSTANCE),dagster.yaml)
+	@mkdir -p $(DAGSTER_HOME)
+	@cp dagster.yaml $@
 
 sample: $(VENV)/.installed ## Regenerate the committed sample feeds (deterministic)
 	$(BIN)/python -m orchestration.samplegen --out sources

@@ -6,6 +6,7 @@ from typing import Any
 
 import duckdb
 
+from orchestration import progress
 from orchestration.contracts import Contracts, FeedContract
 from orchestration.ingest.landing import LandedFile, path_struct_sql
 from orchestration.ingest.staged import Staged, about_the_file
@@ -69,7 +70,7 @@ def stage_tabular(
     # One statement per file, in path order: rowids then run file by file and line by line (a
     # multi-file scan may interleave files), which gives line numbers and "first seen" their order.
     unreadable = {}
-    for file in sorted(files, key=lambda f: f.source_file):
+    for file in progress.track(sorted(files, key=lambda f: f.source_file), f"{feed.name}: reading {len(files)} files"):
         try:
             if file.path.name.endswith(".parquet"):
                 text = ", ".join(f"{quoted(c.name)}::VARCHAR AS {quoted(c.name)}" for c in feed.columns)
