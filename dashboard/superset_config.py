@@ -4,7 +4,11 @@ Loaded by Superset through SUPERSET_CONFIG_PATH (set by `python -m orchestration
 """
 
 import os
+import sqlite3
 from pathlib import Path
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 HOME = Path(os.environ["SUPERSET_HOME"])
 
@@ -16,3 +20,12 @@ DATA_DIR = str(HOME)
 
 # Local use only (the server binds 127.0.0.1): no loading of example data, logs at warning level.
 LOG_LEVEL = "WARNING"
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_metadata_pragmas(connection, _record) -> None:
+    """The metadata database in WAL mode, synced at checkpoints: creating it (Superset's ~400
+    migrations) waits on far fewer disk syncs."""
+    if isinstance(connection, sqlite3.Connection):
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")

@@ -25,7 +25,6 @@ DASHBOARD_DIR = settings.REPO_ROOT / "dashboard"
 BUNDLE_DIR = DASHBOARD_DIR / "bundle"
 REQUIREMENTS = DASHBOARD_DIR / "requirements.txt"
 SUPERSET_VENV = settings.REPO_ROOT / ".superset-venv"
-SUPERSET = SUPERSET_VENV / "bin" / "superset"
 ADMIN = "admin"
 DEFAULT_PORT = 8088
 # The database's URI in the bundle names this placeholder; the import gives the published file's path.
@@ -43,7 +42,7 @@ def install() -> None:
     """Superset's environment, exactly as `dashboard/requirements.txt` says; nothing to do when it already is."""
     stamp = SUPERSET_VENV / ".requirements.sha256"
     wanted = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()
-    if stamp.exists() and stamp.read_text() == wanted and SUPERSET.exists():
+    if stamp.exists() and stamp.read_text() == wanted:
         return
     uv = Path(sys.executable).parent / "uv"
     print(f"Installing Apache Superset into {SUPERSET_VENV.name} (once) ...", flush=True)
@@ -101,22 +100,15 @@ def bundle(published_db: Path) -> dict[str, str]:
 def prepare(home: Path, published_db: Path) -> None:
     """A Superset home ready to serve: metadata database, admin user, roles, the dashboard imported."""
     home.mkdir(parents=True, exist_ok=True)
-    env = superset_env(home)
     key, password = home / "secret_key", home / "admin_password"
     if not key.exists():
         key.write_text(secrets.token_urlsafe(42))
         key.chmod(0o600)
-    if not (home / "superset.db").exists():
+    if not password.exists():
         password.write_text(secrets.token_urlsafe(12))
         password.chmod(0o600)
-        _run([str(SUPERSET), "db", "upgrade"], env)
-        _run([str(SUPERSET), "fab", "create-admin", "--username", ADMIN, "--firstname", "Admin", "--lastname", "Local",
-              "--email", "admin@localhost", "--password", password.read_text()], env)
-        _run([str(SUPERSET), "init"], env)
-    else:  # a home made by an older Superset: bring its metadata database up to date
-        _run([str(SUPERSET), "db", "upgrade"], env)
-    _run([str(SUPERSET_VENV / "bin" / "python"), str(DASHBOARD_DIR / "import_assets.py"), ADMIN], env,
-         stdin=json.dumps(bundle(published_db)))
+    request = {"admin": {"username": ADMIN, "password": password.read_text()}, "bundle": bundle(published_db)}
+    _run([str(SUPERSET_VENV / "bin" / "python"), str(DASHBOARD_DIR / "superset_setup.py")], superset_env(home), json.dumps(request))
 
 
 def serve_command(port: int) -> list[str]:
