@@ -27,6 +27,7 @@ REQUIREMENTS = DASHBOARD_DIR / "requirements.txt"
 SUPERSET_VENV = settings.REPO_ROOT / ".superset-venv"
 ADMIN = "admin"
 DEFAULT_PORT = 8088
+DASHBOARD_SLUG = "umkm-digital-economy"  # the slug of dashboards/umkm_digital_economy.yaml
 # The database's URI in the bundle names this placeholder; the import gives the published file's path.
 PUBLISHED_DB_PLACEHOLDER = "__PUBLISHED_DB__"
 
@@ -122,7 +123,7 @@ def serve_command(port: int) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=int(os.environ.get("DEI_DASHBOARD_PORT", DEFAULT_PORT)))
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port on 127.0.0.1 (default %(default)s)")
     args = parser.parse_args()
     published_db = settings.warehouse_dir() / settings.PUBLISHED_DB_NAME
     if not published_db.exists():
@@ -132,12 +133,13 @@ def main() -> None:
     print(f"Preparing Superset in {home} ...", flush=True)
     prepare(home, published_db)
     print(
-        f"Dashboard: http://127.0.0.1:{args.port}/superset/dashboard/umkm-digital-economy/\n"
+        f"Dashboard: http://127.0.0.1:{args.port}/superset/dashboard/{DASHBOARD_SLUG}/\n"
         f"Log in as {ADMIN}, password in {home / 'admin_password'}: {(home / 'admin_password').read_text()}\n"
         "Stop with Ctrl-C.",
         flush=True,
     )
-    os.execve(serve_command(args.port)[0], serve_command(args.port), superset_env(home))
+    command = serve_command(args.port)
+    os.execve(command[0], command, superset_env(home))
 
 
 if __name__ == "__main__":

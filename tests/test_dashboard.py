@@ -8,13 +8,10 @@ its own temporary home, on 127.0.0.1, stopped at the end. Marked `browser`: `mak
 import csv
 import datetime as dt
 import json
-import os
 import re
-import signal
 import subprocess
 import time
 import urllib.request
-from pathlib import Path
 
 import duckdb
 import pytest
@@ -22,12 +19,13 @@ from playwright.sync_api import sync_playwright
 
 from orchestration import dashboard
 from orchestration.settings import REPO_ROOT
+from tests.conftest import stop_server
 from tests.test_ui_browser import CHROMIUM, CHROMIUM_ARGS, _free_port
 
 pytestmark = pytest.mark.browser
 
 SHOTS = REPO_ROOT / "test-output" / "dashboard"
-SLUG = "umkm-digital-economy"
+SLUG = dashboard.DASHBOARD_SLUG
 
 
 @pytest.fixture(scope="module")
@@ -58,11 +56,7 @@ def superset(sample_run, tmp_path_factory):
     try:
         yield url, (home / "admin_password").read_text(), warehouse.published_db
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
+        stop_server(server)
 
 
 def _healthy(url: str) -> bool:
