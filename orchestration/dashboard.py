@@ -108,7 +108,9 @@ def prepare(home: Path, published_db: Path) -> None:
     if not password.exists():
         password.write_text(secrets.token_urlsafe(12))
         password.chmod(0o600)
-    request = {"admin": {"username": ADMIN, "password": password.read_text()}, "bundle": bundle(published_db)}
+    contents = bundle(published_db)
+    datasets = [yaml.safe_load(text)["uuid"] for path, text in contents.items() if path.startswith("datasets/")]
+    request = {"admin": {"username": ADMIN, "password": password.read_text()}, "bundle": contents, "datasets": datasets}
     _run([str(SUPERSET_VENV / "bin" / "python"), str(DASHBOARD_DIR / "superset_setup.py")], superset_env(home), json.dumps(request))
 
 

@@ -77,10 +77,14 @@ def _api(url: str, path: str, token: str | None = None, body: dict | None = None
         return json.load(response)
 
 
+def _login(url: str, password: str) -> str:
+    return _api(url, "/api/v1/security/login", body={"username": dashboard.ADMIN, "password": password, "provider": "db"})["access_token"]
+
+
 def _chart_data(superset) -> dict[str, list[dict]]:
     """Every chart of the dashboard, by name: the rows Superset's chart data API answers."""
     url, password, _ = superset
-    token = _api(url, "/api/v1/security/login", body={"username": dashboard.ADMIN, "password": password, "provider": "db"})["access_token"]
+    token = _login(url, password)
     charts = _api(url, f"/api/v1/dashboard/{SLUG}/charts", token)["result"]
     out = {}
     for chart in charts:
@@ -137,6 +141,20 @@ def test_every_chart_answers_with_the_published_figures(superset):
     bars = {(r["breakdown_name"], r["indicator_name"]): r["People"] for r in data["Training registrations and capacity"]}
     assert bars == training and bars[("UMKM Go Digital", "Training registrations")] == 6500
     con.close()
+
+
+def test_the_dataset_has_the_published_columns_and_their_comments(superset):
+    url, password, published_db = superset
+    token = _login(url, password)
+    [dataset] = _api(url, "/api/v1/dataset/", token)["result"]
+    columns = {c["column_name"]: c for c in _api(url, f"/api/v1/dataset/{dataset['id']}", token)["result"]["columns"]}
+    con = duckdb.connect(str(published_db), read_only=True)
+    comments = dict(con.execute(
+        "SELECT column_name, comment FROM duckdb_columns() WHERE schema_name = 'marts' AND table_name = 'indicators_labelled'"
+    ).fetchall())
+    con.close()
+    assert {name: c["description"] for name, c in columns.items()} == comments
+    assert [name for name, c in columns.items() if c["is_dttm"]] == ["period_start"]
 
 
 def test_the_map_of_indonesia_draws_the_provinces_it_knows():
