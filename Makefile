@@ -8,16 +8,23 @@ export DAGSTER_HOME := $(CURDIR)/.dagster_home
 MANIFEST := dbt_project/target/manifest.json
 DBT_FILES := $(shell find dbt_project/models dbt_project/macros dbt_project/seeds dbt_project/tests -type f) dbt_project/dbt_project.yml
 
-.PHONY: run rebuild test test-quick ui dashboard docs setup chromium sample render clean
+.PHONY: run rebuild test test-quick lint ui dashboard docs setup chromium sample render clean
 
 run: setup ## Materialize every asset on the landed feeds and print the headline indicators
 	$(BIN)/python -m orchestration.cli run
 
-test: setup chromium ## Run the whole test suite, the browser test included
+test: lint chromium ## Lint, then run the whole test suite, the browser test included
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
-test-quick: setup ## The test suite without the browser test
+test-quick: lint ## Lint, then the test suite without the browser test
 	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not browser"
+
+# sqlfluff's dbt templater compiles every model; incremental models ask the database whether
+# they exist, so it compiles against an empty in-memory one, never the warehouse, and keeps its
+# parse state apart from the one runs start from.
+lint: setup ## ruff on the Python, sqlfluff on the dbt models
+	$(BIN)/ruff check .
+	DEI_WORKING_DB=:memory: DBT_TARGET_PATH=target/lint $(BIN)/sqlfluff lint dbt_project/models --processes 2
 
 rebuild: setup ## Move the working database (and its WAL) aside, kept, then rebuild it from the landed files as `make run` does
 	$(BIN)/python -m orchestration.cli rebuild

@@ -14,6 +14,7 @@ import duckdb
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import baseline  # noqa: E402
+
 from orchestration.contracts import load_contracts  # noqa: E402
 
 

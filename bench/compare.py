@@ -133,7 +133,7 @@ def main() -> None:
     results: dict = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "sales_rows": args.sales_rows}
     runs = compare(sources, work, list(args.only or CONTENDERS), args.repeats)
     medians = {name: median(r) for name, r in runs.items()}
-    print(f"\n| contender | wall (median) | peak RSS (median) |\n|---|---:|---:|")
+    print("\n| contender | wall (median) | peak RSS (median) |\n|---|---:|---:|")
     for name, m in medians.items():
         print(f"| {name} | {m.wall_s:.1f} s | {m.peak_rss_mib:,.0f} MiB |")
     if "pipeline" in medians:

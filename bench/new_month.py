@@ -18,11 +18,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import dagster as dg  # noqa: E402
+from feeds import generated_feeds  # noqa: E402
 
+from orchestration.definitions import defs  # noqa: E402
 from orchestration.defs.partitions import partition_range_tags  # noqa: E402
 from orchestration.defs.resources import WarehouseResource  # noqa: E402
-from orchestration.definitions import defs  # noqa: E402
-from feeds import generated_feeds  # noqa: E402
 
 NEW_MONTH = "2021-01"
 

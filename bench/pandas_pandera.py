@@ -15,6 +15,7 @@ import pandera.pandas as pa
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import baseline  # noqa: E402
+
 from orchestration.contracts import load_contracts  # noqa: E402
 
 PANDAS_TYPES = {"VARCHAR": "string", "BIGINT": "int64", "DATE": "string"}

@@ -59,7 +59,9 @@ class RunSummary:
 
 def run_summary(con: duckdb.DuckDBPyConnection, run_id: str) -> RunSummary:
     counts = dict(con.execute("SELECT status, count(*) FROM audit.file_loads WHERE run_id = ? GROUP BY ALL", [run_id]).fetchall())
-    rejected = [r[0] for r in con.execute("SELECT error FROM audit.file_loads WHERE run_id = ? AND status = 'rejected' ORDER BY source_file", [run_id]).fetchall()]
+    rejected = [
+        r[0] for r in con.execute("SELECT error FROM audit.file_loads WHERE run_id = ? AND status = 'rejected' ORDER BY source_file", [run_id]).fetchall()
+    ]
     by_feed = dict(
         con.execute(
             "SELECT feed, sum(rows_quarantined) FROM audit.file_loads WHERE run_id = ? GROUP BY ALL HAVING sum(rows_quarantined) > 0 ORDER BY feed",

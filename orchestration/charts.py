@@ -9,12 +9,13 @@ from __future__ import annotations
 import base64
 import html
 import io
-import os
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
 
 import duckdb
+
+from orchestration.atomic import replacing
 
 # A run shows the same data in the marts' metadata and in the report: each chart is drawn once.
 drawn_once = lru_cache(maxsize=2)
@@ -62,11 +63,11 @@ def sales_chart(con: duckdb.DuckDBPyConnection) -> Chart:
 
 @drawn_once
 def _draw_sales_chart(rows: tuple) -> Chart:
-    months, sales, growth = zip(*rows)
+    months, sales, growth = zip(*rows, strict=True)
     fig, ax = _pyplot().subplots(figsize=(9, 4))
     # A month not collected is a gap with a label, never a bar at zero.
     ax.bar(months, [v if v is not None else float("nan") for v in sales], color="#4C78A8", label="Online sales (IDR billion)")
-    for month, value in zip(months, sales):
+    for month, value in zip(months, sales, strict=True):
         if value is None:
             ax.text(month, 0, "not collected", rotation=90, ha="center", va="bottom", fontsize=7, color="#888888")
     ax.set_ylabel("Online sales (IDR billion)")
@@ -93,7 +94,7 @@ def _draw_onboarding_by_size_chart(rows: tuple) -> Chart:
     for size_class, label in SIZE_CLASS_LABELS.items():
         series = [(m, r) for s, m, r in rows if s == size_class]
         if series:
-            months, rates = zip(*series)
+            months, rates = zip(*series, strict=True)
             ax.plot(months, [r if r is not None else float("nan") for r in rates], label=label, linewidth=2.5 if size_class == "_T" else 1.5)
     ax.set_ylabel("Onboarded to digital channels (% of UMKM)")
     ax.tick_params(axis="x", labelrotation=90, labelsize=7)
@@ -121,7 +122,7 @@ def _draw_top_provinces_chart(rows: tuple) -> Chart:
     if not rows:
         ax.set_title("Ten provinces with the highest onboarding rate: no month has a rate yet")
         return Chart("top_provinces_onboarding", "Top ten provinces by onboarding rate", "onboarding_rate", _png(fig))
-    names, rates, months = zip(*rows)
+    names, rates, months = zip(*rows, strict=True)
     ax.barh(list(reversed(names)), list(reversed(rates)), color="#54A24B")
     ax.set_xlabel("Onboarded to digital channels (% of UMKM, all size classes)")
     ax.set_title(f"Ten provinces with the highest onboarding rate, {months[0]}")
@@ -136,7 +137,7 @@ def training_chart(con: duckdb.DuckDBPyConnection) -> Chart:
 
 @drawn_once
 def _draw_training_chart(rows: tuple) -> Chart:
-    names, registrations, capacity = zip(*rows)
+    names, registrations, capacity = zip(*rows, strict=True)
     positions = range(len(names))
     fig, ax = _pyplot().subplots(figsize=(9, 4))
     ax.bar([p - 0.2 for p in positions], registrations, width=0.4, label="Registrations", color="#F58518")
@@ -174,7 +175,6 @@ def write_report(charts: list[Chart], reports_dir: Path, subtitle: str, notes: l
 </body></html>
 """
     target = reports_dir / "index.html"
-    staging = reports_dir / ".index.html.tmp"
-    staging.write_text(page, encoding="utf-8")
-    os.replace(staging, target)
+    with replacing(target) as staging:
+        staging.write_text(page, encoding="utf-8")
     return target

@@ -46,7 +46,10 @@ def headline_report(published_db: Path, year: str | None = None) -> str:
     try:
         if year is None:
             year = con.execute("SELECT max(left(time_period, 4)) FROM marts.indicators WHERE indicator_code = 'ONLINE_SALES'").fetchall()[0][0]
-        base = con.execute("SELECT max(time_period) FROM marts.indicators WHERE indicator_code = 'ONLINE_SALES_GROWTH_VS_BASE' AND obs_value = 0 AND ref_area = 'ID' AND size_class = '_T' AND breakdown = '_T'").fetchall()[0][0]
+        base = con.execute(
+            "SELECT max(time_period) FROM marts.indicators WHERE indicator_code = 'ONLINE_SALES_GROWTH_VS_BASE' AND obs_value = 0 "
+            "AND ref_area = 'ID' AND size_class = '_T' AND breakdown = '_T'"
+        ).fetchall()[0][0]
         rows = con.execute(HEADLINE_SQL, [year]).fetchall()
         training = con.execute(TRAINING_SQL).fetchall()
         run_id, published_at = con.execute("SELECT run_id, published_at FROM meta.publication").fetchall()[0]
@@ -165,9 +168,9 @@ def run() -> int:
 
     import dagster as dg
 
+    from orchestration.definitions import defs
     from orchestration.defs.partitions import all_months_tags
     from orchestration.defs.resources import WarehouseLocked
-    from orchestration.definitions import defs
 
     warehouse = defs.resources["warehouse"]
     with dg.DagsterInstance.get() as instance:
@@ -200,7 +203,7 @@ def run() -> int:
 def move_aside(working_db: Path) -> list[tuple[Path, Path]]:
     """Rename the working database and its WAL to a timestamped name beside them (an unreadable
     file is never deleted: it may be needed to find out what happened)."""
-    aside = working_db.with_name(f"{working_db.stem}.moved-{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%SZ}{working_db.suffix}")
+    aside = working_db.with_name(f"{working_db.stem}.moved-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}{working_db.suffix}")
     moves = [(working_db, aside), (working_db.with_name(working_db.name + ".wal"), aside.with_name(aside.name + ".wal"))]
     moved = [(source, target) for source, target in moves if source.exists()]
     for source, target in moved:

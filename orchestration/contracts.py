@@ -211,14 +211,29 @@ class _Column(_Spec):
     rules: _Rules = _Rules()
 
 
+class _Unpivot(_Spec):
+    category_column: str
+    value_column: str
+
+
 class _Layout(_Spec):
-    """How a `ministry_table` file is laid out."""
+    """How a `ministry_table` file is laid out, and which contract column each part fills."""
 
     delimiter: str
     name_header: str
+    name_column: str
+    name_lookup: list[str] = Field(min_length=1)
+    name_noun: str
     national_total_label: str
+    totals_table: str
     footnote_prefix: str
-    size_class_columns: dict[str, str]
+    value_columns: dict[str, str] = Field(min_length=1)
+    unpivot: _Unpivot | None = None
+
+    def filled(self) -> list[str]:
+        """The contract columns the table itself fills (the others come from the file's path)."""
+        values = [self.unpivot.category_column, self.unpivot.value_column] if self.unpivot else list(self.value_columns.values())
+        return [self.name_column, *values]
 
 
 class _Feed(_Spec):
@@ -242,6 +257,16 @@ class _Feed(_Spec):
         if self.format != "ministry_table" and self.layout is not None:
             problems.append((("layout",), f"only for format ministry_table, not {self.format}"))
         groups = list(re.compile(self.path_pattern).groupindex) if self.path_pattern else []
+        if self.layout is not None:
+            filled = self.layout.filled()
+            problems += [(("layout",), f"fills {c!r}, which is not a column (columns: {', '.join(names)})") for c in filled if c not in names]
+            problems += [
+                (("layout",), f"leaves column {c!r} unfilled: the table does not fill it and the path_pattern has no group {c!r}")
+                for c in names if c not in filled and c not in groups
+            ]
+            name_rules = next((c.rules for c in self.columns if c.name == self.layout.name_column), None)
+            if name_rules is not None and name_rules.references is None:
+                problems.append((("layout", "name_column"), "needs a `references` rule: the feed whose rows the names resolve to"))
         for i, column in enumerate(self.columns):
             # These rules compare the value with a named group of the file's path (in_file_month: `month`).
             path_rules = {
@@ -283,8 +308,19 @@ class _Document(_Spec):
                         problems.append(((*at, "references"), f"unknown reference {reference!r} (columns of {target}: {', '.join(columns)})"))
                 if column.rules.valid_in_period is not None:
                     problems += [((*at, "valid_in_period"), p) for p in self._validity_problems(column.rules.references)]
+            if feed.layout is not None:
+                problems += [(("feeds", feed_name, "layout", "name_lookup"), p) for p in self._lookup_problems(feed)]
         _refuse(self, problems)
         return self
+
+    def _lookup_problems(self, feed: _Feed) -> list[str]:
+        """Why a ministry table's names cannot be looked up in the feed its name column references."""
+        column = next((c for c in feed.columns if c.name == feed.layout.name_column), None)
+        target = column.rules.references.partition(".")[0] if column and column.rules.references else None
+        if target not in self.feeds:
+            return []  # reported on the layout or on `references`
+        columns = [c.name for c in self.feeds[target].columns]
+        return [f"{name!r} is not a column of {target} (columns: {', '.join(columns)})" for name in feed.layout.name_lookup if name not in columns]
 
     def _validity_problems(self, reference: str | None) -> list[str]:
         """Why a `valid_in_period` rule cannot look up the validity of the row its `references` points at."""

@@ -6,11 +6,11 @@ from orchestration.defs.completeness import completeness
 from orchestration.defs.dbt import dbt_marts, dbt_monthly, model_checks, monthly_checks
 from orchestration.defs.freshness import sales_freshness
 from orchestration.defs.jobs import indicators_job, monthly_job
-from orchestration.defs.schedules import monthly_schedule
-from orchestration.defs.sensors import landing_sensor
 from orchestration.defs.publish import exports, indicators_db, report
 from orchestration.defs.raw import load_audit, raw_assets
 from orchestration.defs.resources import default_resources
+from orchestration.defs.schedules import monthly_schedule
+from orchestration.defs.sensors import landing_sensor
 
 defs = dg.Definitions(
     assets=[*raw_assets, load_audit, dbt_monthly, dbt_marts, indicators_db, exports, report],

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
 
 from orchestration import sdmx
-from orchestration.publish import sql_literal
+from orchestration.atomic import replacing
+from orchestration.sql import sql_literal
 
 SDMX_STRUCTURE_FILE = "indicators.structure.xml"
 SDMX_DATA_FILE = "indicators.sdmx.csv"
-
-
-def _replace_atomically(target: Path, write: Callable[[Path], object]) -> None:
-    staging = target.with_name(f".{target.name}.tmp")
-    write(staging)
-    os.replace(staging, target)
 
 
 def export(published_db: Path, exports_dir: Path) -> dict[str, str]:
@@ -30,13 +23,15 @@ def export(published_db: Path, exports_dir: Path) -> dict[str, str]:
         tables = [t for (t,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'marts' ORDER BY 1").fetchall()]
         for table in tables:
             target = exports_dir / f"{table}.parquet"
-            _replace_atomically(target, lambda staging: con.execute(f'COPY (SELECT * FROM marts."{table}") TO {sql_literal(str(staging))} (FORMAT parquet)'))
+            with replacing(target) as staging:
+                con.execute(f'COPY (SELECT * FROM marts."{table}") TO {sql_literal(str(staging))} (FORMAT parquet)')
             written[table] = target.name
         structure, data = sdmx.messages(con)
     finally:
         con.close()
     # The structure first, so that the data's codes and dataflow reference always resolve in it.
     for key, name, text in (("sdmx_structure", SDMX_STRUCTURE_FILE, structure), ("sdmx", SDMX_DATA_FILE, data)):
-        _replace_atomically(exports_dir / name, lambda staging: staging.write_text(text, encoding="utf-8"))
+        with replacing(exports_dir / name) as staging:
+            staging.write_text(text, encoding="utf-8")
         written[key] = name
     return written

@@ -14,7 +14,7 @@ import duckdb
 
 from orchestration import settings
 from orchestration.contracts import load_contracts
-from orchestration.ingest import relative, sha256_file
+from orchestration.ingest.landing import relative, sha256_file
 
 # The code a run executes or reads: the Python package, the dbt project, the contracts, the locked
 # environment. Docs-only files (README) do not change a result.

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
+from orchestration.atomic import replacing, staging_path
 from orchestration.settings import REPO_ROOT
+from orchestration.sql import sql_literal
 
 # DuckDB 2.0 writes storage version 69 by default, which no 1.x release reads; BI drivers bundle 1.x.
 PUBLISHED_STORAGE_VERSION = "v1.1.0"
@@ -24,15 +25,10 @@ class Publication:
     source_files: int
 
 
-def sql_literal(text: str) -> str:
-    """A quoted SQL string literal, for the statements (ATTACH, COPY, COMMENT) that take no parameters."""
-    return "'" + text.replace("'", "''") + "'"
-
-
 def remove_stale_staging_files(published_db: Path) -> None:
     """Drop files left by runs that died before their rename (a kill -9, a full disk): the
     staging file and the WAL DuckDB keeps beside it until the checkpoint."""
-    for pattern in (f".{published_db.name}.*.tmp", f".{published_db.name}.*.tmp.wal"):
+    for pattern in (staging_path(published_db, "*").name, staging_path(published_db, "*").name + ".wal"):
         for stale in published_db.parent.glob(pattern):
             stale.unlink(missing_ok=True)
 
@@ -55,7 +51,11 @@ def publish(con: duckdb.DuckDBPyConnection, published_db: Path, run_id: str) -> 
     """
     published_db.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_staging_files(published_db)
-    staging = published_db.with_name(f".{published_db.name}.{run_id}.tmp")
+    with replacing(published_db, run_id) as staging:
+        return _write_publication(con, staging, published_db, run_id)
+
+
+def _write_publication(con: duckdb.DuckDBPyConnection, staging: Path, published_db: Path, run_id: str) -> Publication:
     con.execute(f"ATTACH {sql_literal(str(staging))} AS pub (READ_WRITE, STORAGE_VERSION '{PUBLISHED_STORAGE_VERSION}')")
     tables = con.execute(
         "SELECT schema_name, table_name, comment FROM duckdb_tables() WHERE database_name = current_database() AND schema_name IN ? ORDER BY ALL",
@@ -68,7 +68,8 @@ def publish(con: duckdb.DuckDBPyConnection, published_db: Path, run_id: str) -> 
         if comment:
             con.execute(f'COMMENT ON TABLE pub."{schema}"."{table}" IS {sql_literal(comment)}')
         columns = con.execute(
-            "SELECT column_name, comment FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = ? AND table_name = ? AND comment IS NOT NULL",
+            "SELECT column_name, comment FROM duckdb_columns() "
+            "WHERE database_name = current_database() AND schema_name = ? AND table_name = ? AND comment IS NOT NULL",
             [schema, table],
         ).fetchall()
         for column, column_comment in columns:
@@ -81,7 +82,7 @@ def publish(con: duckdb.DuckDBPyConnection, published_db: Path, run_id: str) -> 
         SELECT ?::VARCHAR AS run_id, ?::TIMESTAMPTZ AS published_at, ?::VARCHAR AS code_version,
                ?::VARCHAR AS storage_version
         """,
-        [run_id, dt.datetime.now(dt.timezone.utc), code_version(), PUBLISHED_STORAGE_VERSION],
+        [run_id, dt.datetime.now(dt.UTC), code_version(), PUBLISHED_STORAGE_VERSION],
     )
     con.execute("CREATE TABLE pub.meta.published_tables (table_name VARCHAR, row_count BIGINT)")
     con.execute("INSERT INTO pub.meta.published_tables SELECT unnest(?), unnest(?)", [list(counts), list(counts.values())])
@@ -94,12 +95,11 @@ def publish(con: duckdb.DuckDBPyConnection, published_db: Path, run_id: str) -> 
     )
     sources = con.execute("SELECT count(*) FROM pub.meta.source_files").fetchall()[0][0]
     con.execute("COMMENT ON TABLE pub.meta.publication IS 'The run that published this database: run id, time, code version.'")
-    con.execute("COMMENT ON TABLE pub.meta.source_files IS 'Every landed file whose rows went into this publication: SHA-256, rows read, loaded and quarantined.'")
+    con.execute(
+        "COMMENT ON TABLE pub.meta.source_files IS 'Every landed file whose rows went into this publication: SHA-256, rows read, loaded and quarantined.'"
+    )
     con.execute("COMMENT ON TABLE pub.meta.published_tables IS 'Row count of every published table, as published.'")
     # Everything in the main file, no WAL beside it: the rename then moves the whole version.
     con.execute("CHECKPOINT pub")
     con.execute("DETACH pub")
-    with open(staging, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(staging, published_db)
     return Publication(published_db, counts, sources)

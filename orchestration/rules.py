@@ -10,17 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from orchestration.contracts import PERIOD_FORMATS, VALID_FROM, VALID_TO, ColumnContract, Contracts
-
-
-def sql_literal(value: Any) -> str:
-    """A quoted SQL literal for values from the contracts (never for values from landed files)."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return repr(value)
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+from orchestration.sql import quoted, sql_literal
 
 
 def _shown(expression: str) -> str:

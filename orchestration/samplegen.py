@@ -247,7 +247,7 @@ def onboarding_counts(months: list[str]) -> dict[tuple[str, str], dict[str, int]
     per_unit = um_total / sum(intensity(m, p) for m, p in cells)
     size_ratio = {"ULTRA_MIKRO": 1.0, "MIKRO": 0.09, "KECIL": 0.03, "MENENGAH": 0.004}
     counts: dict[tuple[str, str], dict[str, int]] = {(months[0], "baseline"): dict(BASELINE)}
-    for (m, p), um in zip(cells, um_alloc):
+    for (m, p), um in zip(cells, um_alloc, strict=True):
         counts[(m, p[0])] = {s: (int(um) if s == "ULTRA_MIKRO" else int(round(um * r))) for s, r in size_ratio.items()}
     for m in months:
         if m > "2020-10":
@@ -268,7 +268,7 @@ def write_onboarding(out: Path, months: list[str]) -> None:
         for s_idx, (size, total) in enumerate(by_size.items()):
             rng = np.random.default_rng([SEED, 3, *map(int, month.split("-")), s_idx, program_index[program]])
             split = allocate(total, weights * rng.uniform(0.6, 1.4, size=len(weights)))
-            by_month[month] += [(month, code, size, program, int(n)) for code, n in zip(PROVINCES, split)]
+            by_month[month] += [(month, code, size, program, int(n)) for code, n in zip(PROVINCES, split, strict=True)]
     for month, rows in by_month.items():
         with open(folder / f"{month}.csv", "w", newline="", encoding="utf-8") as f:
             w = csv.writer(f)
@@ -295,7 +295,7 @@ def write_population(out: Path, provinces: list[dict[str, str]]) -> None:
     provinces = [p for p in provinces if p["bps_code"] in PROVINCE_WEIGHTS]
     weights = np.array([PROVINCE_WEIGHTS[p["bps_code"]] for p in provinces])
     layout = load_contracts().feeds["population"].layout
-    labels = list(layout["size_class_columns"])
+    labels = list(layout["value_columns"])
     for year, totals in POPULATION.items():
         rng = np.random.default_rng([SEED, 4, year])
         split = {s: allocate(t, weights * rng.uniform(0.8, 1.2, size=len(weights))) for s, t in totals.items()}

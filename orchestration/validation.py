@@ -1,4 +1,6 @@
-"""Pandera schemas built from the contracts (raw tables) and from dbt model docs (staging, marts).
+"""Pandera schemas built from dbt model docs (staging, marts: what each model adds) and from the
+contracts (`feed_schema`: the contract's rules as Pandera reads them, which the tests hold what
+ingest loaded to; ingest alone enforces them in a run).
 
 Validation runs inside DuckDB through Pandera's ibis backend: every check is an aggregate query
 over the table, and only failing rows come back to Python, as failure cases.
@@ -149,33 +151,33 @@ def dbt_meta(props: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def model_schema(node: Mapping[str, Any], contracts: Contracts, con: duckdb.DuckDBPyConnection) -> pa.DataFrameSchema:
-    """The Pandera schema of a dbt model, from its yml.
+    """The Pandera schema of a dbt model, from its yml: what the model adds or could break.
 
-    A model whose `meta.feed` names a feed inherits that contract's rules for the columns it
-    keeps; columns add or override rules in `meta.rules` (the contract vocabulary) and types in
-    `data_type`; the key is `meta.unique` (default: the feed's key).
+    A model whose `meta.feed` names a feed projects that feed's raw table, whose rows ingest
+    already held to the contract: its columns are checked for their types only (the contract's,
+    or `data_type`), a schema check that scans no row, and only the columns with `meta.rules`
+    (those it derives) for those rules. In a model without a feed every column is checked for its
+    `meta.rules` (the contract vocabulary) and is required unless `required: false`. Keys are the
+    dbt tests in the yml, not checked here.
     """
     meta = dbt_meta(node)
-    feed = contracts.feeds[meta["feed"]] if "feed" in meta else None
-    columns = node.get("columns") or {}
-    inherited = feed_schema(contracts, feed, con, columns) if feed else None
-    pandera_columns = dict(inherited.columns) if inherited else {}
-    for name, spec in columns.items():
-        col_meta = dbt_meta(spec)
-        rules = col_meta.get("rules") or {}
-        if name in pandera_columns and not rules and not spec.get("data_type"):
+    projected = {c.name: c.type for c in contracts.feeds[meta["feed"]].columns} if "feed" in meta else None
+    columns = {}
+    for name, spec in (node.get("columns") or {}).items():
+        rules = dbt_meta(spec).get("rules") or {}
+        type_name = spec.get("data_type") or (projected or {}).get(name)
+        dtype = DuckDBType.from_string(type_name) if type_name else None
+        if projected is not None and not rules:
+            columns[name] = pa.Column(dtype, nullable=True, required=True)
             continue
-        base = pandera_columns.get(name)
-        dtype = DuckDBType.from_string(spec["data_type"]) if spec.get("data_type") else (base.dtype if base else None)
-        checks = (list(base.checks) if base else []) + column_checks(rules, contracts.accepted_values(rules), _referenced_values(con, contracts, rules))
-        pandera_columns[name] = pa.Column(dtype, checks=checks, nullable=not rules.get("required", True), required=True)
-    unique = meta.get("unique") or (list(feed.key) if feed else None)
-    return pa.DataFrameSchema(
-        pandera_columns,
-        checks=list(inherited.checks) if inherited else [],
-        name=f"{node['schema']}.{node['alias'] or node['name']}",
-        metadata={"key": list(unique or [])},
-    )
+        checks = column_checks(rules, contracts.accepted_values(rules), _referenced_values(con, contracts, rules))
+        columns[name] = pa.Column(dtype, checks=checks, nullable=not rules.get("required", True), required=True)
+    return pa.DataFrameSchema(columns, name=f"{node['schema']}.{node['alias'] or node['name']}")
+
+
+def row_checks(schema: pa.DataFrameSchema) -> int:
+    """How many queries over the rows Pandera runs for `schema` (a type check reads none)."""
+    return len(schema.checks) + sum(len(c.checks) + (not c.nullable) for c in schema.columns.values()) + bool((schema.metadata or {}).get("key"))
 
 
 def validate(
@@ -189,9 +191,9 @@ def validate(
     whole = backend.table(table_name, database=schema_name or None)
     relation = whole.filter(where(whole)) if where is not None else whole
     rows = relation.count().execute()
-    # A small part of a big table (a new month, a load's files) is copied once, so that each check
-    # scans the copy rather than filtering the whole table again.
-    scoped = where is not None and rows < SCOPE_SHARE * whole.count().execute()
+    # A small part of a big table (a new month, a load's files) is copied once, so that each of
+    # several checks scans the copy rather than filtering the whole table again.
+    scoped = where is not None and row_checks(schema) > 1 and rows < SCOPE_SHARE * whole.count().execute()
     if scoped:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {SCOPE_TABLE} AS {backend.compile(relation)}")
         relation = backend.table(SCOPE_TABLE, database="temp.main")

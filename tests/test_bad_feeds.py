@@ -46,6 +46,10 @@ def test_a_few_bad_rows_are_quarantined_and_the_run_goes_on_with_a_warning(defs,
     check = checks(result)[("raw/sales", "contract")]
     assert check.passed
     assert "warning: sales/2020-04/pasar_b.csv: 0.1% of rows quarantined (1 of 1,194), limit 1.0%" in check.description
+    # Ingest enforced the contract: the check says which rule it quarantined by, no second pass over the rows.
+    assert check.metadata["quarantined_by_rule"].value == [
+        {"rule": "min", "column": "gross_sales_idr", "count": 1, "sample": ["`gross_sales_idr` is -125000.00, below the minimum 0"]}
+    ]
     assert "staging/stg_sales__daily_sales" in materialized(result)
     warehouse = tmp_path / "warehouse"
     assert query(warehouse, "SELECT line, rule, reason FROM quarantine.sales") == [
@@ -114,7 +118,8 @@ def test_the_whole_fault_corpus_next_to_the_sample_changes_no_indicator(defs, sa
     assert result.success
     totals = checks(result)[("raw/population", "national_total_matches_provinces")]
     assert not totals.passed and totals.severity == dg.AssetCheckSeverity.WARN  # explained by the quarantined lines
-    loads = {r[0]: r[1:] for r in query(warehouse, "SELECT source_file, status, rows_read, rows_loaded, rows_quarantined, error FROM audit.file_loads WHERE run_id = ?", [result.run_id])}
+    history = "SELECT source_file, status, rows_read, rows_loaded, rows_quarantined, error FROM audit.file_loads WHERE run_id = ?"
+    loads = {r[0]: r[1:] for r in query(warehouse, history, [result.run_id])}
     for rel in corpus:
         status, read, loaded, quarantined, error = loads[rel]
         assert status == expected[rel]["status"] and read == loaded + quarantined, rel

@@ -27,7 +27,9 @@ def test_the_benchmark_runs_every_contender_and_the_baselines_agree(tmp_path):
     monthly = {}
     for name in ("bare_duckdb", "pandas_pandera"):
         con = duckdb.connect(str(tmp_path / f"{name}.duckdb"), read_only=True)
-        monthly[name] = con.execute("SELECT sale_month::DATE, round(gross_sales_idr::DOUBLE, 2), round(growth_mom_pct, 6) FROM national_growth ORDER BY 1").fetchall()
+        monthly[name] = con.execute(
+            "SELECT sale_month::DATE, round(gross_sales_idr::DOUBLE, 2), round(growth_mom_pct, 6) FROM national_growth ORDER BY 1"
+        ).fetchall()
         con.close()
     assert len(monthly["bare_duckdb"]) == 24
     assert monthly["bare_duckdb"] == monthly["pandas_pandera"]

@@ -12,7 +12,7 @@ import pytest
 from orchestration import settings
 from orchestration.contracts import load_contracts
 from orchestration.defs.sensors import run_requests
-from orchestration.ingest import landed_month
+from orchestration.ingest.landing import landed_month
 from tests.conftest import FIXTURES, SAMPLE_SOURCES, land, run_pipeline
 
 SALES_INDICATORS = {"ONLINE_SALES", "ONLINE_SALES_GROWTH_MOM", "ONLINE_SALES_GROWTH_YOY", "ONLINE_SALES_GROWTH_YTD", "ONLINE_SALES_GROWTH_VS_BASE"}

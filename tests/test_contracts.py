@@ -143,7 +143,7 @@ def test_a_valid_document_keeps_only_the_rules_given():
 
 def test_the_contracts_file_loads():
     contracts = _parse(yaml.safe_load(CONTRACTS_FILE.read_text(encoding="utf-8")), CONTRACTS_FILE)
-    assert set(contracts.feeds["population"].layout["size_class_columns"].values()) == set(contracts.code_lists["size_class"])
+    assert set(contracts.feeds["population"].layout["value_columns"].values()) == set(contracts.code_lists["size_class"])
 
 
 def test_sales_paths_encode_month_and_platform():

@@ -17,7 +17,7 @@ import duckdb
 
 from orchestration.contracts import load_contracts
 from orchestration.defs.sensors import landing_state
-from orchestration.ingest import load_feed
+from orchestration.ingest.load import load_feed
 from tests.conftest import SAMPLE_SOURCES
 
 CONTRACTS = load_contracts()

@@ -8,7 +8,9 @@ import duckdb
 import pytest
 
 from orchestration.contracts import load_contracts
-from orchestration.ingest import FeedError, install_macros, load_feed
+from orchestration.ingest.load import load_feed
+from orchestration.ingest.ministry_table import install_macros
+from orchestration.ingest.staged import FeedError
 from orchestration.settings import REPO_ROOT
 
 CONTRACTS = load_contracts()
@@ -46,7 +48,7 @@ def test_indonesian_numbers(con, text, expected):
 
 @pytest.mark.parametrize("a, b", [("D.K.I. Jakarta", "DKI Jakarta"), ("Kep. Bangka  Belitung", "KEP BANGKA BELITUNG")])
 def test_province_keys_ignore_case_spaces_and_punctuation(con, a, b):
-    assert con.execute("SELECT province_key(?) = province_key(?)", [a, b]).fetchall()[0][0]
+    assert con.execute("SELECT name_key(?) = name_key(?)", [a, b]).fetchall()[0][0]
 
 
 def _landing(tmp_path: Path) -> Path:

@@ -68,7 +68,8 @@ def test_months_one_by_one_give_the_marts_of_one_full_run(defs, two_months, tmp_
 
 
 def test_a_month_run_reads_only_that_months_files(defs, two_months, tmp_path):
-    result = run_pipeline(defs, two_months, tmp_path / "wh", selection=dg.AssetSelection.assets(["raw", "provinces"], ["raw", "sales"]), partition_key="2020-02-01")
+    selection = dg.AssetSelection.assets(["raw", "provinces"], ["raw", "sales"])
+    result = run_pipeline(defs, two_months, tmp_path / "wh", selection=selection, partition_key="2020-02-01")
     assert result.success
     con = duckdb.connect(str(tmp_path / "wh" / "working.duckdb"), read_only=True)
     files = [f for (f,) in con.execute("SELECT DISTINCT source_file FROM audit.file_loads WHERE feed = 'sales' ORDER BY 1").fetchall()]

@@ -7,6 +7,11 @@ import pytest
 from orchestration.contracts import load_contracts
 from orchestration.publish import PUBLISHED_STORAGE_VERSION
 
+NATIONAL_ONLINE_SALES = (
+    "SELECT time_period, obs_value FROM marts.indicators "
+    "WHERE indicator_code = 'ONLINE_SALES' AND ref_area = 'ID' AND size_class = '_T' AND breakdown = '_T'"
+)
+
 
 def indicator(con, code, ref_area="ID", size_class="_T", breakdown="_T", period=None):
     rows = con.execute(
@@ -62,9 +67,7 @@ def test_national_sales_equal_the_landed_files(published, sample_run):
             """
         ).fetchall()
     )
-    got = dict(published.execute(
-        "SELECT time_period, obs_value FROM marts.indicators WHERE indicator_code = 'ONLINE_SALES' AND ref_area = 'ID' AND size_class = '_T' AND breakdown = '_T'"
-    ).fetchall())
+    got = dict(published.execute(NATIONAL_ONLINE_SALES).fetchall())
     assert len(got) == 24
     assert got == pytest.approx(expected)
 
@@ -89,9 +92,7 @@ def test_growth_periods_and_missing_bases(published):
     # 2019-01 is the first month: no previous month, no previous year.
     assert indicator(published, "ONLINE_SALES_GROWTH_MOM", period="2019-01") == (None, "L", "PCT")
     assert indicator(published, "ONLINE_SALES_GROWTH_YOY", period="2019-12") == (None, "L", "PCT")
-    sales = {p: v for p, v in published.execute(
-        "SELECT time_period, obs_value FROM marts.indicators WHERE indicator_code = 'ONLINE_SALES' AND ref_area = 'ID' AND size_class = '_T' AND breakdown = '_T'"
-    ).fetchall()}
+    sales = dict(published.execute(NATIONAL_ONLINE_SALES).fetchall())
     assert indicator(published, "ONLINE_SALES_GROWTH_MOM", period="2020-04")[0] == pytest.approx(round((sales["2020-04"] / sales["2020-03"] - 1) * 100, 4))
     assert indicator(published, "ONLINE_SALES_GROWTH_YOY", period="2020-04")[0] == pytest.approx(round((sales["2020-04"] / sales["2019-04"] - 1) * 100, 4))
     # No division errors or infinities anywhere; NULL exactly when the status says missing.
@@ -159,7 +160,7 @@ def test_the_labelled_view_names_every_code_of_every_row(published):
     ).fetchall()
     labels = ["indicator_name", "ref_area_name", "size_class_name", "breakdown_name", "frequency_name", "unit_name", "obs_status_name"]
     nulls = published.execute(f"SELECT {', '.join(f'count(*) FILTER ({c} IS NULL)' for c in labels)} FROM marts.indicators_labelled").fetchall()[0]
-    assert dict(zip(labels, nulls)) == dict.fromkeys(labels, 0)
+    assert dict(zip(labels, nulls, strict=True)) == dict.fromkeys(labels, 0)
 
     def names(code_column, label_column):
         return dict(published.execute(f"SELECT DISTINCT {code_column}, {label_column} FROM marts.indicators_labelled").fetchall())

@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from orchestration.contracts import load_contracts
-from orchestration.ingest import load_feed
+from orchestration.ingest.load import load_feed
 from orchestration.validation import feed_schema, validate
 from tests.conftest import FIXTURES, SAMPLE_SOURCES, land
 

@@ -15,6 +15,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
+from orchestration.atomic import replacing
 from orchestration.sdmx import STRUCTURE_ID
 from orchestration.settings import REPO_ROOT
 from tests.conftest import SAMPLE_SOURCES, run_pipeline
@@ -35,6 +36,20 @@ def prior_publication(sample_run, tmp_path) -> Path:
     target.mkdir()
     shutil.copy(warehouse.published_db, target / "indicators.duckdb")
     return target
+
+
+def test_a_replaced_file_is_whole_and_a_failed_write_changes_nothing(tmp_path):
+    target = tmp_path / "report.html"
+    target.write_text("old")
+    with replacing(target) as staging:
+        staging.write_text("new")
+        assert staging.parent == tmp_path and target.read_text() == "old"
+    assert target.read_text() == "new"
+    with pytest.raises(OSError), replacing(target) as staging:
+        staging.write_text("half")
+        raise OSError("No space left on device")
+    assert target.read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]
 
 
 def test_readers_see_whole_versions_during_a_full_run(defs, prior_publication, sources_copy, tmp_path):

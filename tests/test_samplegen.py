@@ -4,12 +4,11 @@ import hashlib
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pytest
 
 from orchestration.samplegen import allocate, generate, id_thousands, months_between
 from orchestration.settings import REPO_ROOT
-
-import numpy as np
 
 
 def digest(root: Path) -> dict[str, str]:

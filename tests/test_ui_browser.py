@@ -4,6 +4,7 @@ Drives Debian's Chromium with Playwright (never a downloaded browser). Screensho
 test-output/browser/. Skip locally with `pytest -m "not browser"`; `make test` and CI run it.
 """
 
+import json
 import os
 import re
 import shutil
@@ -11,7 +12,6 @@ import socket
 import subprocess
 import sys
 import time
-import json
 import urllib.request
 from pathlib import Path
 

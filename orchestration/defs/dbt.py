@@ -12,9 +12,10 @@ from pydantic import Field
 
 from orchestration.charts import headline_charts
 from orchestration.defs.checks import build_model_checks
+from orchestration.defs.dbt_runner import DbtCoreResource
 from orchestration.defs.partitions import WAREHOUSE_POOL, month_keys, monthly, single_run
 from orchestration.defs.raw import OWNER
-from orchestration.defs.resources import DbtCoreResource, WarehouseResource, dbt_project, retry_if_locked
+from orchestration.defs.resources import WarehouseResource, dbt_project, retry_if_locked
 from orchestration.docs import indicator_catalog
 from orchestration.validation import dbt_meta
 
@@ -79,14 +80,13 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCoreResource, warehouse: W
     target = warehouse.dbt_target_path(context.op_execution_context.op.name)
     warehouse.wait_until_free()  # dbt itself fails at once on a lock held outside Dagster
     with warehouse.dbt_environment():
-        build = dbt.build(context, args, target_path=target)
-    yield from _with_warehouse_metadata(context, build.events, warehouse, charts)
+        invocation = dbt.cli(args, context=context, target_path=target)
     # The lock taken again between the wait and dbt's own open: the step retries, same policy.
     with retry_if_locked(warehouse.lock_retries, warehouse.lock_retry_seconds):
-        build.raise_on_failure()
+        yield from _with_warehouse_metadata(context, invocation.stream(), warehouse, charts)
 
 
-def _with_warehouse_metadata(context: dg.AssetExecutionContext, events: list, warehouse: WarehouseResource, charts: bool) -> Iterator:
+def _with_warehouse_metadata(context: dg.AssetExecutionContext, events: Iterator, warehouse: WarehouseResource, charts: bool) -> Iterator:
     """Attach what the warehouse knows once dbt is done: column types (from DuckDB's catalog, no
     table scan) and, for marts, the headline charts they feed."""
     extra: dict[str, dict[str, Any]] = {}

@@ -8,7 +8,7 @@ import dagster as dg
 
 from orchestration import settings
 from orchestration.contracts import FeedContract, load_contracts
-from orchestration.ingest import file_month, landed_in_scope
+from orchestration.ingest.landing import file_month, landed_in_scope
 
 # BackfillPolicy is marked beta; it is what makes a backfill one run, which DuckDB needs.
 warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)

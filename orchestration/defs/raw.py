@@ -1,4 +1,4 @@
-"""One raw asset per landed feed, loaded by DuckDB and validated against its contract."""
+"""One raw asset per landed feed, loaded by DuckDB and held to its contract by ingest."""
 
 
 from collections.abc import Iterator
@@ -8,11 +8,13 @@ import dagster as dg
 
 from orchestration.audit import quarantine_shares
 from orchestration.contracts import FeedContract, dbt_source_name, load_contracts
-from orchestration.defs.checks import report_check_result
 from orchestration.defs.partitions import WAREHOUSE_POOL, is_monthly, month_keys, monthly, single_run
 from orchestration.defs.resources import WarehouseResource
-from orchestration.ingest import FeedError, FeedLoad, load_feed
-from orchestration.validation import ValidationReport, feed_schema, validate
+from orchestration.ingest.commit import FeedLoad
+from orchestration.ingest.load import load_feed
+from orchestration.ingest.ministry_table import totals_columns, totals_table
+from orchestration.ingest.staged import FeedError
+from orchestration.sql import quoted
 
 CONTRACT_CHECK = "contract"
 TOTALS_CHECK = "national_total_matches_provinces"
@@ -28,11 +30,10 @@ def _column_schema(feed: FeedContract) -> dg.TableSchema:
 
 
 def _dependencies(feed: FeedContract) -> list[dg.AssetKey]:
-    """Feeds whose tables this feed's rules or loader read (references, name lookups)."""
+    """Feeds whose tables this feed's rules or loader read (references; a ministry table's names
+    resolve through the feed its name column references)."""
     contracts = load_contracts()
     deps = {raw_key(reference[0]) for c in feed.columns if (reference := contracts.reference(c.rules))}
-    if feed.format == "ministry_table":
-        deps.add(raw_key(contracts.feeds["provinces"]))
     return sorted(deps - {raw_key(feed)}, key=lambda k: k.to_user_string())
 
 
@@ -44,8 +45,9 @@ def build_raw_asset(feed: FeedContract) -> dg.AssetsDefinition:
             asset=key,
             blocking=True,
             description=(
-                f"Pandera: the rows loaded into {feed.raw_table} meet the {feed.name} contract (types, rules, key), and "
-                "no loaded file has more of its rows quarantined than the limit (WarehouseResource.max_quarantined_share)."
+                f"Ingest held every row read into {feed.raw_table} to the {feed.name} contract (types, rules, key; a row "
+                "breaking one is quarantined), and no loaded file has more of its rows quarantined than the limit "
+                "(WarehouseResource.max_quarantined_share)."
             ),
         )
     ]
@@ -55,7 +57,7 @@ def build_raw_asset(feed: FeedContract) -> dg.AssetsDefinition:
                 TOTALS_CHECK,
                 asset=key,
                 blocking=True,
-                description="The table's national total row equals the sum of its provinces, per year and size class.",
+                description=f"The table's national total row equals the sum of its {feed.layout['name_noun']}s, value by value.",
             )
         )
 
@@ -63,7 +65,7 @@ def build_raw_asset(feed: FeedContract) -> dg.AssetsDefinition:
         key=key,
         group_name="raw",
         description=f"{feed.title}. {feed.description} Loaded from {', '.join(feed.files)} into {feed.raw_table}.",
-        kinds={"duckdb", "pandera", "csv", *(["parquet"] if any(f.endswith(".parquet") for f in feed.files) else [])},
+        kinds={"duckdb", "csv", *(["parquet"] if any(f.endswith(".parquet") for f in feed.files) else [])},
         owners=[OWNER],
         deps=_dependencies(feed),
         check_specs=check_specs,
@@ -79,31 +81,22 @@ def build_raw_asset(feed: FeedContract) -> dg.AssetsDefinition:
         pool=WAREHOUSE_POOL,
     )
     def raw_asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> Iterator:
-        contracts = load_contracts()
         # A monthly feed loads the files of the run's months only; the others all their files.
         months = set(month_keys(context.partition_time_window)) if is_monthly(feed) else None
-
-        def validate_loaded(con, files: list[str]) -> ValidationReport:
-            return validate(con, feed.raw_table, feed_schema(contracts, feed, con), where=lambda t: t.source_file.isin(files))
-
         with warehouse.connect() as con:
             try:
-                load = load_feed(con, feed, warehouse.sources_path, context.run.run_id, months=months, validate=validate_loaded)
+                load = load_feed(con, feed, warehouse.sources_path, context.run.run_id, months=months)
             except FeedError as error:
                 raise dg.Failure(description=str(error), metadata={"feed": feed.name}) from error
             for rejected in load.with_status("rejected"):
                 context.log.warning(f"rejected {rejected.error}")
             yield dg.MaterializeResult(metadata=load_metadata(load))
             over, under = quarantine_shares(con, feed.name, warehouse.max_quarantined_share)
-            report = load.report or ValidationReport(feed.raw_table, 0)
             for warning in under:
                 context.log.warning(warning)
-            yield report_check_result(
-                key, CONTRACT_CHECK, report, problems=over, warnings=under,
-                metadata={"files_over_limit": len(over), "max_quarantined_share": warehouse.max_quarantined_share},
-            )
+            yield _contract_check(con, key, load, over, under, warehouse.max_quarantined_share)
             if feed.format == "ministry_table":
-                yield _population_totals_check(con, key)
+                yield _totals_check(con, key, feed)
 
     return raw_asset
 
@@ -127,27 +120,69 @@ def load_metadata(load: FeedLoad) -> dict[str, Any]:
     }
 
 
-def _population_totals_check(con, key: dg.AssetKey) -> dg.AssetCheckResult:
-    """National totals against the sum of the provinces loaded. A mismatch in a file with
-    quarantined lines is expected (the quarantine check reports those lines) and only warns."""
-    mismatches = con.execute(
-        """
-        SELECT t.year, t.size_class, t.enterprises AS reported, coalesce(sum(p.enterprises), 0) AS provinces, t.source_file, t.line,
-               (SELECT count(*) FROM quarantine.population q WHERE q.source_file = t.source_file) AS quarantined
-        FROM raw.population_reported_totals t
-        LEFT JOIN raw.population p USING (year, size_class)
-        GROUP BY ALL
-        HAVING reported <> provinces
-        ORDER BY t.year, t.size_class
-        """
+def _contract_check(con, key: dg.AssetKey, load: FeedLoad, over: list[str], under: list[str], limit: float) -> dg.AssetCheckResult:
+    """What ingest's enforcement of the contract did in this load: rows read and quarantined, by
+    rule and column (from the quarantine table, no scan of the loaded rows); fails when a file
+    has more of its rows quarantined than the limit."""
+    broken = con.execute(
+        f"""
+        SELECT rule, column_name, count(*), list(reason ORDER BY source_file, line)[1:3]
+        FROM quarantine.{quoted(load.feed.name)} WHERE source_file IN (SELECT unnest($files))
+        GROUP BY ALL ORDER BY 3 DESC, 1, 2
+        """,
+        {"files": load.changed_files},
     ).fetchall()
+    read, quarantined = sum(f.rows_read for f in load.files), sum(f.rows_quarantined for f in load.files)
+    outcome = f"{load.feed.raw_table}: {read - quarantined:,} of {read:,} rows read met the contract" if read else f"{load.feed.raw_table}: no rows read"
+    return dg.AssetCheckResult(
+        asset_key=key,
+        check_name=CONTRACT_CHECK,
+        passed=not over,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description="; ".join([*over, *(f"warning: {w}" for w in under), outcome])[:4000],
+        metadata={
+            "rows_read": read,
+            "rows_quarantined": quarantined,
+            "quarantined_by_rule": dg.MetadataValue.json(
+                [{"rule": rule, "column": column, "count": count, "sample": sample} for rule, column, count, sample in broken]
+            ),
+            "files_over_limit": len(over),
+            "max_quarantined_share": limit,
+        },
+    )
+
+
+def _totals_check(con, key: dg.AssetKey, feed: FeedContract) -> dg.AssetCheckResult:
+    """A ministry table's total line against the sum of the rows loaded (population: national totals
+    against the provinces, per year and size class). A mismatch in a file with quarantined lines is
+    expected (the quarantine check reports those lines) and only warns."""
+    layout, totals = feed.layout, totals_table(feed)
+    unpivot = layout.get("unpivot")
+    values = [unpivot["value_column"]] if unpivot else list(layout["value_columns"].values())
+    groups = [name for name, _ in totals_columns(feed) if name not in (*values, "source_file", "line")]
+    shown = [(g, unpivot is None or g != unpivot["category_column"]) for g in groups]
+    mismatches = []
+    for value in values:
+        rows = con.execute(
+            f"""
+            SELECT [{', '.join(f't.{quoted(g)}::VARCHAR' for g in groups)}], t.{quoted(value)} AS reported,
+                   coalesce(sum(p.{quoted(value)}), 0) AS summed, t.source_file, t.line,
+                   (SELECT count(*) FROM quarantine.{quoted(feed.name)} q WHERE q.source_file = t.source_file) AS quarantined
+            FROM {totals} t
+            LEFT JOIN {feed.raw_table} p USING ({', '.join(quoted(g) for g in groups)})
+            GROUP BY ALL
+            HAVING reported <> summed
+            ORDER BY ALL
+            """
+        ).fetchall()
+        mismatches += [(" ".join(f"{g} {v}" if named else v for (g, named), v in zip(shown, keys, strict=True)) + ("" if unpivot else f" {value}"), *rest) for keys, *rest in rows]
     files_without_total = con.execute(
-        "SELECT DISTINCT source_file FROM raw.population WHERE source_file NOT IN (SELECT source_file FROM raw.population_reported_totals)"
+        f"SELECT DISTINCT source_file FROM {feed.raw_table} WHERE source_file NOT IN (SELECT source_file FROM {totals})"
     ).fetchall()
     problems = [
-        f"{file}: line {line}: year {year} {size}: national total {reported:,} but the provinces sum to {provinces:,}"
+        f"{file}: line {line}: {what}: national total {reported:,} but the {layout['name_noun']}s sum to {summed:,}"
         + (f" ({quarantined} line(s) of the file quarantined)" if quarantined else "")
-        for year, size, reported, provinces, file, line, quarantined in mismatches
+        for what, reported, summed, file, line, quarantined in mismatches
     ] + [f"{file}: no national total row" for (file,) in files_without_total]
     explained = all(quarantined for *_, quarantined in mismatches) and not files_without_total
     return dg.AssetCheckResult(
@@ -155,7 +190,7 @@ def _population_totals_check(con, key: dg.AssetKey) -> dg.AssetCheckResult:
         check_name=TOTALS_CHECK,
         passed=not problems,
         severity=dg.AssetCheckSeverity.WARN if explained else dg.AssetCheckSeverity.ERROR,
-        description="; ".join(problems) if problems else "Every national total equals the sum of its provinces.",
+        description="; ".join(problems) if problems else f"Every national total equals the sum of its {layout['name_noun']}s.",
         metadata={"mismatches": len(problems), "problems": dg.MetadataValue.json(problems[:20])},
     )
 

@@ -1,21 +1,20 @@
-"""Resources: the DuckDB warehouse (working and published files) and dbt."""
+"""Resources: the DuckDB warehouse (working and published files) and dbt (run in process: dbt_runner.py)."""
 
 
-import os
 import re
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 import dagster as dg
 import duckdb
-from dagster_dbt import DagsterDbtTranslator, DbtProject
+from dagster_dbt import DbtProject
 from pydantic import Field
 
 from orchestration import settings
+from orchestration.defs.dbt_runner import MEMORY_LIMIT_ENV, WORKING_DB_ENV, DbtCoreResource, environment
 
 # What DuckDB says when another process holds the file's lock; the rest of its message names it.
 LOCK_ERROR = "Could not set lock on file"
@@ -124,30 +123,6 @@ class WarehouseResource(dg.ConfigurableResource):
         return environment({WORKING_DB_ENV: str(self.working_db), MEMORY_LIMIT_ENV: self.duckdb_memory_limit})
 
 
-# profiles.yml reads these (defaults: ../warehouse/working.duckdb, 600MB).
-WORKING_DB_ENV = "DEI_WORKING_DB"
-MEMORY_LIMIT_ENV = "DEI_DUCKDB_MEMORY_LIMIT"
-
-
-@contextmanager
-def environment(values: dict[str, str | None]) -> Iterator[None]:
-    """Set (or, with None, unset) environment variables for the duration of a block."""
-    previous = {name: os.environ.get(name) for name in values}
-    for name, value in values.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
-    try:
-        yield
-    finally:
-        for name, value in previous.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 @contextmanager
 def retry_if_locked(retries: int = LOCK_RETRIES, seconds: float = LOCK_RETRY_SECONDS) -> Iterator[None]:
     """Turn a lock error from a library that opens the file itself (dbt) into a step retry after
@@ -158,123 +133,6 @@ def retry_if_locked(retries: int = LOCK_RETRIES, seconds: float = LOCK_RETRY_SEC
         if LOCK_ERROR in str(error):
             raise dg.RetryRequested(max_retries=retries, seconds_to_wait=seconds) from error
         raise
-
-
-# dbt's structured events that carry a node's result; dagster-dbt turns them into Dagster events.
-RESULT_EVENTS = frozenset({"LogModelResult", "LogSeedResult", "LogSnapshotResult", "LogTestResult"})
-
-
-@dataclass
-class DbtBuild:
-    """What one dbt invocation produced: Dagster events for every node that finished, and why
-    the invocation failed, if it did."""
-
-    events: list
-    failure: str | None
-
-    def raise_on_failure(self) -> None:
-        if self.failure:
-            raise dg.Failure(description=self.failure)
-
-
-class DbtCoreResource(dg.ConfigurableResource):
-    """dbt Core, run inside the Dagster process.
-
-    A dbt subprocess per step costs ~6 s of imports here, plus a parse of the project, a full one
-    whenever the month vars change. In process, the project is parsed once per process and every
-    invocation reuses that manifest.
-    """
-
-    project_dir: str
-    profiles_dir: str
-
-    def build(self, context: dg.AssetExecutionContext, args: list[str], target_path: Path) -> DbtBuild:
-        """Run `dbt <args>` on the context's selection (as dagster-dbt would select it)."""
-        from dagster_dbt.asset_utils import extract_runtime_selection_from_args, get_updated_cli_invocation_params_for_context
-        from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
-        from dbt.cli.main import dbtRunner
-        from dbt_common.events.functions import msg_to_dict
-
-        args, selects, excludes = extract_runtime_selection_from_args(args)
-        params = get_updated_cli_invocation_params_for_context(
-            context, {}, DagsterDbtTranslator(), runtime_selects=selects, runtime_excludes=excludes
-        )
-        # dagster-dbt switches to a generated selectors file past 200 nodes; a parsed manifest
-        # cannot take that file, and this project is far below it.
-        if "--selector" in params.selection_args:
-            raise dg.Failure("The dbt selection is too large for a selection on the command line.")
-        indirect = ["--indirect-selection", params.indirect_selection] if params.indirect_selection else []
-        results: list[dict] = []
-
-        def keep_result(event) -> None:
-            if event.info.name in RESULT_EVENTS:
-                results.append(msg_to_dict(event))
-
-        runner = dbtRunner(manifest=self.manifest(), callbacks=[keep_result])
-        try:
-            outcome = runner.invoke([*args, *params.selection_args, *indirect, *_dbt_args(self.project_dir, self.profiles_dir, target_path)])
-        finally:
-            close_dbt_connections()
-        events = [
-            event
-            for raw in results
-            for event in DbtCoreCliEventMessage(raw_event=raw, event_history_metadata={}).to_default_asset_events(
-                manifest=params.manifest,
-                dagster_dbt_translator=params.dagster_dbt_translator,
-                context=context,
-                target_path=target_path,
-                project=params.dbt_project,
-            )
-        ]
-        return DbtBuild(events, None if outcome.success else _failure(outcome))
-
-    def manifest(self):
-        """The parsed project (dbt's objects), once per process."""
-        return _parsed_manifest(self.project_dir, self.profiles_dir)
-
-
-def _dbt_args(project_dir: str, profiles_dir: str, target_path: Path) -> list[str]:
-    return [
-        "--project-dir", project_dir, "--profiles-dir", profiles_dir,
-        "--target-path", str(target_path), "--log-path", str(target_path),
-        "--quiet", "--no-send-anonymous-usage-stats",
-    ]  # fmt: skip
-
-
-@cache
-def _parsed_manifest(project_dir: str, profiles_dir: str):
-    from dbt.cli.main import dbtRunner
-
-    # The project's own target dir, where `make` keeps dbt's partial-parse state fresh: an
-    # unchanged project then loads in well under a second. No manifest.json is written, so
-    # processes parsing at once (test workers, a UI reading it) never see it half-written.
-    # That state is keyed on the profile's connection, the database path included: parse with the
-    # profile's defaults, as `make` does (the manifest names the database "working" either way).
-    with environment({WORKING_DB_ENV: None, MEMORY_LIMIT_ENV: None}):
-        outcome = dbtRunner().invoke(["parse", *_dbt_args(project_dir, profiles_dir, Path(project_dir) / "target"), "--no-write-json"])
-    if not outcome.success:
-        raise dg.Failure(f"dbt could not parse {project_dir}: {outcome.exception}")
-    return outcome.result
-
-
-def _failure(outcome) -> str:
-    """Which nodes failed and why, from dbt's own results."""
-    if outcome.exception is not None:
-        return f"dbt failed: {outcome.exception}"
-    failed = [r for r in outcome.result.results if str(r.status) in ("error", "fail", "runtime error")]
-    lines = [f"{r.node.resource_type} {r.node.name}: {r.status}: {r.message}" for r in failed]
-    return "dbt reported failures:\n" + "\n".join(lines or ["(no failed node named)"])
-
-
-def close_dbt_connections() -> None:
-    """dbt-duckdb keeps its DuckDB connection for the life of the process; close it after each
-    invocation, so the warehouse file is free for the next step (read-only readers included)."""
-    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-
-    with DuckDBConnectionManager._LOCK:
-        if DuckDBConnectionManager._ENV is not None:
-            DuckDBConnectionManager._ENV.close()
-        DuckDBConnectionManager.close_all_connections()
 
 
 @cache

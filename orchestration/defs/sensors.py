@@ -10,7 +10,7 @@ from orchestration.contracts import load_contracts
 from orchestration.defs.partitions import is_monthly
 from orchestration.defs.raw import raw_key
 from orchestration.defs.resources import WarehouseResource
-from orchestration.ingest import landed_month, relative, sha256_file
+from orchestration.ingest.landing import landed_month, relative, sha256_file
 
 # Cursor: {source_file: [feed, size, mtime_ns, sha256]}. Only a file whose size or time changed is
 # hashed again; only a file whose content changed (or that appeared or went) counts.

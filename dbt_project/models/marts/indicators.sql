@@ -74,7 +74,8 @@ umkm_population as (
 onboarding as (
 
     select 'ONBOARDED_CUMULATIVE', ref_area, size_class, '_T', onboarded_month,
-           cumulative_onboarded::double, 'NUMBER', {{ level_status('onboarding_rate.ref_area', 'onboarding_rate.onboarded_month', 'month', 'cumulative_onboarded') }}
+           cumulative_onboarded::double, 'NUMBER',
+           {{ level_status('onboarding_rate.ref_area', 'onboarding_rate.onboarded_month', 'month', 'cumulative_onboarded') }}
     from onboarding_rate
     union all
     select 'ONBOARDING_RATE', ref_area, size_class, '_T', onboarded_month,

@@ -1,0 +1,20 @@
+"""Loading landed feeds into the warehouse, with every row accounted for.
+
+A load looks at a feed's landed files (all of them, or the files of some months), skips the files
+whose content is unchanged since they were loaded, rejects whole files that cannot be read as the
+contract says, and splits the rows of the others into loaded rows (`raw.<feed>`) and quarantined
+rows (`quarantine.<feed>`: line, raw values, rule, reason). One transaction then replaces each
+changed file's earlier rows and records every file in `audit.file_loads`.
+
+Modules, by concern:
+  landing         where a feed's files are, the month a path names, hashes (also read by the sensor
+                  and the partitions)
+  sniffing        whole-file problems found from a few bytes and the header, before any row is read
+  staged          the temp tables a reader leaves for the commit
+  tabular         the reader of CSV, gzip CSV and Parquet files
+  ministry_table  the reader of the ministry's formatted tables
+  commit          the transaction that replaces a load's files, and the load audit
+  load            a feed's load: which files, what happened to each
+
+The work is SQL in DuckDB; file names and values reach it only as bound parameters.
+"""

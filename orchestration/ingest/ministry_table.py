@@ -1,0 +1,225 @@
+"""The reader of the ministry's formatted tables, driven by the feed's `layout` in the contract.
+
+Such a table has title lines, a header line, one line per named row (a province), a total line
+and a source footnote; its fields are separated by the layout's delimiter and its numbers are in
+Indonesian format. The layout says which contract column each part fills (sources/contracts.yml).
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from orchestration.contracts import ColumnContract, Contracts, FeedContract
+from orchestration.ingest.landing import LandedFile, path_struct_sql
+from orchestration.ingest.staged import UNREADABLE, FeedError, Staged
+from orchestration.rules import column_problems, problems_expression
+from orchestration.sql import quoted, sql_literal
+
+# Indonesian official tables group thousands with '.' and use ',' as the decimal mark.
+MACROS = r"""
+CREATE OR REPLACE MACRO id_number(text) AS
+    CASE WHEN regexp_full_match(trim(text), '[0-9]{1,3}(\.[0-9]{3})*(,[0-9]+)?|[0-9]+(,[0-9]+)?')
+         THEN replace(replace(trim(text), '.', ''), ',', '.')::DECIMAL(38, 6) END;
+CREATE OR REPLACE MACRO name_key(name) AS regexp_replace(upper(name), '[^A-Z]', '', 'g');
+"""
+
+WHOLE_NUMBER_TYPES = ("BIGINT", "INTEGER")
+
+
+def install_macros(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(MACROS)
+
+
+def totals_columns(feed: FeedContract) -> list[tuple[str, str]]:
+    """(name, type) of the totals table: the contract's columns but the row name, then where the total line is."""
+    return [(c.name, c.type) for c in feed.columns if c.name != feed.layout["name_column"]] + [("source_file", "VARCHAR"), ("line", "BIGINT")]
+
+
+def totals_table(feed: FeedContract) -> str:
+    return f"raw.{quoted(feed.layout['totals_table'])}"
+
+
+def _values(feed: FeedContract, cells: str) -> list[str]:
+    """SELECT items of the contract columns the value cells fill (one row per cell when unpivoted)."""
+    layout = feed.layout
+    if (unpivot := layout.get("unpivot")) is not None:
+        value = feed.column(unpivot["value_column"])
+        return [
+            f"unnest({cells}).name AS {quoted(unpivot['category_column'])}",
+            f"id_number(unnest({cells}).value)::{value.type} AS {quoted(value.name)}",
+        ]
+    return [
+        f"id_number(list_filter({cells}, lambda c: c.name = {sql_literal(name)})[1].value)::{feed.column(name).type} AS {quoted(name)}"
+        for name in layout["value_columns"].values()
+    ]
+
+
+def _from_path(feed: FeedContract) -> list[str]:
+    """SELECT items of the contract columns the file's path gives (the year)."""
+    filled = {feed.layout["name_column"], *feed.layout["value_columns"].values(), *(feed.layout.get("unpivot") or {}).values()}
+    return [f"file_path.{quoted(c.name)}::{c.type} AS {quoted(c.name)}" for c in feed.columns if c.name not in filled]
+
+
+def stage_ministry_table(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedContract, files: list[LandedFile], staged: Staged) -> dict[str, str]:
+    """Normalize formatted tables to the contract's rows (population: year, province_code, size_class,
+    enterprises).
+
+    A table line is a record: its cells load together or the line is quarantined (unknown name,
+    with the closest known names; a name whose code breaks the contract's rules, say a province not
+    valid in the file's year; a cell that is not an Indonesian number; a name listed twice). The
+    total line goes to the layout's totals table, so a check can compare it with the sum of the
+    rows. Names resolve through the referenced feed's name columns, compared without case, spaces or
+    punctuation.
+
+    Returns the files rejected as a whole, with the reason.
+    """
+    layout = feed.layout
+    labels: dict[str, str] = layout["value_columns"]
+    unpivot = layout.get("unpivot")
+    code = feed.column(layout["name_column"])
+    reference, key = contracts.reference(code.rules)
+    install_macros(con)
+    names = " UNION ALL ".join(
+        f"SELECT {quoted(key)} AS code, unnest(string_split({quoted(column)}, '|')) AS name FROM {reference.raw_table}"
+        for column in layout["name_lookup"]
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE row_names AS
+        SELECT name_key(name) AS key, any_value(code) AS code, count(DISTINCT code) AS codes, any_value(name ORDER BY length(name)) AS name
+        FROM ({names})
+        WHERE name <> ''
+        GROUP BY name_key(name)
+        """
+    )
+    ambiguous = con.execute("SELECT name FROM row_names WHERE codes > 1 LIMIT 1").fetchall()
+    if ambiguous:
+        raise FeedError(f"{', '.join(reference.files)}: the name {ambiguous[0][0]!r} is given to more than one {layout['name_noun']}")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE table_lines (source_file VARCHAR, line BIGINT, raw_line VARCHAR, "
+        "name VARCHAR, cells STRUCT(name VARCHAR, value VARCHAR, whole BOOLEAN)[])"
+    )
+    rejected = {}
+    for landed in files:
+        try:
+            # The table is small and irregular: split it into numbered lines, then fields, in SQL.
+            con.execute(
+                """
+                CREATE OR REPLACE TEMP TABLE table_text AS
+                WITH text AS (SELECT string_split(ltrim(content, chr(65279)), chr(10)) AS lines FROM read_text($file)),
+                numbered AS (SELECT rtrim(unnest(lines), chr(13)) AS text, generate_subscripts(lines, 1) AS line FROM text)
+                SELECT line, text, list_transform(string_split(text, $delim), lambda x: nullif(trim(x), '')) AS f
+                FROM numbered
+                """,
+                {"file": str(landed.path), "delim": layout["delimiter"]},
+            )
+        except UNREADABLE as error:
+            rejected[landed.source_file] = f"cannot be read as text ({str(error).splitlines()[0]})"
+            continue
+        header = con.execute(
+            "SELECT line, f FROM table_text WHERE f[1] = $h ORDER BY line LIMIT 1",
+            {"h": layout["name_header"]},
+        ).fetchall()
+        if not header:
+            rejected[landed.source_file] = f"no header line starting with `{layout['name_header']}`"
+            continue
+        header_line, columns = header[0][0], header[0][1]
+        header_labels = [h for h in columns[1:] if h]
+        unknown = [h for h in header_labels if h not in labels]
+        missing = [label for label in labels if label not in header_labels]
+        if missing:
+            rejected[landed.source_file] = f"line {header_line}: required column `{missing[0]}` missing" + (
+                f"; found `{'`, `'.join(unknown)}`" if unknown else ""
+            )
+            continue
+
+        def whole(label: str) -> bool:
+            return feed.column(unpivot["value_column"] if unpivot else labels[label]).type in WHOLE_NUMBER_TYPES
+
+        # Columns the layout does not name (a share, a note) are not read.
+        cells = ", ".join(
+            f"{{'name': {sql_literal(labels[label])}, 'value': f[{i + 2}], 'whole': {whole(label)}}}"
+            for i, label in enumerate(columns[1:])
+            if label in labels
+        )
+        con.execute(
+            f"""
+            INSERT INTO table_lines
+            SELECT $source_file, line, text, f[1], [{cells}]
+            FROM table_text
+            -- Lines without a delimiter are titles and notes, not table rows.
+            WHERE line > $header_line AND len(f) > 1 AND f[1] IS NOT NULL AND NOT starts_with(f[1], $footnote)
+            """,
+            {"source_file": landed.source_file, "header_line": header_line, "footnote": layout["footnote_prefix"]},
+        )
+    _judge(con, contracts, feed, code)
+    con.execute(
+        f"""
+        INSERT INTO {staged.rows} BY NAME
+        SELECT {', '.join(_from_path(feed))}, code AS {quoted(code.name)}, {', '.join(_values(feed, 'cells'))}, source_file
+        FROM table_judged WHERE problem IS NULL AND NOT is_total;
+
+        INSERT INTO {staged.quarantine}
+        SELECT source_file, line, line, problem.rule, problem.column_name, problem.reason, raw_line, NULL
+        FROM table_judged WHERE problem IS NOT NULL;
+
+        INSERT INTO {staged.read} SELECT source_file, count(*) FROM table_lines GROUP BY ALL;
+
+        INSERT INTO {staged.totals} BY NAME
+        SELECT {', '.join(_from_path(feed))}, {', '.join(_values(feed, 'cells'))}, source_file, line
+        FROM table_judged WHERE problem IS NULL AND is_total;
+        """
+    )
+    return rejected
+
+
+def _judge(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedContract, code: ColumnContract) -> None:
+    """table_judged: every line with its resolved code, whether it is the total, and its first problem (or NULL)."""
+    layout = feed.layout
+    unpivot = layout.get("unpivot")
+    # The contract's rules on the code a name resolves to (valid in the file's year), as on any feed's
+    # rows; an unknown name is offered only names whose code breaks none (provinces of that year).
+    code_flags, code_problems = problems_expression(contracts, [code], lambda _: "code", lambda _: "code", lambda group: f"file_path.{quoted(group)}")
+    breaks_a_rule = " OR ".join(
+        f"coalesce({condition}, false)" for _, condition, _ in column_problems(contracts, code, "k.code", "k.code", lambda group: f"r.file_path.{quoted(group)}")
+    )
+    noun = sql_literal(layout["name_noun"])
+    value_column = sql_literal(unpivot["value_column"]) if unpivot else "bad_cells[1].name"
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE table_judged AS
+        WITH resolved AS (
+            SELECT l.*, upper(l.name) = upper($total) AS is_total, n.code, {path_struct_sql(feed, 'l.source_file')} AS file_path,
+                   list_filter(l.cells, lambda c: id_number(c.value) IS NULL OR (c.whole AND id_number(c.value) <> trunc(id_number(c.value)))) AS bad_cells
+            FROM table_lines l LEFT JOIN row_names n ON n.key = name_key(l.name)
+        ),
+        ranked AS (
+            SELECT *, row_number() OVER (PARTITION BY source_file, coalesce(code, name), is_total ORDER BY line) AS occurrence,
+                   {', '.join(code_flags)}
+            FROM resolved
+        ),
+        judged AS (SELECT *, {code_problems} AS code_problems FROM ranked)
+        SELECT r.*, CASE
+            WHEN NOT is_total AND code IS NULL THEN struct_pack(
+                rule := 'references', column_name := {sql_literal(code.name)},
+                reason := 'unknown ' || {noun} || ' name ''' || name || '''; closest known: ' || (
+                    SELECT array_to_string(list(k.name ORDER BY jaro_winkler_similarity(upper(k.name), upper(r.name)) DESC)[1:3], ', ')
+                    FROM row_names k WHERE NOT ({breaks_a_rule})))
+            WHEN NOT is_total AND len(code_problems) > 0 THEN struct_pack(
+                rule := code_problems[1].rule, column_name := code_problems[1].column_name,
+                reason := '''' || name || ''': ' || array_to_string(list_transform(code_problems, lambda p: p.reason), '; '))
+            WHEN len(bad_cells) > 0 THEN struct_pack(
+                rule := 'type', column_name := {value_column},
+                reason := array_to_string(list_transform(bad_cells,
+                    lambda c: c.name || CASE WHEN c.whole
+                        THEN ' count ' || coalesce('''' || c.value || '''', 'empty') || ' is not a whole number in Indonesian format (e.g. 1.234.567)'
+                        ELSE ' value ' || coalesce('''' || c.value || '''', 'empty') || ' is not a number in Indonesian format (e.g. 1.234.567,8)' END), '; '))
+            WHEN occurrence > 1 THEN struct_pack(
+                rule := 'unique_key', column_name := {sql_literal(code.name)},
+                reason := CASE WHEN is_total THEN 'a second national total line'
+                               ELSE {noun} || ' ' || code || ' (' || name || ') is listed twice in the table' END)
+            END AS problem
+        FROM judged r
+        """,
+        {"total": layout["national_total_label"]},
+    )

@@ -1,0 +1,18 @@
+"""SQL text built from the contracts and settings (never from landed values, which are bound as parameters)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def sql_literal(value: Any) -> str:
+    """A quoted SQL literal: numbers as they are, anything else as a string (for statements that take
+    no parameters, such as ATTACH, COPY and COMMENT, and for SQL built from the contracts)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def quoted(name: str) -> str:
+    """A quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
