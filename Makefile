@@ -14,7 +14,7 @@ export DAGSTER_HOME
 MANIFEST := dbt_project/target/manifest.json
 DBT_FILES := $(shell find dbt_project/models dbt_project/macros dbt_project/seeds dbt_project/tests -type f) dbt_project/dbt_project.yml
 
-.PHONY: run rebuild test test-quick lint ui docs setup chromium sample render clean
+.PHONY: run rebuild test test-quick lint ui dashboard docs setup chromium sample render clean
 
 run: setup ## Materialize every asset on the landed feeds and print the headline indicators
 	$(BIN)/python -m orchestration.cli run
@@ -37,6 +37,11 @@ rebuild: setup ## Move the working database (and its WAL) aside, kept, then rebu
 
 ui: setup ## Dagster UI on http://127.0.0.1:3000, same instance as `make run`
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+DASHBOARD_PORT ?= 8088
+
+dashboard: setup ## Apache Superset with the committed dashboard on the published database, on http://127.0.0.1:$(DASHBOARD_PORT)
+	$(BIN)/python -m orchestration.dashboard --port $(DASHBOARD_PORT)
 
 WAREHOUSE_DIR := $(abspath $(or $(DEI_WAREHOUSE_DIR),warehouse))
 

@@ -34,6 +34,11 @@ def warehouse_dir() -> Path:
     return _dir_from_env("DEI_WAREHOUSE_DIR", "warehouse")
 
 
+def superset_home_dir() -> Path:
+    """Superset's state for `make dashboard` (`DEI_SUPERSET_HOME`, default `.superset_home`)."""
+    return _dir_from_env("DEI_SUPERSET_HOME", ".superset_home")
+
+
 DEFAULT_MAX_QUARANTINED_SHARE = 0.01
 
 

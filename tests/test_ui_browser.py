@@ -8,7 +8,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -21,7 +20,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from orchestration.settings import REPO_ROOT
-from tests.conftest import SAMPLE_SOURCES
+from tests.conftest import SAMPLE_SOURCES, stop_server
 
 pytestmark = pytest.mark.browser
 
@@ -60,11 +59,7 @@ def ui(tmp_path_factory):
     try:
         yield url
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
+        stop_server(server)
 
 
 def _code_location_loaded(url: str) -> bool:
