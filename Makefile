@@ -3,12 +3,18 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-UV := $(PYTHON) -m uv
-export DAGSTER_HOME := $(CURDIR)/.dagster_home
+# uv, installed first when missing, never into the system Python (scripts/uv says how).
+UV := PYTHON=$(PYTHON) scripts/uv
+# A DAGSTER_HOME set in the environment is the user's own instance and is used as it is.
+ifeq ($(strip $(DAGSTER_HOME)),)
+DAGSTER_HOME := $(CURDIR)/.dagster_home
+REPO_INSTANCE := 1
+endif
+export DAGSTER_HOME
 MANIFEST := dbt_project/target/manifest.json
 DBT_FILES := $(shell find dbt_project/models dbt_project/macros dbt_project/seeds dbt_project/tests -type f) dbt_project/dbt_project.yml
 
-.PHONY: run rebuild test test-quick lint ui docs setup chromium sample render clean
+.PHONY: run rebuild test test-quick lint ui dashboard docs setup chromium sample render clean
 
 run: setup ## Materialize every asset on the landed feeds and print the headline indicators
 	$(BIN)/python -m orchestration.cli run
@@ -32,6 +38,11 @@ rebuild: setup ## Move the working database (and its WAL) aside, kept, then rebu
 ui: setup ## Dagster UI on http://127.0.0.1:3000, same instance as `make run`
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
+DASHBOARD_PORT ?= 8088
+
+dashboard: setup ## Apache Superset with the committed dashboard on the published database, on http://127.0.0.1:$(DASHBOARD_PORT)
+	$(BIN)/python -m orchestration.dashboard --port $(DASHBOARD_PORT)
+
 WAREHOUSE_DIR := $(abspath $(or $(DEI_WAREHOUSE_DIR),warehouse))
 
 docs: setup ## Build the dbt docs site into dbt_project/target/docs (open index.html)
@@ -46,20 +57,23 @@ setup: $(VENV)/.installed $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 chromium:
 	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
+# Quiet unless it fails (uv then prints what went wrong).
 $(VENV)/.installed: pyproject.toml uv.lock
-	$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
-	$(UV) sync --frozen
-	touch $@
+	@echo "Installing the locked environment into $(VENV) ..."
+	@$(UV) sync --frozen --quiet
+	@touch $@
 
 # dagster-dbt reads the manifest when the code location loads, and each run starts from dbt's
 # partial-parse state beside it (parsed with the profile's default path): rebuilt whenever dbt files change.
 $(MANIFEST): $(VENV)/.installed $(DBT_FILES)
-	cd dbt_project && env -u DEI_WORKING_DB -u DEI_DUCKDB_MEMORY_LIMIT ../$(BIN)/dbt parse --profiles-dir . --quiet --no-send-anonymous-usage-stats
-	touch $@
+	@cd dbt_project && env -u DEI_WORKING_DB -u DEI_DUCKDB_MEMORY_LIMIT ../$(BIN)/dbt parse --profiles-dir . --quiet --no-send-anonymous-usage-stats
+	@touch $@
 
-$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
-	mkdir -p $(DAGSTER_HOME)
-	cp dagster.yaml $@
+# The repo's instance settings (the warehouse pool's limit) go into a new instance; .dagster_home
+# follows the repo's file, a user's own dagster.yaml is never overwritten.
+$(DAGSTER_HOME)/dagster.yaml: $(if $(REPO_INSTANCE),dagster.yaml)
+	@mkdir -p $(DAGSTER_HOME)
+	@cp dagster.yaml $@
 
 sample: $(VENV)/.installed ## Regenerate the committed sample feeds (deterministic)
 	$(BIN)/python -m orchestration.samplegen --out sources

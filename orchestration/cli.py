@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import re
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -141,7 +143,7 @@ def failure_report(result, warehouse) -> list[str]:
     lines = [f"Run {result.run_id} failed:"]
     lines += [f"  {'steps' if len(steps) > 1 else 'step'} {', '.join(steps)}: {cause}" for cause, steps in steps_by_cause.items()]
     for check in result.get_asset_check_evaluations():
-        if not check.passed:
+        if not check.passed and check.severity.value != "WARN":  # warnings are listed with the summary
             lines.append(f"  check {check.asset_key.to_user_string()}:{check.check_name} failed: {check.description}")
     lines += [f"What to do: {todo}" for todo in advice]
     if warehouse.published_db.exists():
@@ -149,6 +151,103 @@ def failure_report(result, warehouse) -> list[str]:
     else:
         lines.append(f"No database has been published yet: {warehouse.published_db} is written by the first run that succeeds.")
     return lines
+
+
+class StepProgress:
+    """Prints each step of a run as it starts and ends: time, duration, what it wrote, its checks.
+    Called with every event of the run as it is stored."""
+
+    def __init__(self) -> None:
+        self.written: dict[str, dict[str, str]] = {}  # step -> asset -> what it wrote
+        self.checks: dict[str, list[bool]] = {}
+
+    def __call__(self, entry) -> None:
+        import dagster as dg
+
+        event = entry.dagster_event
+        if event is None or entry.step_key is None:
+            return
+        step, at = entry.step_key, time.strftime("%H:%M:%S", time.localtime(entry.timestamp))
+        if event.event_type == dg.DagsterEventType.STEP_START:
+            print(f"{at}  {step} ...", flush=True)
+        elif event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
+            materialization = event.event_specific_data.materialization
+            metadata = {name: value.value for name, value in materialization.metadata.items()}
+            if "rows_loaded" in metadata:
+                rows = f"{metadata['rows_loaded']:,} rows loaded"
+            else:
+                rows = f"{metadata['dagster/row_count']:,} rows" if "dagster/row_count" in metadata else ""
+            # A range run materializes each partition: an asset is counted once.
+            self.written.setdefault(step, {})[materialization.asset_key.to_user_string()] = rows
+        elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+            self.checks.setdefault(step, []).append(event.event_specific_data.passed)
+        elif event.event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
+            done = "done" if event.event_type == dg.DagsterEventType.STEP_SUCCESS else "FAILED"
+            duration = f" in {event.event_specific_data.duration_ms / 1000:.1f} s" if done == "done" else ""
+            print(f"{at}  {step} {done}{duration}{self._outcome(step)}", flush=True)
+
+    def _outcome(self, step: str) -> str:
+        written = self.written.get(step, {})
+        rows = [f"{asset} {rows}" for asset, rows in written.items() if rows]
+        parts = rows if rows else ([_count(len(written), "asset")] if written else [])
+        if checks := self.checks.get(step):
+            failed = checks.count(False)
+            parts.append(_count(len(checks), "check") + (f", {failed} not passed" if failed else " passed"))
+        return f": {'; '.join(parts)}" if parts else ""
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def warning_lines(result) -> list[str]:
+    """Every WARN check that did not pass, one line each."""
+    return [
+        f"  WARN {check.asset_key.to_user_string()}:{check.check_name}: {' '.join((check.description or '').split())}"
+        for check in result.get_asset_check_evaluations()
+        if not check.passed and check.severity.value == "WARN"
+    ]
+
+
+def period_line(result) -> str | None:
+    """When the landing zone declares a reporting period and its data are older than the freshness
+    limit today, a line saying freshness was judged at the period's end."""
+    from orchestration import settings
+    from orchestration.defs.freshness import sales_staleness
+
+    period = settings.reporting_period()
+    freshness = [c for c in result.get_asset_check_evaluations() if c.check_name == "sales_freshness"]
+    if period is None or not freshness or freshness[0].metadata["newest_sale_date"].value == "None":
+        return None
+    newest = dt.date.fromisoformat(freshness[0].metadata["newest_sale_date"].value)
+    if sales_staleness(newest, settings.today(), settings.sales_max_age_days())[0]:
+        return None
+    return (
+        f"Reporting period {period} (declared in {period.declared_in}): freshness judged at its end, {period.last_day}; "
+        f"today the newest sales month, {newest:%Y-%m}, is older than {settings.sales_max_age_days()} days."
+    )
+
+
+@contextlib.contextmanager
+def stderr_to(log: Path) -> Iterator[None]:
+    """Everything written to stderr (Dagster's console log, dbt's, warnings) goes to `log` instead."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(log, "w") as target:
+        os.dup2(target.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def progress_bar(items, description: str):
+    from rich.progress import track
+
+    return track(items, description=f"          {description}", transient=True)
 
 
 def run() -> int:
@@ -166,30 +265,45 @@ def run() -> int:
         print(f"Checked in {time.monotonic() - started:.1f} s.")
         return 0
 
+    print("Loading Dagster and dbt ...", flush=True)
     import dagster as dg
 
+    from orchestration import progress
     from orchestration.definitions import defs
     from orchestration.defs.partitions import all_months_tags
     from orchestration.defs.resources import WarehouseLocked
 
+    if sys.stdout.isatty():
+        progress.show = progress_bar
     warehouse = defs.resources["warehouse"]
+    run_id = str(uuid.uuid4())
     with dg.DagsterInstance.get() as instance:
         _release_abandoned_runs(instance)
-        print(f"Materializing every asset (Dagster instance: {instance.root_directory}) ...", flush=True)
-        result = defs.resolve_job_def("indicators_job").execute_in_process(
-            instance=instance,
-            raise_on_error=False,
-            # Every landed month in one run (a single-run backfill of the monthly partitions).
-            tags={**all_months_tags(warehouse.sources_path), "dei/cli": "run", "dei/pid": str(os.getpid())},
-            # The run's full event log is in the instance (`make ui`); the terminal gets warnings.
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-        )
+        # Dagster's console log (stack traces included) goes to a file: the terminal gets the steps,
+        # then the summary and, for a failure, its cause.
+        log = Path(instance.root_directory) / "logs" / f"{run_id}.log"
+        print(f"Materializing every asset (Dagster instance: {instance.root_directory}; its log: {log})", flush=True)
+        instance.add_event_listener(run_id, StepProgress())
+        with stderr_to(log):
+            result = defs.resolve_job_def("indicators_job").execute_in_process(
+                instance=instance,
+                run_id=run_id,
+                raise_on_error=False,
+                # Every landed month in one run (a single-run backfill of the monthly partitions).
+                tags={**all_months_tags(warehouse.sources_path), "dei/cli": "run", "dei/pid": str(os.getpid())},
+                run_config={"loggers": {"console": {"config": {"log_level": "DEBUG"}}}},
+            )
+    print()
     if warehouse.working_db.exists():
         try:
             with warehouse.connect(read_only=True) as con:
                 print("\n".join(run_summary(con, result.run_id).lines(str(warehouse.working_db))), flush=True)
         except (duckdb.Error, WarehouseLocked):
             pass  # the run failed on the same: the failure report below says why and what to do
+    checks = result.get_asset_check_evaluations()
+    print(f"Checks: {sum(c.passed for c in checks)} of {len(checks)} passed.")
+    if notes := [*warning_lines(result), *filter(None, [period_line(result)])]:
+        print("\n".join(notes), flush=True)
     if not result.success:
         print("\n" + "\n".join(failure_report(result, warehouse)), file=sys.stderr)
         return 1

@@ -44,7 +44,7 @@ def indicator_catalog() -> tuple[dict[str, str], ...]:
 
 def render_catalog_table() -> str:
     rows = indicator_catalog()
-    lines = ["| code | unit | frequency | definition | from feeds |", "|---|---|---|---|---|"]
+    lines = ["| indicator_code | unit_measure | frequency | definition | source_feeds |", "|---|---|---|---|---|"]
     lines += [
         f"| `{r['indicator_code']}` | {r['unit_measure']} | {r['frequency']} | {r['definition']} | {r['source_feeds']} |"
         for r in rows

@@ -49,7 +49,7 @@ def inputs_fingerprint(sources_dir: Path) -> str:
         digest.update(f"code {path.relative_to(settings.REPO_ROOT).as_posix()} {sha256_file(path)}\n".encode())
     for name in SETTINGS:
         digest.update(f"setting {name}={os.environ.get(name, '')}\n".encode())
-    digest.update(f"month {settings.current_month()}\n".encode())
+    digest.update(f"month {settings.current_month()} period {settings.reporting_period()}\n".encode())
     return digest.hexdigest()
 
 

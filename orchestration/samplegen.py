@@ -26,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 
 from orchestration.contracts import load_contracts
+from orchestration.settings import REPORTING_PERIOD_FILE
 
 SEED = 20201005
 START_MONTH = "2019-01"
@@ -367,6 +368,18 @@ def write_platforms(out: Path) -> None:
         w.writerows([p.slug, p.slug.replace("_", " ").title(), p.first_month, ""] for p in PLATFORMS)
 
 
+def write_reporting_period(out: Path, start: str, end: str) -> None:
+    """A generated landing zone will not grow: it declares its months (see settings.reporting_period)."""
+    (out / REPORTING_PERIOD_FILE).write_text(
+        "# The months this landing zone reports on (YYYY-MM), written by orchestration/samplegen.py. It\n"
+        "# will not grow: its monthly partitions end with last_month, a file for another month is rejected\n"
+        "# and data freshness is judged at the period's end. A production landing zone has no such file:\n"
+        "# its partitions run to the current month in Asia/Jakarta and freshness is judged today.\n"
+        f'first_month: "{start}"\nlast_month: "{end}"\n',
+        encoding="utf-8",
+    )
+
+
 def generate(out: Path, sales_rows: int = SAMPLE_SALES_ROWS, start: str = START_MONTH, end: str = END_MONTH) -> int:
     """Write every feed under `out` (its generated folders are replaced) and return the sales row count."""
     months = months_between(start, end)
@@ -384,6 +397,7 @@ def generate(out: Path, sales_rows: int = SAMPLE_SALES_ROWS, start: str = START_
     write_onboarding(out, months)
     write_population(out, provinces)
     write_training(out)
+    write_reporting_period(out, start, end)
     return written
 
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import os
 from pathlib import Path
+from typing import Annotated
 from zoneinfo import ZoneInfo
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
@@ -28,6 +32,11 @@ def sources_dir() -> Path:
 def warehouse_dir() -> Path:
     """Folder holding the DuckDB files (`DEI_WAREHOUSE_DIR`, default `warehouse`)."""
     return _dir_from_env("DEI_WAREHOUSE_DIR", "warehouse")
+
+
+def superset_home_dir() -> Path:
+    """Superset's state for `make dashboard` (`DEI_SUPERSET_HOME`, default `.superset_home`)."""
+    return _dir_from_env("DEI_SUPERSET_HOME", ".superset_home")
 
 
 DEFAULT_MAX_QUARANTINED_SHARE = 0.01
@@ -70,6 +79,82 @@ def first_month() -> str:
     return os.environ.get("DEI_FIRST_MONTH") or DEFAULT_FIRST_MONTH
 
 
+def next_month(day: dt.date) -> dt.date:
+    """The first day of the month after `day`'s (works on datetimes too)."""
+    return (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+
+
+def today() -> dt.date:
+    """Today in Jakarta."""
+    return dt.datetime.now(ZoneInfo(TIMEZONE)).date()
+
+
 def current_month() -> str:
     """This month in Jakarta, YYYY-MM: the last month a landed file may be for."""
-    return dt.datetime.now(ZoneInfo(TIMEZONE)).strftime("%Y-%m")
+    return today().strftime("%Y-%m")
+
+
+# A landing zone that will not grow (the committed sample) declares the months it reports on, so
+# that partitions and freshness are judged against them rather than today. A production landing
+# zone declares none.
+REPORTING_PERIOD_FILE = "reporting_period.yml"
+Month = Annotated[str, Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
+
+
+class ReportingPeriod(BaseModel):
+    """The months a landing zone reports on, from `first_month` to `last_month` (YYYY-MM)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    first_month: Month
+    last_month: Month
+    path: Path = Field(exclude=True)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ReportingPeriod:
+        if self.first_month > self.last_month:
+            raise ValueError(f"first_month {self.first_month} is after last_month {self.last_month}")
+        return self
+
+    def __str__(self) -> str:
+        return f"{self.first_month}..{self.last_month}"
+
+    @property
+    def declared_in(self) -> str:
+        return str(self.path.relative_to(REPO_ROOT) if self.path.is_relative_to(REPO_ROOT) else self.path)
+
+    @property
+    def last_day(self) -> dt.date:
+        return next_month(dt.date.fromisoformat(f"{self.last_month}-01")) - dt.timedelta(days=1)
+
+
+def reporting_period(landing_zone: Path | None = None) -> ReportingPeriod | None:
+    """The reporting period a landing zone (default: the sources dir) declares in
+    reporting_period.yml, or None: judged against today. ValueError, naming the file and the
+    problem, when the declaration is invalid."""
+    path = (landing_zone or sources_dir()) / REPORTING_PERIOD_FILE
+    if not path.exists():
+        return None
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(document, dict):
+        raise ValueError(f"{path}: expected first_month and last_month (YYYY-MM), found {document!r}")
+    try:
+        return ReportingPeriod.model_validate({**document, "path": path})
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'period'}: {e['msg']}" for e in error.errors(include_url=False))
+        raise ValueError(f"{path}: {problems}") from None
+
+
+def partition_months() -> tuple[str, str]:
+    """The first and last monthly partition (YYYY-MM): the warehouse's first month to the current
+    month in Jakarta, within the declared reporting period if there is one."""
+    first, last = first_month(), current_month()
+    if (period := reporting_period()) is not None:
+        first, last = max(first, period.first_month), min(last, period.last_month)
+    return first, last
+
+
+def freshness_date(landing_zone: Path | None = None) -> dt.date:
+    """The day freshness is judged on: today in Jakarta, or the last day of the reporting period
+    the landing zone declares when it ended earlier."""
+    period = reporting_period(landing_zone)
+    return min(today(), period.last_day) if period is not None else today()

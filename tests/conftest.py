@@ -1,4 +1,7 @@
+import os
 import shutil
+import signal
+import subprocess
 from pathlib import Path
 
 import dagster as dg
@@ -20,6 +23,15 @@ def land(fixtures: Path, sources_dir: Path) -> list[str]:
         (sources_dir / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(fixtures / rel, sources_dir / rel)
     return files
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    """Stop a server started in its own session, its children with it: politely, then for good."""
+    os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
 """Not collected is never zero, and landing dates are checked before anything else."""
 
+import datetime as dt
 import os
 import shutil
 import subprocess
@@ -11,6 +12,7 @@ import pytest
 
 from orchestration import settings
 from orchestration.contracts import load_contracts
+from orchestration.defs.partitions import monthly_partitions
 from orchestration.defs.sensors import run_requests
 from orchestration.ingest.landing import landed_month
 from tests.conftest import FIXTURES, SAMPLE_SOURCES, land, run_pipeline
@@ -133,10 +135,42 @@ def test_landing_dates_that_cannot_hold_data_are_refused(path, problem):
         landed_month(feed, path)
 
 
-def test_months_from_the_first_to_the_current_are_accepted():
+def test_months_from_the_first_to_the_current_are_accepted(tmp_path, monkeypatch):
+    monkeypatch.setenv("DEI_SOURCES_DIR", str(tmp_path))  # a production landing zone: no declared period
     sales = load_contracts().feeds["sales"]
     assert landed_month(sales, "sales/2019-01/pasar_a.csv") == "2019-01"
     assert landed_month(sales, f"sales/{settings.current_month()}/pasar_a__part_1.csv.gz") == settings.current_month()
+    keys = monthly_partitions().get_partition_keys()
+    assert (keys[0], keys[-1]) == ("2019-01-01", f"{settings.current_month()}-01")
+    assert settings.freshness_date() == settings.today()
+
+
+def test_the_declared_reporting_period_bounds_partitions_months_and_freshness():
+    # The committed sample declares 2019-01..2020-12 in sources/reporting_period.yml.
+    keys = monthly_partitions().get_partition_keys()
+    assert (keys[0], keys[-1], len(keys)) == ("2019-01-01", "2020-12-01", 24)
+    assert settings.freshness_date() == dt.date(2020, 12, 31)
+    sales = load_contracts().feeds["sales"]
+    assert landed_month(sales, "sales/2020-12/pasar_a.csv") == "2020-12"
+    with pytest.raises(ValueError, match=r"month 2021-01 is outside the reporting period 2019-01\.\.2020-12 declared in sources/reporting_period.yml"):
+        landed_month(sales, "sales/2021-01/pasar_a.csv")
+
+
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ('first_month: "2019-01"\nlast_month: "2020-13"\n', "last_month: String should match pattern"),
+        ('first_month: "2021-01"\nlast_month: "2020-12"\n', "first_month 2021-01 is after last_month 2020-12"),
+        ('first_month: "2019-01"\n', "last_month: Field required"),
+        ('first_month: "2019-01"\nlast_month: "2020-12"\nend: 2\n', "end: Extra inputs are not permitted"),
+        ("- 2019-01\n", "expected first_month and last_month"),
+    ],
+)
+def test_an_invalid_reporting_period_names_the_file_and_the_problem(tmp_path, monkeypatch, text, problem):
+    (tmp_path / settings.REPORTING_PERIOD_FILE).write_text(text)
+    monkeypatch.setenv("DEI_SOURCES_DIR", str(tmp_path))
+    with pytest.raises(ValueError, match=f"^{tmp_path / settings.REPORTING_PERIOD_FILE}: .*{problem}"):
+        settings.reporting_period()
 
 
 def test_the_first_month_is_configurable(monkeypatch):
@@ -163,6 +197,9 @@ def test_make_run_rejects_files_whose_month_cannot_hold_data(tmp_path, published
     assert run.returncode == 0, run.stderr
     for rel in landed:
         assert f"rejected {rel}: month " in run.stdout
+    # The sample's data end in 2020: the run says that freshness was judged at its declared end, and warns of nothing.
+    assert f"\nReporting period 2019-01..2020-12 (declared in {sources / settings.REPORTING_PERIOD_FILE}): freshness judged at its end, 2020-12-31;" in run.stdout
+    assert "WARN" not in run.stdout and "\nChecks: 90 of 90 passed.\n" in run.stdout
     con = duckdb.connect(str(tmp_path / "warehouse" / settings.WORKING_DB_NAME), read_only=True)
     try:
         rejected = con.execute("SELECT source_file, error FROM audit.file_loads WHERE status = 'rejected' ORDER BY 1").fetchall()

@@ -30,6 +30,12 @@ def test_province_reference_holds_the_provinces_since_2019():
     assert {"DI Yogyakarta", "Daerah Istimewa Yogyakarta"} <= {rows["34"]["province_name"], *rows["34"]["name_variants"].split("|")}
     assert "Kep. Bangka Belitung" in rows["19"]["name_variants"].split("|")
     assert rows["21"]["province_name"] == "Kepulauan Riau"
+    # ISO 3166-2:ID, as map tools key provinces: one code each, the four provinces of 2022 included.
+    assert len({r["iso_3166_2"] for r in rows.values()}) == 38
+    assert (rows["31"]["iso_3166_2"], rows["34"]["iso_3166_2"], rows["65"]["iso_3166_2"]) == ("ID-JK", "ID-YO", "ID-KU")
+    papua = {rows[code]["province_name"]: rows[code]["iso_3166_2"] for code in ("91", "92", "94", "95", "96", "97")}
+    assert papua == {"Papua Barat": "ID-PB", "Papua Barat Daya": "ID-PD", "Papua": "ID-PA",
+                     "Papua Selatan": "ID-PS", "Papua Tengah": "ID-PT", "Papua Pegunungan": "ID-PE"}
 
 
 def _document(feed=None, column=None, **rules):

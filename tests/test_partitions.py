@@ -119,9 +119,15 @@ def test_the_sensor_requests_runs_for_changed_content_only(defs, two_months):
 def test_the_schedule_runs_the_previous_month_in_jakarta_time(defs):
     jakarta = ZoneInfo("Asia/Jakarta")
     schedule = defs.get_repository_def().get_schedule_def("monthly_schedule")
-    context = dg.build_schedule_context(scheduled_execution_time=dt.datetime(2021, 2, 5, 6, 0, tzinfo=jakarta), repository_def=defs.get_repository_def())
-    requests = list(schedule.evaluate_tick(context).run_requests)
-    assert [r.partition_key for r in requests] == ["2021-01-01"]
+
+    def tick(*when):
+        context = dg.build_schedule_context(scheduled_execution_time=dt.datetime(*when, tzinfo=jakarta), repository_def=defs.get_repository_def())
+        return schedule.evaluate_tick(context)
+
+    assert [r.partition_key for r in tick(2020, 7, 5, 6, 0).run_requests] == ["2020-06-01"]
+    # After the sample's declared reporting period (2019-01..2020-12) there is no month to run.
+    after = tick(2021, 2, 5, 6, 0)
+    assert not after.run_requests and "reporting period 2019-01..2020-12" in after.skip_message
     assert schedule.cron_schedule == "0 6 5 * *" and schedule.execution_timezone == "Asia/Jakarta"
     assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
     assert schedule.job_name == "monthly_job"

@@ -1,15 +1,15 @@
 """Freshness: a warning when the newest month of sales is older than it should be."""
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 import dagster as dg
 
 from orchestration import settings
 from orchestration.contracts import load_contracts
-from orchestration.defs.partitions import WAREHOUSE_POOL, next_month
+from orchestration.defs.partitions import WAREHOUSE_POOL
 from orchestration.defs.raw import raw_key
 from orchestration.defs.resources import WarehouseResource
+from orchestration.settings import next_month
 
 SALES = raw_key(load_contracts().feeds["sales"])
 
@@ -32,18 +32,22 @@ def sales_staleness(newest_day: dt.date | None, today: dt.date, max_age_days: in
     name="sales_freshness",
     description=(
         "Warns when the newest month in raw.sales ended more than DEI_SALES_MAX_AGE_DAYS days ago "
-        f"(default {settings.DEFAULT_SALES_MAX_AGE_DAYS}), in Asia/Jakarta time."
+        f"(default {settings.DEFAULT_SALES_MAX_AGE_DAYS}), in Asia/Jakarta time; for a landing zone that "
+        f"declares its reporting period ({settings.REPORTING_PERIOD_FILE}), days before the period's end."
     ),
     pool=WAREHOUSE_POOL,
 )
 def sales_freshness(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     with warehouse.connect(read_only=True) as con:
         newest = con.execute("SELECT max(sale_date) FROM raw.sales").fetchall()[0][0]
-    today = dt.datetime.now(ZoneInfo(settings.TIMEZONE)).date()
-    passed, description = sales_staleness(newest, today, settings.sales_max_age_days())
+    judged_on = settings.freshness_date(warehouse.sources_path)
+    passed, description = sales_staleness(newest, judged_on, settings.sales_max_age_days())
+    if judged_on < settings.today():
+        period = settings.reporting_period(warehouse.sources_path)
+        description += f", judged at the end of the reporting period {period} declared in {period.declared_in}"
     return dg.AssetCheckResult(
         passed=passed,
         severity=dg.AssetCheckSeverity.WARN,
         description=description,
-        metadata={"newest_sale_date": str(newest), "max_age_days": settings.sales_max_age_days()},
+        metadata={"newest_sale_date": str(newest), "max_age_days": settings.sales_max_age_days(), "judged_on": str(judged_on)},
     )

@@ -9,13 +9,26 @@ import dagster as dg
 from orchestration import settings
 from orchestration.contracts import FeedContract, load_contracts
 from orchestration.ingest.landing import file_month, landed_in_scope
+from orchestration.settings import next_month
 
 # BackfillPolicy is marked beta; it is what makes a backfill one run, which DuckDB needs.
 warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)
 
-# From the warehouse's first month to the current month in Jakarta, the months a landed file may
-# be for (the current one may hold a partial month); the schedule takes the month before.
-monthly = dg.MonthlyPartitionsDefinition(start_date=f"{settings.first_month()}-01", timezone=settings.TIMEZONE, end_offset=1)
+
+
+def monthly_partitions() -> dg.MonthlyPartitionsDefinition:
+    """The months a landed file may be for: from the warehouse's first month to the current month
+    in Jakarta (which may hold a partial month), or to the end of the reporting period the landing
+    zone declares when that is earlier: no partition shows as missing that no file could fill."""
+    first, last = settings.partition_months()
+    start = f"{first}-01"
+    if last < settings.current_month():
+        end = next_month(dt.date.fromisoformat(f"{last}-01")).isoformat()
+        return dg.MonthlyPartitionsDefinition(start_date=start, end_date=end, timezone=settings.TIMEZONE)
+    return dg.MonthlyPartitionsDefinition(start_date=start, timezone=settings.TIMEZONE, end_offset=1)
+
+
+monthly = monthly_partitions()
 
 # Backfilling many months is one run: one DuckDB writer, one dbt invocation, no race to create tables.
 single_run = dg.BackfillPolicy.single_run()
@@ -28,11 +41,6 @@ WAREHOUSE_POOL = "duckdb_warehouse"
 def is_monthly(feed: FeedContract) -> bool:
     """Feeds whose files are named by month are partitioned by month."""
     return bool(feed.path_pattern) and "(?P<month>" in feed.path_pattern
-
-
-def next_month(day: dt.date) -> dt.date:
-    """The first day of the month after `day`'s (works on datetimes too)."""
-    return (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
 
 
 def month_keys(window: dg.TimeWindow) -> list[str]:

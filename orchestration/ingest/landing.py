@@ -71,20 +71,23 @@ def file_month(feed: FeedContract, source_file: str) -> str | None:
     return feed.path_fields(source_file).get("month")
 
 
-def landed_month(feed: FeedContract, source_file: str) -> str | None:
+def landed_month(feed: FeedContract, source_file: str, sources_dir: Path | None = None) -> str | None:
     """The month a landed file is for (None for a feed without months). ValueError, naming the
     rule, when its name does not follow the feed's pattern or its month cannot hold data: not a
-    month, before the warehouse's first month, or after the current month."""
+    month, before the warehouse's first month, after the current month, or outside the reporting
+    period the landing zone (`sources_dir`, default the configured one) declares."""
     month = file_month(feed, source_file)
     if month is None:
         return None
-    first, current = settings.first_month(), settings.current_month()
+    first, current, period = settings.first_month(), settings.current_month(), settings.reporting_period(sources_dir)
     if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", month):
         problem = f"month {month} is not a month (YYYY-MM, 01 to 12)"
     elif month < first:
         problem = f"month {month} is before the warehouse's first month {first} (DEI_FIRST_MONTH)"
     elif month > current:
         problem = f"month {month} is after the current month {current} (Asia/Jakarta)"
+    elif period is not None and not period.first_month <= month <= period.last_month:
+        problem = f"month {month} is outside the reporting period {period} declared in {period.declared_in} (widen it there to load this month)"
     else:
         return month
     raise ValueError(f"{source_file}: {problem}")
@@ -98,7 +101,7 @@ def landed_in_scope(feed: FeedContract, sources_dir: Path, months: set[str] | No
     for path in feed.landed_files(sources_dir):
         rel = relative(path, sources_dir)
         try:
-            month = landed_month(feed, rel)
+            month = landed_month(feed, rel, sources_dir)
         except ValueError as error:
             misnamed[rel] = (path, str(error).removeprefix(f"{rel}: "))
             continue

@@ -14,6 +14,7 @@ from typing import Any
 
 import duckdb
 
+from orchestration import progress
 from orchestration.contracts import Contracts, FeedContract
 from orchestration.ingest.formats import file_format
 from orchestration.ingest.landing import LandedFile, path_struct_sql
@@ -108,9 +109,11 @@ def _scan(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedContra
         )
 
     unreadable = {}
-    by_reader = groupby(sorted(files, key=lambda f: file_format(f.path).reader.__name__), key=lambda f: file_format(f.path).reader)
-    for reader, group in by_reader:
-        group = list(group)
+    by_reader = [
+        (reader, list(group))
+        for reader, group in groupby(sorted(files, key=lambda f: file_format(f.path).reader.__name__), key=lambda f: file_format(f.path).reader)
+    ]
+    for reader, group in progress.track(by_reader, f"{feed.name}: scanning {len(files)} files"):
         sql, params = reader(feed, SCAN_REJECTS)
         try:
             scan(sql, params, [str(f.path) for f in group])
@@ -188,7 +191,7 @@ def _explain(
     # One statement per file, in path order: rowids then run file by file and line by line (a
     # multi-file scan may interleave files), which gives line numbers and "first seen" their order.
     unreadable = {}
-    for file in files:
+    for file in progress.track(files, f"{feed.name}: reading {len(files)} files again for line numbers and reasons"):
         try:
             stage(*file_format(file.path).reader(feed, DETAILED_REJECTS), file)
         except duckdb.Error as error:

@@ -35,6 +35,8 @@ labelled as (
         catalog.indicator_name,
         indicators.ref_area,
         coalesce(area.label, provinces.province_name) as ref_area_name,
+        -- `ID`, the national area, is already its ISO 3166-1 code.
+        coalesce(provinces.iso_3166_2, indicators.ref_area) as ref_area_iso_code,
         indicators.size_class,
         size_class.label as size_class_name,
         indicators.breakdown,
@@ -42,6 +44,7 @@ labelled as (
         coalesce(breakdowns.breakdown_name, indicators.breakdown) as breakdown_name,
         indicators.time_period,
         indicators.period_start,
+        indicators.period_start = max(indicators.period_start) over (partition by indicators.indicator_code) as is_latest_period,
         indicators.frequency,
         frequency.label as frequency_name,
         indicators.obs_value,

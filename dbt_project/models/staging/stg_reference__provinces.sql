@@ -12,6 +12,7 @@ renamed as (
         ----------  ids
         bps_code,
         kemendagri_code,
+        iso_3166_2,
 
         ---------- text
         province_name,

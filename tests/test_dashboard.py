@@ -1,0 +1,194 @@
+"""`make dashboard` end to end: the committed bundle in a real Superset, its charts' data checked
+against the published marts, and the dashboard in Chromium.
+
+Superset runs from its own environment (installed by `orchestration.dashboard.install`, once), with
+its own temporary home, on 127.0.0.1, stopped at the end. Marked `browser`: `make test-quick` skips it.
+"""
+
+import csv
+import datetime as dt
+import json
+import re
+import subprocess
+import time
+import urllib.request
+
+import duckdb
+import pytest
+from playwright.sync_api import sync_playwright
+
+from orchestration import dashboard
+from orchestration.settings import REPO_ROOT
+from tests.conftest import stop_server
+from tests.test_ui_browser import CHROMIUM, CHROMIUM_ARGS, _free_port
+
+pytestmark = pytest.mark.browser
+
+SHOTS = REPO_ROOT / "test-output" / "dashboard"
+SLUG = dashboard.DASHBOARD_SLUG
+
+
+@pytest.fixture(scope="module")
+def superset(sample_run, tmp_path_factory):
+    """Superset prepared as `make dashboard` does, on the sample run's published database."""
+    result, warehouse = sample_run
+    assert result.success, "the sample run failed"
+    timings = {}
+    started = time.monotonic()
+    dashboard.install()
+    timings["install"] = time.monotonic() - started
+    home = tmp_path_factory.mktemp("superset_home")
+    started = time.monotonic()
+    dashboard.prepare(home, warehouse.published_db)
+    timings["prepare"] = time.monotonic() - started
+    port = _free_port()
+    server = subprocess.Popen(
+        dashboard.serve_command(port), env=dashboard.superset_env(home),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    started = time.monotonic()
+    while not _healthy(url):
+        assert server.poll() is None and time.monotonic() - started < 120, "Superset did not start"
+        time.sleep(0.5)
+    timings["start"] = time.monotonic() - started
+    print("\nsuperset " + ", ".join(f"{step} {seconds:.1f} s" for step, seconds in timings.items()))
+    try:
+        yield url, (home / "admin_password").read_text(), warehouse.published_db
+    finally:
+        stop_server(server)
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=5) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def _api(url: str, path: str, token: str | None = None, body: dict | None = None) -> dict:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    data = None
+    if body is not None:  # a GET with a JSON content type and no body is a bad request to Superset
+        headers["Content-Type"] = "application/json"
+        data = json.dumps(body).encode()
+    with urllib.request.urlopen(urllib.request.Request(f"{url}{path}", data=data, headers=headers), timeout=60) as response:
+        return json.load(response)
+
+
+def _login(url: str, password: str) -> str:
+    return _api(url, "/api/v1/security/login", body={"username": dashboard.ADMIN, "password": password, "provider": "db"})["access_token"]
+
+
+def _chart_data(superset) -> dict[str, list[dict]]:
+    """Every chart of the dashboard, by name: the rows Superset's chart data API answers."""
+    url, password, _ = superset
+    token = _login(url, password)
+    charts = _api(url, f"/api/v1/dashboard/{SLUG}/charts", token)["result"]
+    out = {}
+    for chart in charts:
+        [result] = _api(url, f"/api/v1/chart/{chart['id']}/data/", token)["result"]
+        assert result["status"] == "success" and result["error"] is None, (chart["slice_name"], result)
+        out[chart["slice_name"]] = result["data"]
+    return out
+
+
+def _month(epoch_ms: int) -> dt.date:
+    return dt.datetime.fromtimestamp(epoch_ms / 1000, dt.UTC).date()
+
+
+def test_every_chart_answers_with_the_published_figures(superset):
+    data = _chart_data(superset)
+    con = duckdb.connect(str(superset[2]), read_only=True)
+
+    def series(code, size_class="_T", by_size=False):
+        return {
+            ((row[0], row[1]) if by_size else row[0]): row[2]
+            for row in con.execute(
+                "SELECT period_start, size_class, obs_value FROM marts.indicators "
+                "WHERE indicator_code = ? AND ref_area = 'ID' AND breakdown = '_T' AND (? OR size_class = ?)",
+                [code, by_size, size_class],
+            ).fetchall()
+        }
+
+    assert len(data) == 5
+    sales = {_month(r["period_start"]): r["Online sales (IDR)"] for r in data["National online sales (IDR)"]}
+    assert sales == series("ONLINE_SALES") and len(sales) == 24
+    assert sales[dt.date(2020, 4, 1)] == pytest.approx(11.6e9)  # the sample's calibration: IDR 11.6 bn
+    growth = {_month(r["period_start"]): r["MoM growth (%)"] for r in data["National online sales, month-on-month growth (%)"]}
+    assert growth == series("ONLINE_SALES_GROWTH_MOM")
+    assert growth[dt.date(2019, 1, 1)] is None  # the month before the data: not collected, not zero
+
+    names = dict(con.execute("SELECT code, label FROM marts.code_labels WHERE code_list = 'SIZE_CLASS'").fetchall())
+    expected = {(period, names[size]): value for (period, size), value in series("ONBOARDING_RATE", by_size=True).items()}
+    rates = {(_month(r["period_start"]), r["size_class_name"]): r["Onboarding rate (%)"] for r in data["Onboarding rate by size class (%)"]}
+    assert rates == expected and len({size for _, size in rates}) == 5
+
+    by_province = dict(con.execute(
+        "SELECT p.iso_3166_2, i.obs_value FROM marts.indicators i JOIN marts.provinces p ON p.bps_code = i.ref_area "
+        "WHERE i.indicator_code = 'ONBOARDING_RATE' AND i.size_class = '_T' AND i.breakdown = '_T' "
+        "AND i.period_start = (SELECT max(period_start) FROM marts.indicators WHERE indicator_code = 'ONBOARDING_RATE')"
+    ).fetchall())
+    shown = {r["ref_area_iso_code"]: r["Onboarding rate (%)"] for r in data["Onboarding rate by province, latest month (%)"]}
+    assert shown == by_province and len(shown) == 34  # the provinces of 2020, the sample's last year
+
+    training = dict(((name, indicator), value) for name, indicator, value in con.execute(
+        "SELECT t.program_name, c.indicator_name, i.obs_value FROM marts.indicators i "
+        "JOIN marts.training_uptake t ON t.program_id = i.breakdown JOIN marts.indicator_catalog c USING (indicator_code) "
+        "WHERE i.indicator_code IN ('TRAINING_REGISTRATIONS', 'TRAINING_CAPACITY')"
+    ).fetchall())
+    bars = {(r["breakdown_name"], r["indicator_name"]): r["People"] for r in data["Training registrations and capacity"]}
+    assert bars == training and bars[("UMKM Go Digital", "Training registrations")] == 6500
+    con.close()
+
+
+def test_the_dataset_has_the_published_columns_and_their_comments(superset):
+    url, password, published_db = superset
+    token = _login(url, password)
+    [dataset] = _api(url, "/api/v1/dataset/", token)["result"]
+    columns = {c["column_name"]: c for c in _api(url, f"/api/v1/dataset/{dataset['id']}", token)["result"]["columns"]}
+    con = duckdb.connect(str(published_db), read_only=True)
+    comments = dict(con.execute(
+        "SELECT column_name, comment FROM duckdb_columns() WHERE schema_name = 'marts' AND table_name = 'indicators_labelled'"
+    ).fetchall())
+    con.close()
+    assert {name: c["description"] for name, c in columns.items()} == comments
+    assert [name for name, c in columns.items() if c["is_dttm"]] == ["period_start"]
+
+
+def test_the_map_of_indonesia_draws_the_provinces_it_knows():
+    """Superset's map of Indonesia keys provinces by ISO 3166-2 code, as the province reference does;
+    it predates Kalimantan Utara (2012) and the Papua provinces of 2022, which it cannot draw."""
+    assets = next((dashboard.SUPERSET_VENV / "lib").glob("python*/site-packages/superset/static/assets"))
+    entry = next(p for p in assets.glob("*.entry.js") if "indonesia:" in p.read_text(encoding="utf-8", errors="ignore"))
+    geojson = re.search(r'indonesia:[^"]*"([0-9a-f]+\.geojson)"', entry.read_text(encoding="utf-8", errors="ignore")).group(1)
+    drawn = {f["properties"]["ISO"] for f in json.loads((assets / geojson).read_text(encoding="utf-8"))["features"]}
+    with open(REPO_ROOT / "sources" / "reference" / "provinces.csv", encoding="utf-8") as f:
+        reference = {r["iso_3166_2"] for r in csv.DictReader(f)}
+    assert drawn <= reference
+    assert reference - drawn == {"ID-KU", "ID-PD", "ID-PE", "ID-PS", "ID-PT"}
+
+
+def test_dashboard_in_chromium(superset):
+    url, password, _ = superset
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1600, "height": 1400})
+        page.set_default_timeout(60_000)
+        page.goto(f"{url}/login/")
+        page.fill("input[name=username], #username", dashboard.ADMIN)
+        page.fill("input[name=password], #password", password)
+        page.keyboard.press("Enter")
+        page.wait_for_url(re.compile(r".*/superset/welcome/.*|.*/dashboard/list.*"))
+        page.goto(f"{url}/superset/dashboard/{SLUG}/")
+        # Four ECharts canvases and the map's province shapes, once every chart has its data.
+        page.locator(".dashboard-chart canvas").nth(3).wait_for()
+        page.locator(".dashboard-chart svg path.region").nth(10).wait_for()
+        page.wait_for_timeout(2000)  # animations settle
+        page.screenshot(path=str(SHOTS / "superset_dashboard.png"), full_page=True)
+        errors = page.locator(".dashboard-chart [role=alert], .dashboard-chart .alert-danger").count()
+        charts = page.locator(".dashboard-chart").count()
+        browser.close()
+    assert charts == 5 and errors == 0
