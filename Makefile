@@ -12,7 +12,7 @@ REPO_INSTANCE := 1
 endif
 export DAGSTER_HOME
 MANIFEST := dbt_project/target/manifest.json
-DBT_FILES := $(shell find dbt_project/models dbt_project/macros dbt_project/seeds dbt_project/tests -type f) dbt_project/dbt_project.yml
+DBT_FILES := $(shell find dbt_project/models dbt_project/snapshots dbt_project/macros dbt_project/seeds dbt_project/tests -type f) dbt_project/dbt_project.yml
 
 .PHONY: run rebuild test test-quick lint ui dashboard docs setup chromium sample render clean
 
@@ -47,7 +47,7 @@ WAREHOUSE_DIR := $(abspath $(or $(DEI_WAREHOUSE_DIR),warehouse))
 
 docs: setup ## Build the dbt docs site into dbt_project/target/docs (open index.html)
 	@# With a built warehouse the site shows column types and row counts; without, the docs alone.
-	cd dbt_project && DEI_WORKING_DB=$(WAREHOUSE_DIR)/working.duckdb DBT_TARGET_PATH=target/docs ../$(BIN)/dbt docs generate --profiles-dir . \
+	cd dbt_project && DEI_WORKING_DB=$(WAREHOUSE_DIR)/working.duckdb DEI_HISTORY_DB=$(WAREHOUSE_DIR)/history.duckdb DBT_TARGET_PATH=target/docs ../$(BIN)/dbt docs generate --profiles-dir . \
 		$(if $(wildcard $(WAREHOUSE_DIR)/working.duckdb),,--empty-catalog)
 	@echo "dbt docs: dbt_project/target/docs/index.html (or: cd dbt_project && ../$(BIN)/dbt docs serve --host 127.0.0.1 --target-path target/docs --profiles-dir .)"
 
@@ -66,7 +66,7 @@ $(VENV)/.installed: pyproject.toml uv.lock
 # dagster-dbt reads the manifest when the code location loads, and each run starts from dbt's
 # partial-parse state beside it (parsed with the profile's default path): rebuilt whenever dbt files change.
 $(MANIFEST): $(VENV)/.installed $(DBT_FILES)
-	@cd dbt_project && env -u DEI_WORKING_DB -u DEI_DUCKDB_MEMORY_LIMIT ../$(BIN)/dbt parse --profiles-dir . --quiet --no-send-anonymous-usage-stats
+	@cd dbt_project && env -u DEI_WORKING_DB -u DEI_HISTORY_DB -u DEI_DUCKDB_MEMORY_LIMIT ../$(BIN)/dbt parse --profiles-dir . --quiet --no-send-anonymous-usage-stats
 	@touch $@
 
 # The repo's instance settings (the warehouse pool's limit) go into a new instance; .dagster_home

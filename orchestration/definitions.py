@@ -2,8 +2,9 @@
 
 import dagster as dg
 
+from orchestration.defs.claims import claims_hold
 from orchestration.defs.completeness import completeness
-from orchestration.defs.dbt import dbt_marts, dbt_monthly, model_checks, monthly_checks
+from orchestration.defs.dbt import dbt_marts, dbt_monthly, dbt_releases, model_checks, monthly_checks, release_checks
 from orchestration.defs.freshness import sales_freshness
 from orchestration.defs.jobs import indicators_job, monthly_job
 from orchestration.defs.publish import exports, indicators_db, report
@@ -13,8 +14,8 @@ from orchestration.defs.schedules import monthly_schedule
 from orchestration.defs.sensors import landing_sensor
 
 defs = dg.Definitions(
-    assets=[*raw_assets, load_audit, dbt_monthly, dbt_marts, indicators_db, exports, report],
-    asset_checks=[monthly_checks, model_checks, sales_freshness, completeness],
+    assets=[*raw_assets, load_audit, dbt_monthly, dbt_marts, dbt_releases, indicators_db, exports, report],
+    asset_checks=[monthly_checks, model_checks, release_checks, sales_freshness, completeness, claims_hold],
     jobs=[indicators_job, monthly_job],
     schedules=[monthly_schedule],
     sensors=[landing_sensor],

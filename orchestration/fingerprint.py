@@ -18,7 +18,7 @@ from orchestration.ingest.landing import relative, sha256_file
 
 # The code a run executes or reads: the Python package, the dbt project, the contracts, the locked
 # environment. Docs-only files (README) do not change a result.
-CODE_DIRS = ("orchestration", "dbt_project/models", "dbt_project/macros", "dbt_project/seeds", "dbt_project/tests")
+CODE_DIRS = ("orchestration", "dbt_project/models", "dbt_project/snapshots", "dbt_project/macros", "dbt_project/seeds", "dbt_project/tests")
 CODE_FILES = ("dbt_project/dbt_project.yml", "dbt_project/profiles.yml", "sources/contracts.yml", "uv.lock")
 CODE_SUFFIXES = {".py", ".sql", ".yml", ".yaml", ".csv"}
 # Settings that change what a run loads, checks or publishes.

@@ -42,9 +42,25 @@ def code_version() -> str:
         return "unknown"
 
 
-def publish(con: duckdb.DuckDBPyConnection, published_db: Path, run_id: str) -> Publication:
-    """Copy the marts (with their comments) from the working database `con` is connected to into
-    a new file, then rename it over the published one.
+# "As published on": the observations as they stood at a point in time, or in a release, from
+# the vintages (a table macro, so that BI tools and the duckdb CLI call it like a table).
+AS_PUBLISHED_MACROS = """
+CREATE MACRO pub.marts.indicators_as_published(as_of) AS TABLE
+SELECT indicator_code, ref_area, size_class, breakdown, time_period, period_start, frequency, obs_value, unit_measure,
+       obs_status, release_from AS release_id, published_from AS published_at
+FROM marts.indicator_vintages
+WHERE published_from <= as_of AND (published_to IS NULL OR published_to > as_of);
+CREATE MACRO pub.marts.indicators_in_release(release) AS TABLE
+SELECT indicator_code, ref_area, size_class, breakdown, time_period, period_start, frequency, obs_value, unit_measure,
+       obs_status, release_from AS release_id, published_from AS published_at
+FROM marts.indicator_vintages
+WHERE release_from <= release AND (release_to IS NULL OR release_to > release);
+"""
+
+
+def publish(con: duckdb.DuckDBPyConnection, published_db: Path, run_id: str, history_db: Path) -> Publication:
+    """Copy the marts (with their comments) from the working database `con` is connected to, and
+    the releases from the history database, into a new file, then rename it over the published one.
 
     Readers connected to the old file keep their version; new connections get the new one; a run
     that fails before the rename leaves the published file untouched.
@@ -52,10 +68,10 @@ def publish(con: duckdb.DuckDBPyConnection, published_db: Path, run_id: str) -> 
     published_db.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_staging_files(published_db)
     with replacing(published_db, run_id) as staging:
-        return _write_publication(con, staging, published_db, run_id)
+        return _write_publication(con, staging, published_db, run_id, history_db)
 
 
-def _write_publication(con: duckdb.DuckDBPyConnection, staging: Path, published_db: Path, run_id: str) -> Publication:
+def _write_publication(con: duckdb.DuckDBPyConnection, staging: Path, published_db: Path, run_id: str, history_db: Path) -> Publication:
     con.execute(f"ATTACH {sql_literal(str(staging))} AS pub (READ_WRITE, STORAGE_VERSION '{PUBLISHED_STORAGE_VERSION}')")
     tables = con.execute(
         "SELECT schema_name, table_name, comment FROM duckdb_tables() WHERE database_name = current_database() AND schema_name IN ? ORDER BY ALL",
@@ -76,11 +92,22 @@ def _write_publication(con: duckdb.DuckDBPyConnection, staging: Path, published_
             con.execute(f'COMMENT ON COLUMN pub."{schema}"."{table}"."{column}" IS {sql_literal(column_comment)}')
         counts[f"{schema}.{table}"] = con.execute(f'SELECT count(*) FROM pub."{schema}"."{table}"').fetchall()[0][0]
     con.execute("CREATE SCHEMA pub.meta")
+    con.execute(f"ATTACH {sql_literal(str(history_db))} AS history (READ_ONLY)")
+    try:
+        con.execute(
+            "CREATE TABLE pub.meta.releases AS "
+            "SELECT release_id, published_at, run_id, code_version, source_files FROM history.meta.releases ORDER BY release_id"
+        )
+    finally:
+        con.execute("DETACH history")
+    counts["meta.releases"] = con.execute("SELECT count(*) FROM pub.meta.releases").fetchall()[0][0]
+    if "marts.indicator_vintages" in counts:
+        con.execute(AS_PUBLISHED_MACROS)
     con.execute(
         """
         CREATE TABLE pub.meta.publication AS
         SELECT ?::VARCHAR AS run_id, ?::TIMESTAMPTZ AS published_at, ?::VARCHAR AS code_version,
-               ?::VARCHAR AS storage_version
+               ?::VARCHAR AS storage_version, (SELECT max(release_id) FROM pub.meta.releases) AS release_id
         """,
         [run_id, dt.datetime.now(dt.UTC), code_version(), PUBLISHED_STORAGE_VERSION],
     )
@@ -94,7 +121,11 @@ def _write_publication(con: duckdb.DuckDBPyConnection, staging: Path, published_
         """
     )
     sources = con.execute("SELECT count(*) FROM pub.meta.source_files").fetchall()[0][0]
-    con.execute("COMMENT ON TABLE pub.meta.publication IS 'The run that published this database: run id, time, code version.'")
+    con.execute("COMMENT ON TABLE pub.meta.publication IS 'The run that published this database: run id, time, code version, the current release.'")
+    con.execute(
+        "COMMENT ON TABLE pub.meta.releases IS "
+        "'Every release (a run that changed an observation): id, published at, run id, code version, the landed files and their SHA-256.'"
+    )
     con.execute(
         "COMMENT ON TABLE pub.meta.source_files IS 'Every landed file whose rows went into this publication: SHA-256, rows read, loaded and quarantined.'"
     )

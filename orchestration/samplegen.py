@@ -360,6 +360,45 @@ def write_training(out: Path) -> None:
         w.writerows(rows)
 
 
+# The calibration report's statements, each mapped to the observation it states (sources/contracts.yml, claims).
+CALIBRATION_REPORT = "Calibration report of the sample (UMKM going digital, 2020)"
+CLAIMS = [
+    # claim_id, source, published_on, quote, indicator_code, ref_area, size_class, breakdown, time_period,
+    # comparison, stated_value, unit_mult, decimals
+    ("online_sales_april_2020", CALIBRATION_REPORT, "2020-11-30",
+     "UMKM online sales in April 2020 were up 480 % on January 2020.",
+     "ONLINE_SALES_GROWTH_VS_BASE", "ID", "_T", "_T", "2020-04", "=", "480", 0, 0),
+    ("ultra_micro_online_share", CALIBRATION_REPORT, "2020-11-30",
+     "14.6 % of ultra-micro businesses are online: 9.4 million of 64 million.",
+     "ONBOARDING_RATE", "ID", "ULTRA_MIKRO", "_T", "2020-10", "=", "14.6", 0, 1),
+    ("ultra_micro_online_count", CALIBRATION_REPORT, "2020-11-30",
+     "14.6 % of ultra-micro businesses are online: 9.4 million of 64 million.",
+     "ONBOARDED_CUMULATIVE", "ID", "ULTRA_MIKRO", "_T", "2020-10", "=", "9.4", 6, 1),
+    ("ultra_micro_population", CALIBRATION_REPORT, "2020-11-30",
+     "14.6 % of ultra-micro businesses are online: 9.4 million of 64 million.",
+     "UMKM_POPULATION", "ID", "ULTRA_MIKRO", "_T", "2020", "=", "64", 6, 0),
+    ("go_digital_registrations", CALIBRATION_REPORT, "2020-12-14",
+     "UMKM Go Digital drew 6,500 registrations for 2,500 places.",
+     "TRAINING_REGISTRATIONS", "ID", "_T", "umkm_go_digital", "2020", "=", "6500", 0, 0),
+    ("go_digital_places", CALIBRATION_REPORT, "2020-12-14",
+     "UMKM Go Digital drew 6,500 registrations for 2,500 places.",
+     "TRAINING_CAPACITY", "ID", "_T", "umkm_go_digital", "2020", "=", "2500", 0, 0),
+    ("umkm_gdp_share", CALIBRATION_REPORT, "2020-11-30",
+     "UMKM contribute more than 60 % of Indonesia's GDP.",
+     "UMKM_GDP_SHARE", "ID", "_T", "_T", "2019", ">", "60", 0, 0),
+]
+
+
+def write_claims(out: Path) -> None:
+    folder = out / "claims"
+    folder.mkdir(parents=True, exist_ok=True)
+    columns = [c.name for c in load_contracts().feeds["claims"].columns]
+    with open(folder / "claims.csv", "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(columns)
+        w.writerows(CLAIMS)
+
+
 def write_platforms(out: Path) -> None:
     """The platforms the sales feed expects, from the generator's own list."""
     with open(out / "reference" / "platforms.csv", "w", newline="", encoding="utf-8") as f:
@@ -388,7 +427,7 @@ def generate(out: Path, sales_rows: int = SAMPLE_SALES_ROWS, start: str = START_
     if out.resolve() != repo_sources.resolve():
         reference.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(repo_sources / "reference" / "provinces.csv", reference)
-    for folder in ("sales", "onboarding", "population", "training"):
+    for folder in ("sales", "onboarding", "population", "training", "claims"):
         shutil.rmtree(out / folder, ignore_errors=True)
     with open(reference, encoding="utf-8") as f:
         provinces = list(csv.DictReader(f))
@@ -398,6 +437,7 @@ def generate(out: Path, sales_rows: int = SAMPLE_SALES_ROWS, start: str = START_
     write_population(out, provinces)
     write_training(out)
     write_reporting_period(out, start, end)
+    write_claims(out)
     return written
 
 

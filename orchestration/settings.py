@@ -17,6 +17,9 @@ CONTRACTS_FILE = REPO_ROOT / "sources" / "contracts.yml"
 
 WORKING_DB_NAME = "working.duckdb"
 PUBLISHED_DB_NAME = "indicators.duckdb"
+# Every release's observations (dbt snapshot) and meta.releases: kept apart from the working
+# database, since a rebuild from the landed files cannot bring history back.
+HISTORY_DB_NAME = "history.duckdb"
 
 
 def _dir_from_env(var: str, default: str) -> Path:

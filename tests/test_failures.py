@@ -159,7 +159,7 @@ def test_publishing_removes_what_a_killed_publish_left_wal_included(sample_run, 
     for path in left:
         path.write_bytes(b"half a publication")
     with warehouse.connect(read_only=True) as con:
-        publication = publish(con, published, "next-run")
+        publication = publish(con, published, "next-run", warehouse.history_db)
     assert not [p for p in left if p.exists()]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["indicators.duckdb"]
     assert publication.tables["marts.indicators"] > 0

@@ -17,16 +17,24 @@ from orchestration.defs.partitions import WAREHOUSE_POOL, month_keys, monthly, s
 from orchestration.defs.raw import OWNER
 from orchestration.defs.resources import WarehouseResource, dbt_project, retry_if_locked
 from orchestration.docs import indicator_catalog
+from orchestration.publish import code_version
+from orchestration.releases import latest_release_revisions
 from orchestration.validation import dbt_meta
 
 # dbt unit tests run in the test suite (tests/test_dbt_unit.py), not on every production build.
 BUILD_ARGS = ["build", "--exclude", "resource_type:unit_test"]
 
 
+# The snapshot of marts.indicators and what is built from it, after every mart passed its checks.
+RELEASES = "releases"
+
+
 def layer(props: Mapping[str, Any]) -> str:
-    """staging / intermediate / marts from the model's folder; seeds are reference data."""
+    """staging / intermediate / marts / releases from the model's folder; seeds are reference data."""
     if props["resource_type"] == "seed":
         return "reference"
+    if props["resource_type"] == "snapshot":
+        return RELEASES
     return props["fqn"][1]
 
 
@@ -36,6 +44,10 @@ class IndicatorTranslator(DagsterDbtTranslator):
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
             return super().get_asset_key(dbt_resource_props)  # meta.dagster.asset_key: raw/<feed>
+        if layer(dbt_resource_props) == RELEASES:
+            # Named where they live: history/<name> in the history database, marts/<name> beside the marts.
+            where = "history" if dbt_resource_props["database"] == "history" else dbt_resource_props["schema"]
+            return dg.AssetKey([where, dbt_resource_props["name"]])
         return dg.AssetKey([layer(dbt_resource_props), dbt_resource_props["name"]])
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
@@ -69,14 +81,23 @@ class DbtBuildConfig(dg.Config):
     )
 
 
-def _build(context: dg.AssetExecutionContext, dbt: DbtCoreResource, warehouse: WarehouseResource, config: DbtBuildConfig, charts: bool) -> Iterator:
-    """`dbt build` of the step's selection, its events with the warehouse's metadata, then the
-    step fails if dbt did (after recording what did finish)."""
+def _build(
+    context: dg.AssetExecutionContext,
+    dbt: DbtCoreResource,
+    warehouse: WarehouseResource,
+    config: DbtBuildConfig,
+    charts: bool,
+    variables: dict[str, str] | None = None,
+) -> Iterator:
+    """`dbt build` of the step's selection (with dbt `variables`), its events with the warehouse's
+    metadata, then the step fails if dbt did (after recording what did finish)."""
     args = [*BUILD_ARGS, *(["--full-refresh"] if config.full_refresh else [])]
+    variables = dict(variables or {})
     if context.assets_def.partitions_def is not None:
         window = context.partition_time_window
-        last = month_keys(window)[-1]
-        args += ["--vars", json.dumps({"month_from": window.start.strftime("%Y-%m-01"), "month_to": f"{last}-01"})]
+        variables.update(month_from=window.start.strftime("%Y-%m-01"), month_to=f"{month_keys(window)[-1]}-01")
+    if variables:
+        args += ["--vars", json.dumps(variables)]
     target = warehouse.dbt_target_path(context.op_execution_context.op.name)
     warehouse.wait_until_free()  # dbt itself fails at once on a lock held outside Dagster
     with warehouse.dbt_environment():
@@ -106,6 +127,10 @@ def _with_warehouse_metadata(context: dg.AssetExecutionContext, events: Iterator
         built_all = {k for k in models_in_layer("marts") if k.path[-1] not in monthly_models()} <= set(context.selected_asset_keys)
         for chart in headline_charts(con) if charts and built_all else []:
             extra.setdefault(chart.mart, {})[f"chart_{chart.name}"] = dg.MetadataValue.md(chart.markdown())
+        if set(models_in_layer(RELEASES)) & set(context.selected_asset_keys):
+            revised = latest_release_revisions(con)
+            for model in ("indicator_vintages", "indicator_revisions"):
+                extra.setdefault(model, {}).update(revised.metadata())
     for event in events:
         if isinstance(event, dg.Output):
             model = context.asset_key_for_output(event.output_name).path[-1]
@@ -139,6 +164,22 @@ def dbt_monthly(context: dg.AssetExecutionContext, dbt: DbtCoreResource, warehou
     """The month-grained models: staging views of the monthly feeds and the incremental models
     over them, for the run's months (dbt vars month_from / month_to)."""
     yield from _build(context, dbt, warehouse, config, charts=False)
+
+
+@dbt_assets(
+    manifest=dbt_project().manifest_path,
+    select=f"resource_type:snapshot {RELEASES}",
+    dagster_dbt_translator=TRANSLATOR,
+    name="dbt_releases",
+    project=dbt_project(),
+    pool=WAREHOUSE_POOL,
+)
+def dbt_releases(context: dg.AssetExecutionContext, dbt: DbtCoreResource, warehouse: WarehouseResource, config: DbtBuildConfig):
+    """Once every mart passed its checks: snapshot marts.indicators into the history database (a
+    release when an observation changed), then the vintages, the revisions and the claims checked
+    against the current release."""
+    variables = {"release_run_id": context.run.run_id, "code_version": code_version()}
+    yield from _build(context, dbt, warehouse, config, charts=False, variables=variables)
 
 
 @dbt_assets(
@@ -184,3 +225,8 @@ def models_in_layer(name: str) -> list[dg.AssetKey]:
 # The monthly models' checks run between the two dbt steps, so a failure stops the marts.
 monthly_checks = build_model_checks("pandera_monthly", checked_models(monthly_only=True))
 model_checks = build_model_checks("pandera_models", checked_models(monthly_only=False))
+# The release step's models in the working database; they run after the marts' checks.
+release_checks = build_model_checks(
+    "pandera_releases",
+    {TRANSLATOR.get_asset_key(n): n for n in manifest()["nodes"].values() if n["resource_type"] == "model" and layer(n) == RELEASES and n["database"] != "history"},
+)

@@ -20,8 +20,9 @@ from pathlib import Path
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator
 
-# profiles.yml reads these (defaults: ../warehouse/working.duckdb, 600MB).
+# profiles.yml reads these (defaults: ../warehouse/working.duckdb, ../warehouse/history.duckdb, 600MB).
 WORKING_DB_ENV = "DEI_WORKING_DB"
+HISTORY_DB_ENV = "DEI_HISTORY_DB"
 MEMORY_LIMIT_ENV = "DEI_DUCKDB_MEMORY_LIMIT"
 
 # dbt's structured events that carry a node's result; dagster-dbt turns them into Dagster events.
@@ -122,7 +123,7 @@ def _parsed_manifest(project_dir: str, profiles_dir: str):
     # processes parsing at once (test workers, a UI reading it) never see it half-written.
     # That state is keyed on the profile's connection, the database path included: parse with the
     # profile's defaults, as `make` does (the manifest names the database "working" either way).
-    with environment({WORKING_DB_ENV: None, MEMORY_LIMIT_ENV: None}):
+    with environment({WORKING_DB_ENV: None, HISTORY_DB_ENV: None, MEMORY_LIMIT_ENV: None}):
         outcome = dbtRunner().invoke(["parse", *_dbt_args(project_dir, profiles_dir, Path(project_dir) / "target"), "--no-write-json"])
     if not outcome.success:
         raise dg.Failure(f"dbt could not parse {project_dir}: {outcome.exception}")

@@ -6,7 +6,7 @@ import duckdb
 
 from orchestration.audit import completeness_line
 from orchestration.charts import headline_charts, write_report
-from orchestration.defs.dbt import models_in_layer
+from orchestration.defs.dbt import RELEASES, models_in_layer
 from orchestration.defs.partitions import WAREHOUSE_POOL
 from orchestration.defs.raw import OWNER
 from orchestration.defs.resources import WarehouseResource
@@ -30,18 +30,20 @@ def published_asset(name: str, deps: list, kinds: set[str], description: str, po
 
 @published_asset(
     "indicators_db",
-    deps=models_in_layer("marts"),
+    deps=[*models_in_layer("marts"), *models_in_layer(RELEASES)],
     kinds={"duckdb"},
     pool=WAREHOUSE_POOL,  # reads the working database
     description=(
         "The database BI tools read ($DEI_WAREHOUSE_DIR/indicators.duckdb): every mart, their "
-        "column comments and meta.publication, written to a new file in DuckDB storage "
+        "column comments, the release history (meta.releases, marts.indicator_vintages and the table macros "
+        "marts.indicators_as_published(as_of) and marts.indicators_in_release(release)) and meta.publication, "
+        "written to a new file in DuckDB storage "
         f"{PUBLISHED_STORAGE_VERSION} (readable by DuckDB 1.1 and later) and renamed over the old one."
     ),
 )
 def indicators_db(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     with warehouse.connect(read_only=True) as con:
-        publication = publish(con, warehouse.published_db, context.run.run_id)
+        publication = publish(con, warehouse.published_db, context.run.run_id, warehouse.history_db)
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(publication.path)),

@@ -14,7 +14,7 @@ from dagster_dbt import DbtProject
 from pydantic import Field
 
 from orchestration import settings
-from orchestration.defs.dbt_runner import MEMORY_LIMIT_ENV, WORKING_DB_ENV, DbtCoreResource, environment
+from orchestration.defs.dbt_runner import HISTORY_DB_ENV, MEMORY_LIMIT_ENV, WORKING_DB_ENV, DbtCoreResource, environment
 
 # What DuckDB says when another process holds the file's lock; the rest of its message names it.
 LOCK_ERROR = "Could not set lock on file"
@@ -66,6 +66,11 @@ class WarehouseResource(dg.ConfigurableResource):
     @property
     def published_db(self) -> Path:
         return self.warehouse_path / settings.PUBLISHED_DB_NAME
+
+    @property
+    def history_db(self) -> Path:
+        """Every release's observations and meta.releases; a rebuild of the working database keeps it."""
+        return self.warehouse_path / settings.HISTORY_DB_NAME
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -119,8 +124,10 @@ class WarehouseResource(dg.ConfigurableResource):
         return self.warehouse_path / "dbt" / step
 
     def dbt_environment(self) -> AbstractContextManager[None]:
-        """Point dbt's profile at this warehouse's working database, with this memory limit."""
-        return environment({WORKING_DB_ENV: str(self.working_db), MEMORY_LIMIT_ENV: self.duckdb_memory_limit})
+        """Point dbt's profile at this warehouse's working and history databases, with this memory limit."""
+        return environment(
+            {WORKING_DB_ENV: str(self.working_db), HISTORY_DB_ENV: str(self.history_db), MEMORY_LIMIT_ENV: self.duckdb_memory_limit}
+        )
 
 
 @contextmanager

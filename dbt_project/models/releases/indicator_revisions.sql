@@ -1,0 +1,56 @@
+{#
+  Revisions of every observation ever published: its first published value, the latest, and the
+  revision between them (latest - first; relative, in % of the first), as revision analyses in
+  official statistics report them, with each indicator's mean revision (bias) and mean absolute
+  revision (size) over its observations that have a value in both. Also the value before the
+  latest release, so that what one release revised can be read on its own.
+#}
+with
+
+vintages as (select * from {{ ref('indicator_vintages') }}),
+
+ranked as (
+
+    select
+        *,
+        row_number() over (partition by indicator_code, ref_area, size_class, breakdown, time_period order by release_from) as version,
+        count(*) over (partition by indicator_code, ref_area, size_class, breakdown, time_period) as versions,
+        lag(obs_value) over (partition by indicator_code, ref_area, size_class, breakdown, time_period order by release_from) as previous_value,
+        first_value(obs_value) over (partition by indicator_code, ref_area, size_class, breakdown, time_period order by release_from) as first_value,
+        first_value(obs_status) over (partition by indicator_code, ref_area, size_class, breakdown, time_period order by release_from) as first_status,
+        first_value(release_from) over (partition by indicator_code, ref_area, size_class, breakdown, time_period order by release_from) as first_release
+    from vintages
+
+),
+
+latest as (
+
+    select
+        indicator_code,
+        ref_area,
+        size_class,
+        breakdown,
+        time_period,
+        unit_measure,
+        versions,
+        first_release,
+        first_value,
+        first_status,
+        release_from as latest_release,
+        obs_value as latest_value,
+        obs_status as latest_status,
+        release_to is null as is_current,
+        previous_value,
+        obs_value - first_value as revision,
+        {{ pct_change('obs_value', 'first_value') }} as revision_pct
+    from ranked
+    where version = versions
+
+)
+
+select
+    *,
+    avg(revision) over (partition by indicator_code) as mean_revision,
+    avg(abs(revision)) over (partition by indicator_code) as mean_absolute_revision
+from latest
+order by indicator_code, ref_area, size_class, breakdown, time_period

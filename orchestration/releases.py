@@ -1,0 +1,105 @@
+"""Reading the release history and the claims check, in the working or the published database:
+what the last release revised, and how the published claims fare against the current release."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+
+# Observations the last release revised (a new value or status for an observation published
+# before), the largest relative revision first: IDR and % do not compare in absolute terms.
+LAST_RELEASE_REVISIONS_SQL = """
+WITH last AS (SELECT max(release_from) AS release_id FROM marts.indicator_vintages)
+SELECT indicator_code || ' ' || ref_area || '/' || size_class || '/' || breakdown || '/' || time_period AS observation,
+       previous_value, latest_value, latest_value - previous_value AS revision,
+       round((latest_value / nullif(previous_value, 0) - 1) * 100, 4) AS revision_pct, unit_measure
+FROM marts.indicator_revisions, last
+WHERE latest_release = last.release_id AND versions > 1
+ORDER BY abs(revision_pct) DESC NULLS LAST, abs(revision) DESC NULLS LAST, observation
+"""
+
+VERDICTS = ("consistent", "consistent_if_truncated", "inconsistent", "not_computable")
+
+
+def _value(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:,.4f}".rstrip("0").rstrip(".")
+
+
+@dataclass(frozen=True)
+class LastRelease:
+    release_id: int | None
+    revised: list[tuple]  # (observation, previous, latest, revision, revision %, unit), largest first
+
+    def line(self) -> str:
+        if self.release_id is None:
+            return "No release yet."
+        if not self.revised:
+            return f"Release {self.release_id} revised no observation published before."
+        observation, previous, latest, _, pct, unit = self.revised[0]
+        change = f"{pct:+.2f} %" if pct is not None else "status changed"
+        return (
+            f"Release {self.release_id} revised {len(self.revised):,} observation(s) published before; the largest: "
+            f"{observation} {_value(previous)} -> {_value(latest)} {unit} ({change})."
+        )
+
+    def metadata(self) -> dict[str, Any]:
+        import dagster as dg
+
+        table = ["| observation | before | now | unit | revision % |", "|---|---:|---:|---|---:|"]
+        table += [f"| {o} | {_value(p)} | {_value(v)} | {u} | {_value(pct)} |" for o, p, v, _, pct, u in self.revised[:20]]
+        return {
+            "last_release": self.release_id,
+            "last_release_revisions": len(self.revised),
+            "last_release_summary": self.line(),
+            "last_release_largest_revisions": dg.MetadataValue.md("\n".join(table) if self.revised else self.line()),
+        }
+
+
+def latest_release_revisions(con: duckdb.DuckDBPyConnection) -> LastRelease:
+    release_id = con.execute("SELECT max(release_from) FROM marts.indicator_vintages").fetchall()[0][0]
+    return LastRelease(release_id, con.execute(LAST_RELEASE_REVISIONS_SQL).fetchall())
+
+
+CLAIMS_SQL = """
+SELECT claim_id, indicator_code || ' ' || ref_area || '/' || size_class || '/' || breakdown || '/' || time_period,
+       comparison, stated_value, unit_mult, decimals, computed_value, computed_rounded, verdict, difference, quote, release_id
+FROM marts.claims_check ORDER BY claim_id
+"""
+
+# SDMX UNIT_MULT as words, for the stated figure as it was written.
+UNIT_WORDS = {3: " thousand", 6: " million", 9: " billion", 12: " trillion"}
+
+
+def claims(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    """(claim id, observation, stated figure as written, computed value, computed value as stated,
+    verdict, difference, quote, release id) of every claim."""
+    return [
+        (claim_id, observation, f"{comparison} {stated:,.{decimals}f}{UNIT_WORDS.get(unit_mult, f' e{unit_mult}' if unit_mult else '')}",
+         computed, rounded, verdict, difference, quote, release_id)
+        for claim_id, observation, comparison, stated, unit_mult, decimals, computed, rounded, verdict, difference, quote, release_id
+        in con.execute(CLAIMS_SQL).fetchall()
+    ]
+
+
+def claims_table(rows: list[tuple]) -> list[str]:
+    """The claims check as `make run` prints it."""
+    if not rows:
+        return ["No claims to check (sources/claims/claims.csv)."]
+    lines = [
+        f"Claims checked against release {rows[0][8]}:",
+        f"{'claim':<26} {'observation':<52} {'stated':>14} {'computed':>16} {'as stated':>10}  verdict",
+    ]
+    for claim_id, observation, stated, computed, rounded, verdict, *_ in rows:
+        lines.append(f"{claim_id:<26} {observation:<52} {stated:>14} {_value(computed):>16} {_value(rounded):>10}  {verdict}")
+    return lines
+
+
+def not_consistent(rows: list[tuple]) -> list[dict[str, Any]]:
+    """Every claim that is not plainly consistent, for the claims check's metadata."""
+    return [
+        {"claim_id": c, "observation": o, "stated": s, "computed": v, "verdict": verdict, "difference": d, "quote": q}
+        for c, o, s, v, _, verdict, d, q, _ in rows
+        if verdict != "consistent"
+    ]
