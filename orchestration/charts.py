@@ -153,9 +153,28 @@ def headline_charts(con: duckdb.DuckDBPyConnection) -> list[Chart]:
     return [sales_chart(con), onboarding_by_size_chart(con), top_provinces_chart(con), training_chart(con)]
 
 
-def write_report(charts: list[Chart], reports_dir: Path, subtitle: str, notes: list[str]) -> Path:
+@dataclass(frozen=True)
+class Section:
+    """A section of the report after the charts: a heading, a paragraph and a table."""
+
+    heading: str
+    text: str
+    columns: tuple[str, ...] = ()
+    rows: tuple[tuple, ...] = ()
+
+    def html(self) -> str:
+        table = ""
+        if self.rows:
+            head = "".join(f"<th>{html.escape(c)}</th>" for c in self.columns)
+            body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>" for row in self.rows)
+            table = f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        return f"<section><h2>{html.escape(self.heading)}</h2><p>{html.escape(self.text)}</p>{table}</section>"
+
+
+def write_report(charts: list[Chart], reports_dir: Path, subtitle: str, notes: list[str], sections: list[Section] = ()) -> Path:
     """PNG files and a one-page HTML report (images inline, so the page travels alone), with
-    `notes` (what the reader must know first, e.g. inputs not collected) under the title."""
+    `notes` (what the reader must know first, e.g. inputs not collected) under the title and
+    `sections` after the charts."""
     reports_dir.mkdir(parents=True, exist_ok=True)
     for chart in charts:
         (reports_dir / f"{chart.name}.png").write_bytes(chart.png)
@@ -166,12 +185,14 @@ def write_report(charts: list[Chart], reports_dir: Path, subtitle: str, notes: l
     )
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>UMKM digital-economy indicators</title>
-<style>body{{font-family:sans-serif;max-width:900px;margin:2em auto;color:#222}}figure{{margin:2em 0}}img{{max-width:100%}}</style>
+<style>body{{font-family:sans-serif;max-width:900px;margin:2em auto;color:#222}}figure{{margin:2em 0}}img{{max-width:100%}}
+table{{border-collapse:collapse;font-size:90%}}td,th{{border-bottom:1px solid #ddd;padding:.2em .5em;text-align:left}}</style>
 </head><body>
 <h1>UMKM digital-economy indicators</h1>
 <p>{html.escape(subtitle)}</p>
 {"".join(f'<p class="note"><strong>{html.escape(note)}</strong></p>' for note in notes)}
 {figures}
+{"".join(section.html() for section in sections)}
 </body></html>
 """
     target = reports_dir / "index.html"

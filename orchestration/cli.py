@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration.audit import run_summary
+from orchestration.releases import claims, claims_table, latest_release_revisions
 
 HEADLINE_SQL = """
 WITH national AS (
@@ -54,11 +55,13 @@ def headline_report(published_db: Path, year: str | None = None) -> str:
         ).fetchall()[0][0]
         rows = con.execute(HEADLINE_SQL, [year]).fetchall()
         training = con.execute(TRAINING_SQL).fetchall()
-        run_id, published_at = con.execute("SELECT run_id, published_at FROM meta.publication").fetchall()[0]
+        run_id, published_at, release_id = con.execute("SELECT run_id, published_at, release_id FROM meta.publication").fetchall()[0]
+        last_release = latest_release_revisions(con)
+        claim_rows = claims(con)
     finally:
         con.close()
     lines = [
-        f"Headline indicators, Indonesia, {year} (published {published_at:%Y-%m-%d %H:%M} UTC, run {run_id[:8]})",
+        f"Headline indicators, Indonesia, {year} (published {published_at:%Y-%m-%d %H:%M} UTC, run {run_id[:8]}, release {release_id})",
         f"{'month':<8} {'online sales':>14} {'MoM':>9} {'vs ' + (base or 'base'):>11} {'onboarded':>10} {'onboarded':>10}",
         f"{'':<8} {'(IDR bn)':>14} {'(%)':>9} {'(%)':>11} {'ultra-mikro %':>10} {'all UMKM %':>10}",
     ]
@@ -70,6 +73,7 @@ def headline_report(published_db: Path, year: str | None = None) -> str:
     lines += ["", f"{'training programme':<40} {'registrations':>13} {'capacity':>9} {'oversubscr. %':>14} {'completion %':>13}"]
     for name, registrations, capacity, oversubscription, completion in training:
         lines.append(f"{name:<40} {registrations:>13,} {capacity:>9,} {_fmt(oversubscription, '.1f'):>14} {_fmt(completion, '.1f'):>13}")
+    lines += ["", last_release.line(), "", *claims_table(claim_rows)]
     lines.append(f"\nPublished database: {published_db}")
     return "\n".join(lines)
 

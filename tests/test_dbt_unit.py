@@ -14,10 +14,10 @@ DBT = str(Path(sys.executable).parent / "dbt")
 def test_dbt_unit_tests_pass(sample_run):
     # Unit tests read their inputs' column types from the built warehouse.
     _, warehouse = sample_run
-    env = {**os.environ, "DEI_WORKING_DB": str(warehouse.working_db), "DBT_TARGET_PATH": "target/unit"}
+    env = {**os.environ, "DEI_WORKING_DB": str(warehouse.working_db), "DEI_HISTORY_DB": str(warehouse.history_db), "DBT_TARGET_PATH": "target/unit"}
     proc = subprocess.run(
         [DBT, "test", "--select", "test_type:unit", "--profiles-dir", "."],
         cwd=settings.DBT_PROJECT_DIR, env=env, capture_output=True, text=True,
     )
     assert proc.returncode == 0, proc.stdout[-4000:]
-    assert "PASS=5" in proc.stdout
+    assert "PASS=6" in proc.stdout

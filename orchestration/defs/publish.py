@@ -5,13 +5,14 @@ import dagster as dg
 import duckdb
 
 from orchestration.audit import completeness_line
-from orchestration.charts import headline_charts, write_report
+from orchestration.charts import Section, headline_charts, write_report
 from orchestration.defs.dbt import RELEASES, models_in_layer
 from orchestration.defs.partitions import WAREHOUSE_POOL
 from orchestration.defs.raw import OWNER
 from orchestration.defs.resources import WarehouseResource
 from orchestration.exports import export
 from orchestration.publish import PUBLISHED_STORAGE_VERSION, publish
+from orchestration.releases import claims, latest_release_revisions, not_consistent
 
 
 def published_asset(name: str, deps: list, kinds: set[str], description: str, pool: str | None = None):
@@ -80,8 +81,8 @@ def exports(warehouse: WarehouseResource) -> dg.MaterializeResult:
     description=(
         "Charts of the headline indicators from the published database (national online sales and "
         "MoM growth, onboarding rate by size class, the ten provinces with the highest onboarding "
-        "rate, training registrations against capacity): PNG files and a one-page HTML report in "
-        "$DEI_WAREHOUSE_DIR/reports/."
+        "rate, training registrations against capacity), what the last release revised and the published "
+        "claims checked against it: PNG files and a one-page HTML report in $DEI_WAREHOUSE_DIR/reports/."
     ),
 )
 def report(warehouse: WarehouseResource) -> dg.MaterializeResult:
@@ -90,14 +91,33 @@ def report(warehouse: WarehouseResource) -> dg.MaterializeResult:
         charts = headline_charts(con)
         run_id, published_at = con.execute("SELECT run_id, published_at FROM meta.publication").fetchall()[0]
         incomplete = completeness_line(con)
+        last_release = latest_release_revisions(con)
+        claim_rows = claims(con)
     finally:
         con.close()
     notes = [incomplete] if incomplete else []
-    page = write_report(charts, warehouse.reports_dir, f"Published {published_at:%Y-%m-%d %H:%M} UTC by run {run_id}.", notes)
+    sections = [
+        Section(
+            f"Revisions in release {last_release.release_id}",
+            last_release.line() + " Every version of every observation: marts.indicator_vintages; revisions: marts.indicator_revisions.",
+            ("observation", "before", "now", "revision", "revision %", "unit"),
+            tuple(last_release.revised[:20]),
+        ),
+        Section(
+            "Published claims checked against the warehouse",
+            "Each claim of sources/claims/claims.csv against the current release (marts.claims_check): an equality at "
+            "the precision it is stated with, rounded, else truncated; an inequality as stated.",
+            ("claim", "observation", "stated", "computed", "computed as stated", "verdict", "difference", "quote"),
+            tuple(row[:8] for row in claim_rows),
+        ),
+    ]
+    page = write_report(charts, warehouse.reports_dir, f"Published {published_at:%Y-%m-%d %H:%M} UTC by run {run_id}.", notes, sections)
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(page)),
             "not_collected": incomplete or "nothing: every expected input landed",
+            **last_release.metadata(),
+            "claims_not_consistent": dg.MetadataValue.json(not_consistent(claim_rows)),
             **{f"chart_{chart.name}": dg.MetadataValue.md(chart.markdown()) for chart in charts},
         }
     )
