@@ -23,24 +23,26 @@ ORDER BY abs(revision_pct) DESC NULLS LAST, abs(revision) DESC NULLS LAST, obser
 VERDICTS = ("consistent", "consistent_if_truncated", "inconsistent", "not_computable")
 
 
-def _value(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:,.4f}".rstrip("0").rstrip(".")
+def _value(value: float | None, missing: str = "n/a") -> str:
+    return missing if value is None else f"{value:,.4f}".rstrip("0").rstrip(".")
 
 
 @dataclass(frozen=True)
 class LastRelease:
     release_id: int | None
+    added: int  # observations it published for the first time
     revised: list[tuple]  # (observation, previous, latest, revision, revision %, unit), largest first
 
     def line(self) -> str:
         if self.release_id is None:
             return "No release yet."
+        added = f"{self.added:,} new observation(s)"
         if not self.revised:
-            return f"Release {self.release_id} revised no observation published before."
+            return f"Release {self.release_id}: {added}, none published before revised."
         observation, previous, latest, _, pct, unit = self.revised[0]
         change = f"{pct:+.2f} %" if pct is not None else "status changed"
         return (
-            f"Release {self.release_id} revised {len(self.revised):,} observation(s) published before; the largest: "
+            f"Release {self.release_id}: {added}, {len(self.revised):,} published before revised; the largest: "
             f"{observation} {_value(previous)} -> {_value(latest)} {unit} ({change})."
         )
 
@@ -51,6 +53,7 @@ class LastRelease:
         table += [f"| {o} | {_value(p)} | {_value(v)} | {u} | {_value(pct)} |" for o, p, v, _, pct, u in self.revised[:20]]
         return {
             "last_release": self.release_id,
+            "last_release_new_observations": self.added,
             "last_release_revisions": len(self.revised),
             "last_release_summary": self.line(),
             "last_release_largest_revisions": dg.MetadataValue.md("\n".join(table) if self.revised else self.line()),
@@ -58,8 +61,14 @@ class LastRelease:
 
 
 def latest_release_revisions(con: duckdb.DuckDBPyConnection) -> LastRelease:
-    release_id = con.execute("SELECT max(release_from) FROM marts.indicator_vintages").fetchall()[0][0]
-    return LastRelease(release_id, con.execute(LAST_RELEASE_REVISIONS_SQL).fetchall())
+    release_id, added = con.execute(
+        """
+        WITH last AS (SELECT max(release_from) AS release_id FROM marts.indicator_vintages)
+        SELECT any_value(last.release_id), count(r.first_release)
+        FROM last LEFT JOIN marts.indicator_revisions r ON r.first_release = last.release_id
+        """
+    ).fetchall()[0]
+    return LastRelease(release_id, added, con.execute(LAST_RELEASE_REVISIONS_SQL).fetchall())
 
 
 CLAIMS_SQL = """
@@ -88,11 +97,11 @@ def claims_table(rows: list[tuple]) -> list[str]:
     if not rows:
         return ["No claims to check (sources/claims/claims.csv)."]
     lines = [
-        f"Claims checked against release {rows[0][8]}:",
+        f"Claims checked against release {rows[0][8]} (as stated: the computed value in the claim's unit at its decimals, for `=`):",
         f"{'claim':<26} {'observation':<52} {'stated':>14} {'computed':>16} {'as stated':>10}  verdict",
     ]
     for claim_id, observation, stated, computed, rounded, verdict, *_ in rows:
-        lines.append(f"{claim_id:<26} {observation:<52} {stated:>14} {_value(computed):>16} {_value(rounded):>10}  {verdict}")
+        lines.append(f"{claim_id:<26} {observation:<52} {stated:>14} {_value(computed):>16} {_value(rounded, '-'):>10}  {verdict}")
     return lines
 
 

@@ -8,7 +8,9 @@ The sample is calibrated to the published facts it imitates:
 - the 2020 ultra-micro population is 64,000,000 and cumulative ultra-micro onboarding by 2020-10
   (baseline included) is 9,400,000 (14.69 %);
 - "UMKM Go Digital" (Kominfo and idEA, 2020-10-05 to 2020-12-12, 60 modules) has 2,500 places
-  and 6,500 registrations.
+  and 6,500 registrations;
+- UMKM value added is 60.51 % of the 2019 GDP at current prices (Rp 15,833.9 trillion);
+- the claims are the calibration report's statements of these facts.
 Sales rows are drawn with numpy and written by DuckDB, so tens of millions of rows take seconds.
 """
 
@@ -316,6 +318,40 @@ def write_population(out: Path, provinces: list[dict[str, str]]) -> None:
         (folder / f"umkm_population_{year}.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+# National accounts 2019 at current prices, billions of rupiah: GDP as BPS published it (Rp 15,833.9
+# trillion) and UMKM value added making the 60.51 % share the cooperatives ministry reported.
+GDP = {2019: {"umkm_value_added_idr_bn": 9_581_119.2, "gdp_idr_bn": 15_833_943.4}}
+
+
+def id_decimal(value: float) -> str:
+    """9581119.2 -> '9.581.119,2' (Indonesian grouping and decimal mark, one decimal)."""
+    whole, tenths = divmod(round(value * 10), 10)
+    return f"{id_thousands(whole)},{tenths}"
+
+
+def write_gdp(out: Path, provinces: list[dict[str, str]]) -> None:
+    folder = out / "gdp"
+    folder.mkdir(parents=True, exist_ok=True)
+    provinces = [p for p in provinces if p["bps_code"] in PROVINCE_WEIGHTS]
+    weights = np.array([PROVINCE_WEIGHTS[p["bps_code"]] for p in provinces])
+    layout = load_contracts().feeds["gdp"].layout
+    for year, totals in GDP.items():
+        rng = np.random.default_rng([SEED, 6, year])
+        # Tenths of a billion, allocated exactly, so that the provinces add up to the national line.
+        split = {m: allocate(round(t * 10), weights * rng.uniform(0.9, 1.1, size=len(weights))) for m, t in totals.items()}
+        lines = [
+            f"Nilai Tambah Bruto UMKM dan Produk Domestik Regional Bruto (PDRB) menurut Provinsi, Atas Dasar Harga Berlaku, {year}",
+            "(miliar rupiah)",
+            "",
+            ";".join([layout["name_header"], *layout["value_columns"]]),
+        ]
+        for i, prov in enumerate(provinces):
+            lines.append(";".join([prov["province_name"], *(id_decimal(split[m][i] / 10) for m in layout["value_columns"].values())]))
+        lines.append(";".join([layout["national_total_label"], *(id_decimal(totals[m]) for m in layout["value_columns"].values())]))
+        lines.append(f"{layout['footnote_prefix']}: Kementerian Koperasi dan UKM; BPS (data contoh, diolah)")
+        (folder / f"umkm_gdp_{year}.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
 TRAINING_PROGRAMS = [
     # id, name, organizer, start, end, capacity, modules, registrations
     ("pemasaran_daring_2019", "Pelatihan Pemasaran Daring UMKM", "Kementerian Koperasi dan UKM",
@@ -427,7 +463,7 @@ def generate(out: Path, sales_rows: int = SAMPLE_SALES_ROWS, start: str = START_
     if out.resolve() != repo_sources.resolve():
         reference.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(repo_sources / "reference" / "provinces.csv", reference)
-    for folder in ("sales", "onboarding", "population", "training", "claims"):
+    for folder in ("sales", "onboarding", "population", "gdp", "training", "claims"):
         shutil.rmtree(out / folder, ignore_errors=True)
     with open(reference, encoding="utf-8") as f:
         provinces = list(csv.DictReader(f))
@@ -435,6 +471,7 @@ def generate(out: Path, sales_rows: int = SAMPLE_SALES_ROWS, start: str = START_
     written = write_sales(out, SalesGenerator(sales_rows, months))
     write_onboarding(out, months)
     write_population(out, provinces)
+    write_gdp(out, provinces)
     write_training(out)
     write_reporting_period(out, start, end)
     write_claims(out)

@@ -37,6 +37,8 @@ def test_every_step_and_check_succeeds(sample_run):
     for feed in load_contracts().feeds:
         assert (f"raw/{feed}", "contract") in checked
     assert ("raw/population", "national_total_matches_provinces") in checked
+    assert ("raw/gdp", "national_total_matches_provinces") in checked
+    assert ("marts/claims_check", "claims_hold") in checked and ("marts/indicator_vintages", "pandera_schema") in checked
     assert ("marts/indicators", "pandera_schema") in checked
     assert ("staging/stg_sales__daily_sales", "pandera_schema") in checked
     # dbt tests are asset checks too.
@@ -52,6 +54,8 @@ def test_headline_indicators_match_the_calibration(published):
     assert indicator(published, "TRAINING_OVERSUBSCRIPTION", breakdown="umkm_go_digital", period="2020") == (260.0, "A", "PCT")
     assert indicator(published, "TRAINING_REGISTRATIONS", breakdown="umkm_go_digital", period="2020")[0] == 6500
     assert indicator(published, "TRAINING_CAPACITY", breakdown="umkm_go_digital", period="2020")[0] == 2500
+    # The ministry's national-accounts table, read by the same reader as the population tables.
+    assert indicator(published, "UMKM_GDP_SHARE", period="2019") == (60.51, "A", "PCT")
 
 
 def test_national_sales_equal_the_landed_files(published, sample_run):

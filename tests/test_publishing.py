@@ -109,10 +109,13 @@ def test_published_file_opens_in_duckdb_1_4(sample_run):
     script = (
         "import duckdb, sys; con = duckdb.connect(sys.argv[1], read_only=True); "
         "print(duckdb.__version__, con.execute(\"SELECT obs_value FROM marts.indicators WHERE indicator_code = 'ONLINE_SALES_GROWTH_VS_BASE' "
-        "AND ref_area = 'ID' AND size_class = '_T' AND breakdown = '_T' AND time_period = '2020-04'\").fetchall()[0][0])"
+        "AND ref_area = 'ID' AND size_class = '_T' AND breakdown = '_T' AND time_period = '2020-04'\").fetchall()[0][0], "
+        # The as-published table macro, as a BI tool would call it.
+        "con.execute(\"SELECT obs_value FROM marts.indicators_as_published(now()) WHERE indicator_code = 'UMKM_GDP_SHARE' "
+        "AND ref_area = 'ID' AND time_period = '2019'\").fetchall()[0][0])"
     )
     out = subprocess.run([str(python), "-c", script, str(warehouse.published_db)], capture_output=True, text=True, check=True).stdout.split()
-    assert out[0].startswith("1.4.") and float(out[1]) == 480.0
+    assert out[0].startswith("1.4.") and float(out[1]) == 480.0 and float(out[2]) == 60.51
 
 
 # The connection recipes of the README, as written there.
@@ -123,7 +126,7 @@ def test_recipe_duckdb_cli_read_only(sample_run):
         [str(BIN / "duckdb"), "-readonly", "-csv", str(warehouse.published_db), "-c", "select count(*) as n from marts.indicator_catalog"],
         capture_output=True, text=True, check=True,
     ).stdout
-    assert out.split() == ["n", "12"]
+    assert out.split() == ["n", "13"]
 
 
 def test_recipe_python_read_only(sample_run):

@@ -7,7 +7,7 @@ import duckdb
 import numpy as np
 import pytest
 
-from orchestration.samplegen import allocate, generate, id_thousands, months_between
+from orchestration.samplegen import allocate, generate, id_decimal, id_thousands, months_between
 from orchestration.settings import REPO_ROOT
 
 
@@ -65,10 +65,15 @@ def test_calibration_holds_at_any_size(small):
         f"SELECT count(*), count(*) FILTER (status <> 'registered') FROM read_csv('{small}/training/registrations.csv') WHERE program_id = 'umkm_go_digital'"
     ).fetchall()[0]
     assert registrations == (6500, 2500)
+    gdp = (small / "gdp" / "umkm_gdp_2019.csv").read_text()
+    assert "INDONESIA;9.581.119,2;15.833.943,4" in gdp  # 60.51 % of GDP
+    claims = con.execute(f"SELECT count(*), count(DISTINCT indicator_code) FROM read_csv('{small}/claims/claims.csv')").fetchall()
+    assert claims == [(7, 7)]
 
 
 def test_helpers():
     assert id_thousands(64_000_000) == "64.000.000"
+    assert id_decimal(9_581_119.2) == "9.581.119,2" and id_decimal(286_513.0) == "286.513,0"
     assert months_between("2019-11", "2020-02") == ["2019-11", "2019-12", "2020-01", "2020-02"]
     parts = allocate(10, np.array([1.0, 1.0, 1.0]))
     assert parts.sum() == 10 and sorted(parts) == [3, 3, 4]

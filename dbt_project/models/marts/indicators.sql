@@ -16,6 +16,8 @@ onboarding_rate as (select * from {{ ref('onboarding_rate') }}),
 
 population as (select * from {{ ref('int_population__by_level') }}),
 
+gdp as (select * from {{ ref('int_gdp__by_level') }}),
+
 training_uptake as (select * from {{ ref('training_uptake') }}),
 
 catalog as (select * from {{ ref('indicator_catalog') }}),
@@ -71,6 +73,16 @@ umkm_population as (
 
 ),
 
+-- A province whose territory changed in the year mixes two territories: a break, as for levels.
+umkm_gdp_share as (
+
+    select 'UMKM_GDP_SHARE', ref_area, '_T', '_T', make_date(year, 1, 1),
+           {{ pct_ratio('umkm_value_added_idr_bn', 'gdp_idr_bn') }}, 'PCT',
+           {{ level_status('gdp.ref_area', 'make_date(gdp.year, 1, 1)', 'year', pct_ratio('umkm_value_added_idr_bn', 'gdp_idr_bn')) }}
+    from gdp
+
+),
+
 onboarding as (
 
     select 'ONBOARDED_CUMULATIVE', ref_area, size_class, '_T', onboarded_month,
@@ -110,6 +122,7 @@ unioned as (
     union all select * from sales_by_platform
     union all select * from sales_growth_long
     union all select * from umkm_population
+    union all select * from umkm_gdp_share
     union all select * from onboarding
     union all select * from training
 
