@@ -27,6 +27,11 @@ def _value(value: float | None, missing: str = "n/a") -> str:
     return missing if value is None else f"{value:,.4f}".rstrip("0").rstrip(".")
 
 
+def formatted(rows: list[tuple]) -> tuple[tuple, ...]:
+    """Rows with their numbers as the tables print them (up to 4 decimals, `-` for none), for the report."""
+    return tuple(tuple(_value(v, "-") if v is None or isinstance(v, float) else v for v in row) for row in rows)
+
+
 @dataclass(frozen=True)
 class LastRelease:
     release_id: int | None

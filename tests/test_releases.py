@@ -6,7 +6,7 @@ import pytest
 
 from orchestration.cli import move_aside
 from orchestration.defs.resources import WarehouseResource
-from orchestration.ingest import sha256_file
+from orchestration.ingest.landing import sha256_file
 from tests.conftest import run_pipeline
 
 KEY = ("ONLINE_SALES", "ID", "_T", "_T", "2020-04")

@@ -12,7 +12,7 @@ from orchestration.defs.raw import OWNER
 from orchestration.defs.resources import WarehouseResource
 from orchestration.exports import export
 from orchestration.publish import PUBLISHED_STORAGE_VERSION, publish
-from orchestration.releases import claims, latest_release_revisions, not_consistent
+from orchestration.releases import claims, formatted, latest_release_revisions, not_consistent
 
 
 def published_asset(name: str, deps: list, kinds: set[str], description: str, pool: str | None = None):
@@ -101,14 +101,14 @@ def report(warehouse: WarehouseResource) -> dg.MaterializeResult:
             f"Revisions in release {last_release.release_id}",
             last_release.line() + " Every version of every observation: marts.indicator_vintages; revisions: marts.indicator_revisions.",
             ("observation", "before", "now", "revision", "revision %", "unit"),
-            tuple(last_release.revised[:20]),
+            formatted(last_release.revised[:20]),
         ),
         Section(
             "Published claims checked against the warehouse",
             "Each claim of sources/claims/claims.csv against the current release (marts.claims_check): an equality at "
             "the precision it is stated with, rounded, else truncated; an inequality as stated.",
             ("claim", "observation", "stated", "computed", "computed as stated", "verdict", "difference", "quote"),
-            tuple(row[:8] for row in claim_rows),
+            formatted([row[:8] for row in claim_rows]),
         ),
     ]
     page = write_report(charts, warehouse.reports_dir, f"Published {published_at:%Y-%m-%d %H:%M} UTC by run {run_id}.", notes, sections)
