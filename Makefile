@@ -30,7 +30,7 @@ test-quick: lint ## Lint, then the test suite without the browser test
 # parse state apart from the one runs start from.
 lint: setup ## ruff on the Python, sqlfluff on the dbt models
 	$(BIN)/ruff check .
-	DEI_WORKING_DB=:memory: DBT_TARGET_PATH=target/lint $(BIN)/sqlfluff lint dbt_project/models --processes 2
+	DEI_WORKING_DB=:memory: DEI_HISTORY_DB=:memory: DBT_TARGET_PATH=target/lint $(BIN)/sqlfluff lint dbt_project/models --processes 2
 
 rebuild: setup ## Move the working database (and its WAL) aside, kept, then rebuild it from the landed files as `make run` does
 	$(BIN)/python -m orchestration.cli rebuild

@@ -29,7 +29,8 @@ def test_a_corrected_file_makes_a_release_and_history_survives_a_rebuild(defs, s
     warehouse_dir = tmp_path / "warehouse"
     # A claim the warehouse contradicts: the run goes on, its claims check warns and names it.
     with open(sources_copy / "claims" / "claims.csv", "a", encoding="utf-8") as f:
-        f.write("rounded_up_share,A newspaper,2020-12-01,Some 14.8 % of ultra-micro firms sell online.,ONBOARDING_RATE,ID,ULTRA_MIKRO,_T,2020-10,=,14.8,0,1\r\n")  # the sample's line ends (csv.writer's)
+        # CRLF, the sample's line ends (csv.writer's).
+        f.write("rounded_up_share,A newspaper,2020-12-01,Some 14.8 % of ultra-micro firms sell online.,ONBOARDING_RATE,ID,ULTRA_MIKRO,_T,2020-10,=,14.8,0,1\r\n")
     first = run_pipeline(defs, sources_copy, warehouse_dir)
     assert first.success
     [check] = [c for c in first.get_asset_check_evaluations() if c.check_name == "claims_hold"]

@@ -13,13 +13,14 @@ ranked as (
 
     select
         *,
-        row_number() over (partition by indicator_code, ref_area, size_class, breakdown, time_period order by release_from) as version,
+        row_number() over observation as version_number,
         count(*) over (partition by indicator_code, ref_area, size_class, breakdown, time_period) as versions,
-        lag(obs_value) over (partition by indicator_code, ref_area, size_class, breakdown, time_period order by release_from) as previous_value,
-        first_value(obs_value) over (partition by indicator_code, ref_area, size_class, breakdown, time_period order by release_from) as first_value,
-        first_value(obs_status) over (partition by indicator_code, ref_area, size_class, breakdown, time_period order by release_from) as first_status,
-        first_value(release_from) over (partition by indicator_code, ref_area, size_class, breakdown, time_period order by release_from) as first_release
+        lag(obs_value) over observation as previous_value,
+        first_value(obs_value) over observation as first_value,
+        first_value(obs_status) over observation as first_status,
+        first_value(release_from) over observation as first_release
     from vintages
+    window observation as (partition by indicator_code, ref_area, size_class, breakdown, time_period order by release_from)
 
 ),
 
@@ -44,7 +45,7 @@ latest as (
         obs_value - first_value as revision,
         {{ pct_change('obs_value', 'first_value') }} as revision_pct
     from ranked
-    where version = versions
+    where version_number = versions
 
 )
 

@@ -32,16 +32,16 @@ new_releases as (
 
 landed as (
 
-    select list({'feed': feed, 'source_file': source_file, 'sha256': sha256} order by feed, source_file) as source_files
+    select list(struct_pack(feed, source_file, sha256) order by feed, source_file) as source_files
     from loaded_files
 
 )
 
 select
-    (row_number() over (order by snapshot_at)
+    (row_number() over (order by new_releases.snapshot_at)
         {% if is_incremental() %} + (select coalesce(max(release_id), 0) from {{ this }}){% endif %})::integer as release_id,
-    timezone('UTC', snapshot_at) as published_at,
-    snapshot_at,
+    timezone('UTC', new_releases.snapshot_at) as published_at,
+    new_releases.snapshot_at,
     '{{ var("release_run_id") }}' as run_id,
     '{{ var("code_version") }}' as code_version,
     landed.source_files
