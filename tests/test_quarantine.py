@@ -11,7 +11,7 @@ import yaml
 from orchestration.contracts import load_contracts
 from orchestration.ingest.commit import FileLoad
 from orchestration.ingest.load import load_feed
-from orchestration.validation import Failure, ValidationReport, feed_schema, validate
+from orchestration.validation import feed_schema, validate
 from tests.conftest import FIXTURES, SAMPLE_SOURCES, land
 
 CONTRACTS = load_contracts()
@@ -200,16 +200,6 @@ def test_a_broken_resend_is_rejected_and_the_previous_rows_stay(con, landing):
     resent = next(f for f in again.files if f.source_file == rel)
     assert resent.status == "rejected" and resent.error.endswith("the rows of its previous version stay loaded")
     assert con.execute("SELECT count(*) FROM raw.sales WHERE source_file = ?", [rel]).fetchall() == [(2,)]
-
-
-def test_rows_failing_the_contract_check_roll_the_load_back(con, landing):
-    land(FIXTURES / "landing" / "sales" / "2020-05", landing / "sales" / "2020-05")
-    failing = ValidationReport("raw.sales", 2, [Failure("orders", "greater_than_or_equal_to(0)", 1, [{"orders": -1}])])
-    result = load(con, landing, "sales", validate=lambda c, files: failing)
-    assert {f.status for f in result.files} == {"rejected"}
-    assert all("rolled back" in f.error for f in result.files)
-    assert con.execute("SELECT count(*) FROM raw.sales").fetchall() == [(0,)]
-    assert con.execute("SELECT count(*) FROM quarantine.sales").fetchall() == [(0,)]
 
 
 def test_file_names_and_values_never_reach_sql(con, landing, tmp_path):

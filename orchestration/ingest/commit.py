@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import duckdb
 
@@ -56,18 +54,11 @@ class FileLoad:
     error: str | None = None
 
 
-class Report(Protocol):
-    passed: bool
-
-    def summary(self) -> str: ...
-
-
 @dataclass
 class FeedLoad:
     feed: FeedContract
     files: list[FileLoad] = field(default_factory=list)
     rows_in_table: int = 0
-    report: Report | None = None
 
     def with_status(self, status: str) -> list[FileLoad]:
         return [f for f in self.files if f.status == status]
@@ -119,7 +110,6 @@ def commit(
     outcomes: dict[str, FileLoad],
     staged: Staged,
     run_id: str,
-    validate: Callable[[duckdb.DuckDBPyConnection, list[str]], Report] | None,
 ) -> FeedLoad:
     counts = {
         rel: (read, read - quarantined, quarantined)
@@ -161,13 +151,6 @@ def commit(
             # Population lines load as one row per size class; every other feed loads row for row.
             if feed.format != "ministry_table" and rows_written != counted:
                 raise AssertionError(f"{feed.name}: {rows_written} rows written but {counted} counted as loaded")
-        if validate is not None and load.changed_files:
-            load.report = validate(con, load.changed_files)
-        if load.report is not None and not load.report.passed:
-            con.execute("ROLLBACK")
-            message = f"rolled back: the loaded rows failed the contract check: {load.report.summary()}"
-            load.files = [FileLoad(f.source_file, "rejected", f.sha256, f.previous_sha256, error=f"{f.source_file}: {message}") if f.status == "loaded" else f for f in load.files]
-            con.execute("BEGIN TRANSACTION")
         record(con, feed, load.files, run_id, now)
         con.execute("COMMIT")
     except BaseException:

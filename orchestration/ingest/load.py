@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
 
 from orchestration.contracts import FeedContract, load_contracts
-from orchestration.ingest.commit import FeedLoad, FileLoad, Report, commit, prepare_tables
+from orchestration.ingest.commit import FeedLoad, FileLoad, commit, prepare_tables
 from orchestration.ingest.formats import file_problem
 from orchestration.ingest.landing import LandedFile, file_month, landed_in_scope, sha256_file
 from orchestration.ingest.ministry_table import stage_ministry_table, totals_columns
@@ -26,13 +25,8 @@ def load_feed(
     sources_dir: Path,
     run_id: str,
     months: set[str] | None = None,
-    validate: Callable[[duckdb.DuckDBPyConnection, list[str]], Report] | None = None,
 ) -> FeedLoad:
-    """Load a feed's new and changed files (of `months`, or all), quarantining bad rows.
-
-    `validate` runs inside the transaction, on the rows just written; if its report fails, the
-    transaction is rolled back and the files are recorded as rejected with the report.
-    """
+    """Load a feed's new and changed files (of `months`, or all), quarantining bad rows."""
     contracts = load_contracts()
     prepare_tables(con, feed)
     in_scope, misnamed = landed_in_scope(feed, sources_dir, months)
@@ -69,7 +63,7 @@ def load_feed(
             if landed.source_file in unreadable:
                 outcomes[landed.source_file] = _rejected(landed, previous, unreadable[landed.source_file])
         candidates = [f for f in candidates if f.source_file not in unreadable]
-    return commit(con, feed, candidates, removed, previous, outcomes, staged, run_id, validate)
+    return commit(con, feed, candidates, removed, previous, outcomes, staged, run_id)
 
 
 def _rejected(landed: LandedFile, previous: dict[str, str], problem: str) -> FileLoad:
