@@ -14,7 +14,7 @@ export DAGSTER_HOME
 MANIFEST := dbt_project/target/manifest.json
 DBT_FILES := $(shell find dbt_project/models dbt_project/snapshots dbt_project/macros dbt_project/seeds dbt_project/tests -type f) dbt_project/dbt_project.yml
 
-.PHONY: run rebuild test test-quick lint ui dashboard docs setup chromium sample render clean
+.PHONY: run rebuild test test-quick lint ui dashboard docs setup chromium sample render clean postgres-up postgres-down
 
 run: setup ## Materialize every asset on the landed feeds and print the headline indicators
 	$(BIN)/python -m orchestration.cli run
@@ -70,10 +70,29 @@ $(MANIFEST): $(VENV)/.installed $(DBT_FILES)
 	@touch $@
 
 # The repo's instance settings (the warehouse pool's limit) go into a new instance; .dagster_home
-# follows the repo's file, a user's own dagster.yaml is never overwritten.
-$(DAGSTER_HOME)/dagster.yaml: $(if $(REPO_INSTANCE),dagster.yaml)
+# follows the repo's file, a user's own dagster.yaml is never overwritten. DEI_DAGSTER_STORAGE=postgres
+# adds dagster-postgres.yaml (storage in PostgreSQL at $$DEI_DAGSTER_PG_URL); switching either way
+# rewrites .dagster_home's file.
+INSTANCE_YAML := dagster.yaml $(if $(filter postgres,$(DEI_DAGSTER_STORAGE)),dagster-postgres.yaml)
+ifneq ($(REPO_INSTANCE),)
+ifneq ($(shell grep -qs postgres_url $(DAGSTER_HOME)/dagster.yaml && echo postgres),$(filter postgres,$(DEI_DAGSTER_STORAGE)))
+.PHONY: $(DAGSTER_HOME)/dagster.yaml
+endif
+endif
+$(DAGSTER_HOME)/dagster.yaml: $(if $(REPO_INSTANCE),$(INSTANCE_YAML))
 	@mkdir -p $(DAGSTER_HOME)
-	@cp dagster.yaml $@
+	@cat $(INSTANCE_YAML) > $@
+
+# A local PostgreSQL for the instance, on 127.0.0.1 only, its data under .cache/postgres; Debian's
+# server is installed when missing, as the browser is.
+POSTGRES_PORT ?= 5433
+
+postgres-up: $(VENV)/.installed ## Start PostgreSQL for Dagster's instance on 127.0.0.1:$(POSTGRES_PORT) and print its DEI_DAGSTER_PG_URL
+	@command -v pg_config >/dev/null && test -x "$$(pg_config --bindir)/initdb" || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
+	$(BIN)/python -m orchestration.postgres up --port $(POSTGRES_PORT)
+
+postgres-down: $(VENV)/.installed ## Stop the local PostgreSQL started by postgres-up
+	$(BIN)/python -m orchestration.postgres down
 
 sample: $(VENV)/.installed ## Regenerate the committed sample feeds (deterministic)
 	$(BIN)/python -m orchestration.samplegen --out sources

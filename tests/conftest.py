@@ -48,6 +48,7 @@ def run_pipeline(
     selection=None,
     partition_key: str | None = None,
     run_config: dict | None = None,
+    instance: dg.DagsterInstance | None = None,
     **config,
 ) -> dg.ExecuteInProcessResult:
     """Materialize the real assets and checks against a given landing dir and warehouse: one month
@@ -61,7 +62,7 @@ def run_pipeline(
         partition_key=partition_key,
         tags=None if partition_key else all_months_tags(sources_dir),
         run_config=run_config,
-        instance=dg.DagsterInstance.ephemeral(),
+        instance=instance or dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
     )
 
