@@ -42,9 +42,8 @@ def test_a_run_is_recorded_in_postgres(defs, pg_url, tmp_path, monkeypatch):
     started = time.monotonic()
     with dg.DagsterInstance.get() as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
-        result = run_pipeline(
-            defs, SAMPLE_SOURCES, tmp_path / "warehouse", selection=[dg.AssetKey(["raw", "provinces"]), dg.AssetKey(["raw", "platforms"])], instance=instance
-        )
+        feeds = [dg.AssetKey(["raw", "provinces"]), dg.AssetKey(["raw", "platforms"])]
+        result = run_pipeline(defs, SAMPLE_SOURCES, tmp_path / "warehouse", selection=feeds, instance=instance)
         assert result.success
         runs = instance.get_runs()
         assert [r.run_id for r in runs] == [result.run_id]
