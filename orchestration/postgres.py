@@ -63,7 +63,10 @@ def start(directory: Path, port: int) -> str:
     data, log = directory / "data", directory / "server.log"
     directory.mkdir(parents=True, exist_ok=True)
     if os.geteuid() == 0:
-        user = pwd.getpwnam(SERVER_USER)
+        try:
+            user = pwd.getpwnam(SERVER_USER)
+        except KeyError:
+            raise RuntimeError(f"PostgreSQL refuses to run as root and there is no `{SERVER_USER}` user: run as another user") from None
         os.chown(directory, user.pw_uid, user.pw_gid)
     directory.chmod(0o700)
     bin_ = bindir()

@@ -114,3 +114,12 @@ def test_a_users_dagster_yaml_is_never_overwritten(tmp_path):
     new = tmp_path / "new"
     assert _make(f"{new}/dagster.yaml", env={**env, "DAGSTER_HOME": str(new)}).returncode == 0
     assert (new / "dagster.yaml").read_text() == (REPO_ROOT / "dagster.yaml").read_text()
+
+
+def test_a_new_instance_on_postgres_gets_the_postgres_storage(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
+    new = tmp_path / "new"
+    assert _make(f"{new}/dagster.yaml", env={**env, "DAGSTER_HOME": str(new), "DEI_DAGSTER_STORAGE": "postgres"}).returncode == 0
+    written = (new / "dagster.yaml").read_text()
+    assert written == (REPO_ROOT / "dagster.yaml").read_text() + (REPO_ROOT / "dagster-postgres.yaml").read_text()
+    assert "env: DEI_DAGSTER_PG_URL" in written
