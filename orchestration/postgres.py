@@ -58,7 +58,7 @@ def url(port: int, host: str = "127.0.0.1") -> str:
 
 def start(directory: Path, port: int) -> str:
     """Create the cluster on first use (every parent of `directory` must be traversable by the server
-    user), start it on 127.0.0.1:`port` unless it runs, create the database, start it on 127.0.0.1:`port`, create the database; return its URL."""
+    user), start it on 127.0.0.1:`port` unless it runs, create the database; return its URL."""
     directory = directory.resolve()
     data, log = directory / "data", directory / "server.log"
     directory.mkdir(parents=True, exist_ok=True)
