@@ -9,7 +9,6 @@ import argparse
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 from pathlib import Path
 
@@ -31,12 +30,6 @@ def bindir() -> Path:
     if debian:
         return debian[-1].parent
     raise FileNotFoundError("no PostgreSQL server binaries (initdb, pg_ctl): install Debian's `postgresql` package")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _as_server_user(cmd: list[str]) -> list[str]:

@@ -1,6 +1,7 @@
 import os
 import shutil
 import signal
+import socket
 import subprocess
 from pathlib import Path
 
@@ -23,6 +24,13 @@ def land(fixtures: Path, sources_dir: Path) -> list[str]:
         (sources_dir / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(fixtures / rel, sources_dir / rel)
     return files
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on now, for a test's server."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def stop_server(server: subprocess.Popen) -> None:

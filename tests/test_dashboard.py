@@ -19,8 +19,8 @@ from playwright.sync_api import sync_playwright
 
 from orchestration import dashboard
 from orchestration.settings import REPO_ROOT
-from tests.conftest import stop_server
-from tests.test_ui_browser import CHROMIUM, CHROMIUM_ARGS, _free_port
+from tests.conftest import free_port, stop_server
+from tests.test_ui_browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
 
@@ -41,7 +41,7 @@ def superset(sample_run, tmp_path_factory):
     started = time.monotonic()
     dashboard.prepare(home, warehouse.published_db)
     timings["prepare"] = time.monotonic() - started
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         dashboard.serve_command(port), env=dashboard.superset_env(home),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,

@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 
 from orchestration import postgres, settings
 
-from .conftest import SAMPLE_SOURCES, run_pipeline
+from .conftest import SAMPLE_SOURCES, free_port, run_pipeline
 
 try:
     postgres.bindir()
@@ -25,7 +25,7 @@ def pg_url():
     # Not under pytest's tmp_path: as root the server runs as the postgres user, who cannot enter it.
     server_dir = Path(tempfile.mkdtemp(prefix="dei-postgres-"))
     try:
-        yield postgres.start(server_dir, postgres.free_port())
+        yield postgres.start(server_dir, free_port())
     finally:
         postgres.stop(server_dir)
         shutil.rmtree(server_dir)

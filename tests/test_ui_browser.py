@@ -8,7 +8,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,19 +19,13 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from orchestration.settings import REPO_ROOT
-from tests.conftest import SAMPLE_SOURCES, stop_server
+from tests.conftest import SAMPLE_SOURCES, free_port, stop_server
 
 pytestmark = pytest.mark.browser
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
 SHOTS = REPO_ROOT / "test-output" / "browser"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +38,7 @@ def ui(tmp_path_factory):
     shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
     env = {**os.environ, "DAGSTER_HOME": str(home), "DEI_SOURCES_DIR": str(SAMPLE_SOURCES), "DEI_WAREHOUSE_DIR": str(root / "warehouse")}
     subprocess.run([sys.executable, "-m", "orchestration.cli", "run"], cwd=REPO_ROOT, env=env, check=True, capture_output=True)
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [str(Path(sys.executable).parent / "dagster"), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
         cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
