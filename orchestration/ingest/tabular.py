@@ -167,7 +167,7 @@ def _explain(
     def stage(reader: str, reader_params: dict[str, Any], file: LandedFile) -> None:
         con.execute(
             f"""
-            INSERT INTO load_staged
+            INSERT INTO {DETAILED}
             SELECT source_file, file_row,
                    {', '.join(f'{quoted(c.name + "__typed")} AS {quoted(c.name)}' for c in feed.columns)},
                    problems,
@@ -200,15 +200,15 @@ def _explain(
             unreadable[file.source_file] = f"cannot be read ({str(error).splitlines()[0]})"
     staged.drop_files(con, unreadable)
     con.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS load_rejects (scan_id UBIGINT, file_id UBIGINT, line UBIGINT, column_name VARCHAR, "
+        f"CREATE TEMP TABLE IF NOT EXISTS {DETAILED_REJECTS} (scan_id UBIGINT, file_id UBIGINT, line UBIGINT, column_name VARCHAR, "
         "error_type VARCHAR, csv_line VARCHAR, error_message VARCHAR); "
-        "CREATE TEMP TABLE IF NOT EXISTS load_rejects_scans (scan_id UBIGINT, file_id UBIGINT, file_path VARCHAR)"
+        f"CREATE TEMP TABLE IF NOT EXISTS {DETAILED_REJECTS}_scans (scan_id UBIGINT, file_id UBIGINT, file_path VARCHAR)"
     )
 
     key = ", ".join(quoted(k) for k in feed.key)
     key_text = " || ', ' || ".join(f"'{k}=' || {quoted(k)}::VARCHAR" for k in feed.key)
     con.execute(
-        """
+        f"""
         -- Lines DuckDB's reader rejected, one per line, numbered within their file.
         CREATE OR REPLACE TEMP TABLE load_rejected AS
         SELECT source_file, line, first(error_type ORDER BY error_type) AS error_type,
@@ -216,7 +216,7 @@ def _explain(
                first(column_name) AS column_name, first(error_message) AS error_message,
                row_number() OVER (PARTITION BY source_file ORDER BY line) AS rank
         FROM (SELECT p.source_file, r.*
-              FROM load_rejects r JOIN load_rejects_scans s USING (scan_id, file_id) JOIN scan_paths p ON p.filename = s.file_path)
+              FROM {DETAILED_REJECTS} r JOIN {DETAILED_REJECTS}_scans s USING (scan_id, file_id) JOIN scan_paths p ON p.filename = s.file_path)
         GROUP BY source_file, line
         """
     )
@@ -225,7 +225,7 @@ def _explain(
         -- Clean rows whose key an earlier row has: one in a file this load does not replace (that
         -- row stays), else an earlier row of this load (first in path and line order).
         CREATE OR REPLACE TEMP TABLE load_duplicates AS
-        WITH clean AS (SELECT rowid AS row_id, * FROM load_staged WHERE len(problems) = 0),
+        WITH clean AS (SELECT rowid AS row_id, * FROM {DETAILED} WHERE len(problems) = 0),
         existing AS (
             SELECT c.row_id, any_value(e.source_file) AS loaded_from
             FROM clean c JOIN {feed.raw_table} e USING ({key})
@@ -243,10 +243,10 @@ def _explain(
         -- Where the rows to quarantine (and the first rows their duplicates repeat) are in their files.
         CREATE OR REPLACE TEMP TABLE load_positions AS
         WITH wanted AS (
-            SELECT rowid AS row_id, source_file, file_row FROM load_staged
+            SELECT rowid AS row_id, source_file, file_row FROM {DETAILED}
             WHERE len(problems) > 0 OR rowid IN (SELECT row_id FROM load_duplicates) OR rowid IN (SELECT first_row FROM load_duplicates)
         ),
-        firsts AS (SELECT source_file, min(rowid) AS first_row FROM load_staged GROUP BY source_file),
+        firsts AS (SELECT source_file, min(rowid) AS first_row FROM {DETAILED} GROUP BY source_file),
         ordinals AS (SELECT w.*, w.row_id - f.first_row AS ordinal FROM wanted w JOIN firsts f USING (source_file))
         SELECT row_id, source_file, line, coalesce(file_row, line - 1) AS record
         FROM (
@@ -267,7 +267,7 @@ def _explain(
         INSERT INTO {staged.quarantine}
         SELECT s.source_file, p.line, p.record, s.problems[1].rule, s.problems[1].column_name,
                array_to_string(list_transform(s.problems, lambda x: x.reason), '; '), NULL, s.raw_values
-        FROM load_staged s JOIN load_positions p ON p.row_id = s.rowid
+        FROM {DETAILED} s JOIN load_positions p ON p.row_id = s.rowid
         WHERE len(s.problems) > 0;
 
         INSERT INTO {staged.quarantine}
@@ -277,7 +277,7 @@ def _explain(
                    ELSE 'first seen in ' || f.source_file || coalesce(' line ' || f.line, ' record ' || f.record) END,
                NULL, to_json(struct_pack({', '.join(f'{quoted(c.name)} := s.{quoted(c.name)}::VARCHAR' for c in feed.columns)}))::VARCHAR
         FROM load_duplicates d
-        JOIN load_staged s ON s.rowid = d.row_id
+        JOIN {DETAILED} s ON s.rowid = d.row_id
         JOIN load_positions p ON p.row_id = d.row_id
         LEFT JOIN load_positions f ON f.row_id = d.first_row;
 
@@ -288,7 +288,7 @@ def _explain(
 
         INSERT INTO {staged.read}
         SELECT source_file, sum(n) FROM (
-            SELECT source_file, count(*) AS n FROM load_staged GROUP BY ALL
+            SELECT source_file, count(*) AS n FROM {DETAILED} GROUP BY ALL
             UNION ALL SELECT source_file, count(*) FROM load_rejected GROUP BY ALL
         ) GROUP BY ALL;
         """
