@@ -44,15 +44,15 @@ def code_version() -> str:
 
 # "As published on": the observations as they stood at a point in time, or in a release, from
 # the vintages (a table macro, so that BI tools and the duckdb CLI call it like a table).
-AS_PUBLISHED_MACROS = """
+_VINTAGE_COLUMNS = """indicator_code, ref_area, size_class, breakdown, time_period, period_start, frequency, obs_value, unit_measure,
+       obs_status, release_from AS release_id, published_from AS published_at"""
+AS_PUBLISHED_MACROS = f"""
 CREATE MACRO pub.marts.indicators_as_published(as_of) AS TABLE
-SELECT indicator_code, ref_area, size_class, breakdown, time_period, period_start, frequency, obs_value, unit_measure,
-       obs_status, release_from AS release_id, published_from AS published_at
+SELECT {_VINTAGE_COLUMNS}
 FROM marts.indicator_vintages
 WHERE published_from <= as_of AND (published_to IS NULL OR published_to > as_of);
 CREATE MACRO pub.marts.indicators_in_release(release) AS TABLE
-SELECT indicator_code, ref_area, size_class, breakdown, time_period, period_start, frequency, obs_value, unit_measure,
-       obs_status, release_from AS release_id, published_from AS published_at
+SELECT {_VINTAGE_COLUMNS}
 FROM marts.indicator_vintages
 WHERE release_from <= release AND (release_to IS NULL OR release_to > release);
 """
