@@ -8,11 +8,14 @@ from typing import Any
 
 import duckdb
 
+# An observation's key as the tables print it: ONLINE_SALES ID/_T/_T/2020-04.
+OBSERVATION_SQL = "indicator_code || ' ' || ref_area || '/' || size_class || '/' || breakdown || '/' || time_period"
+
 # Observations the last release revised (a new value or status for an observation published
 # before), the largest relative revision first: IDR and % do not compare in absolute terms.
-LAST_RELEASE_REVISIONS_SQL = """
+LAST_RELEASE_REVISIONS_SQL = f"""
 WITH last AS (SELECT max(release_from) AS release_id FROM marts.indicator_vintages)
-SELECT indicator_code || ' ' || ref_area || '/' || size_class || '/' || breakdown || '/' || time_period AS observation,
+SELECT {OBSERVATION_SQL} AS observation,
        previous_value, latest_value, latest_value - previous_value AS revision,
        round((latest_value / nullif(previous_value, 0) - 1) * 100, 4) AS revision_pct, unit_measure
 FROM marts.indicator_revisions, last
@@ -76,8 +79,8 @@ def latest_release_revisions(con: duckdb.DuckDBPyConnection) -> LastRelease:
     return LastRelease(release_id, added, con.execute(LAST_RELEASE_REVISIONS_SQL).fetchall())
 
 
-CLAIMS_SQL = """
-SELECT claim_id, indicator_code || ' ' || ref_area || '/' || size_class || '/' || breakdown || '/' || time_period,
+CLAIMS_SQL = f"""
+SELECT claim_id, {OBSERVATION_SQL},
        comparison, stated_value, unit_mult, decimals, computed_value, computed_rounded, verdict, difference, quote, release_id
 FROM marts.claims_check ORDER BY claim_id
 """
