@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 from pathlib import Path
 from typing import Annotated
@@ -135,8 +136,16 @@ def reporting_period(landing_zone: Path | None = None) -> ReportingPeriod | None
     reporting_period.yml, or None: judged against today. ValueError, naming the file and the
     problem, when the declaration is invalid."""
     path = (landing_zone or sources_dir()) / REPORTING_PERIOD_FILE
-    if not path.exists():
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
         return None
+    return _read_reporting_period(path, stat.st_mtime_ns, stat.st_size)
+
+
+# Read once per version of the file: landed_month asks for every landed file of a scan.
+@functools.lru_cache(maxsize=16)
+def _read_reporting_period(path: Path, mtime_ns: int, size: int) -> ReportingPeriod:
     document = yaml.safe_load(path.read_text(encoding="utf-8"))
     if not isinstance(document, dict):
         raise ValueError(f"{path}: expected first_month and last_month (YYYY-MM), found {document!r}")
