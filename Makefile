@@ -30,7 +30,7 @@ test-quick: lint ## Lint, then the test suite without the browser test
 # parse state apart from the one runs start from.
 lint: setup ## ruff on the Python, sqlfluff on the dbt models
 	$(BIN)/ruff check .
-	DEI_WORKING_DB=:memory: DEI_HISTORY_DB=:memory: DBT_TARGET_PATH=target/lint $(BIN)/sqlfluff lint dbt_project/models --processes 2
+	DEI_ENGINE=duckdb DEI_WORKING_DB=:memory: DEI_HISTORY_DB=:memory: DBT_TARGET_PATH=target/lint $(BIN)/sqlfluff lint dbt_project/models --processes 2
 
 rebuild: setup ## Move the working database (and its WAL) aside, kept, then rebuild it from the landed files as `make run` does
 	$(BIN)/python -m orchestration.cli rebuild
@@ -66,7 +66,7 @@ $(VENV)/.installed: pyproject.toml uv.lock
 # dagster-dbt reads the manifest when the code location loads, and each run starts from dbt's
 # partial-parse state beside it (parsed with the profile's default path): rebuilt whenever dbt files change.
 $(MANIFEST): $(VENV)/.installed $(DBT_FILES)
-	@cd dbt_project && env -u DEI_WORKING_DB -u DEI_HISTORY_DB -u DEI_DUCKDB_MEMORY_LIMIT ../$(BIN)/dbt parse --profiles-dir . --quiet --no-send-anonymous-usage-stats
+	@cd dbt_project && env -u DEI_WORKING_DB -u DEI_HISTORY_DB -u DEI_DUCKDB_MEMORY_LIMIT -u DEI_ENGINE ../$(BIN)/dbt parse --profiles-dir . --quiet --no-send-anonymous-usage-stats
 	@touch $@
 
 # The repo's instance settings (the warehouse pool's limit) go into a new instance; .dagster_home

@@ -170,3 +170,28 @@ def freshness_date(landing_zone: Path | None = None) -> dt.date:
     the landing zone declares when it ended earlier."""
     period = reporting_period(landing_zone)
     return min(today(), period.last_day) if period is not None else today()
+
+
+ENGINES = ("duckdb", "spark")
+
+
+def engine() -> str:
+    """The engine the dbt project runs on (`DEI_ENGINE`): `duckdb` (default, the embedded working
+    database) or `spark` (a Spark session; the raw layer a Parquet lake). Publishing is DuckDB's on both."""
+    name = (os.environ.get("DEI_ENGINE") or "duckdb").strip().lower()
+    if name not in ENGINES:
+        raise ValueError(f"DEI_ENGINE={name!r}: expected one of {', '.join(ENGINES)}")
+    return name
+
+
+def lake_dir() -> Path:
+    """On Spark, the lake (`DEI_LAKE_DIR`, default `warehouse/lake`): the raw layer as Parquet
+    partitioned by month, Spark's managed tables and its catalog. Local disk here; in a cluster a
+    filesystem every executor reads."""
+    return _dir_from_env("DEI_LAKE_DIR", str(warehouse_dir() / "lake"))
+
+
+def spark_master() -> str:
+    """Where Spark runs (`DEI_SPARK_MASTER`): `local[2]` (default, a session in the run's process)
+    or a standalone master, `spark://127.0.0.1:7077` for `make cluster-up`'s."""
+    return os.environ.get("DEI_SPARK_MASTER") or "local[2]"

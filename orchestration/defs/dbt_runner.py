@@ -24,6 +24,8 @@ from dagster_dbt import DagsterDbtTranslator
 WORKING_DB_ENV = "DEI_WORKING_DB"
 HISTORY_DB_ENV = "DEI_HISTORY_DB"
 MEMORY_LIMIT_ENV = "DEI_DUCKDB_MEMORY_LIMIT"
+# ... and this one for the profile's default target (the runner always names its target).
+ENGINE_ENV = "DEI_ENGINE"
 
 # dbt's structured events that carry a node's result; dagster-dbt turns them into Dagster events.
 RESULT_EVENTS = frozenset({"LogModelResult", "LogSeedResult", "LogSnapshotResult", "LogTestResult"})
@@ -59,8 +61,9 @@ class DbtCoreResource(dg.ConfigurableResource):
     project_dir: str
     profiles_dir: str
 
-    def cli(self, args: list[str], *, context: dg.AssetExecutionContext, target_path: Path | None = None) -> DbtCoreInvocation:
-        """Run `dbt <args>` now, on the context's selection (as dagster-dbt would select it)."""
+    def cli(self, args: list[str], *, context: dg.AssetExecutionContext, target_path: Path | None = None, target: str = "duckdb") -> DbtCoreInvocation:
+        """Run `dbt <args>` now, on the context's selection (as dagster-dbt would select it), against
+        the profile's `target` (an engine: duckdb or spark)."""
         from dagster_dbt.asset_utils import extract_runtime_selection_from_args, get_updated_cli_invocation_params_for_context
         from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
         from dbt.cli.main import dbtRunner
@@ -76,14 +79,14 @@ class DbtCoreResource(dg.ConfigurableResource):
         if "--selector" in params.selection_args:
             raise dg.Failure("The dbt selection is too large for a selection on the command line.")
         indirect = ["--indirect-selection", params.indirect_selection] if params.indirect_selection else []
-        full_args = [*args, *params.selection_args, *indirect, *_dbt_args(self.project_dir, self.profiles_dir, target_path)]
+        full_args = [*args, *params.selection_args, *indirect, *_dbt_args(self.project_dir, self.profiles_dir, target_path, target)]
         results: list[dict] = []
 
         def keep_result(event) -> None:
             if event.info.name in RESULT_EVENTS:
                 results.append(msg_to_dict(event))
 
-        runner = dbtRunner(manifest=self.manifest(), callbacks=[keep_result])
+        runner = dbtRunner(manifest=self.manifest(target), callbacks=[keep_result])
         try:
             outcome = runner.invoke(full_args)
         finally:
@@ -101,21 +104,21 @@ class DbtCoreResource(dg.ConfigurableResource):
         ]
         return DbtCoreInvocation(full_args, target_path, events, None if outcome.success else _failure(outcome))
 
-    def manifest(self):
-        """The parsed project (dbt's objects), once per process."""
-        return _parsed_manifest(self.project_dir, self.profiles_dir)
+    def manifest(self, target: str = "duckdb"):
+        """The parsed project (dbt's objects) for a target, once per process."""
+        return _parsed_manifest(self.project_dir, self.profiles_dir, target)
 
 
-def _dbt_args(project_dir: str, profiles_dir: str, target_path: Path) -> list[str]:
+def _dbt_args(project_dir: str, profiles_dir: str, target_path: Path, target: str) -> list[str]:
     return [
-        "--project-dir", project_dir, "--profiles-dir", profiles_dir,
+        "--project-dir", project_dir, "--profiles-dir", profiles_dir, "--target", target,
         "--target-path", str(target_path), "--log-path", str(target_path),
         "--quiet", "--no-send-anonymous-usage-stats",
     ]  # fmt: skip
 
 
 @cache
-def _parsed_manifest(project_dir: str, profiles_dir: str):
+def _parsed_manifest(project_dir: str, profiles_dir: str, target: str):
     from dbt.cli.main import dbtRunner
 
     # The project's own target dir, where `make` keeps dbt's partial-parse state fresh: an
@@ -123,8 +126,10 @@ def _parsed_manifest(project_dir: str, profiles_dir: str):
     # processes parsing at once (test workers, a UI reading it) never see it half-written.
     # That state is keyed on the profile's connection, the database path included: parse with the
     # profile's defaults, as `make` does (the manifest names the database "working" either way).
-    with environment({WORKING_DB_ENV: None, HISTORY_DB_ENV: None, MEMORY_LIMIT_ENV: None}):
-        outcome = dbtRunner().invoke(["parse", *_dbt_args(project_dir, profiles_dir, Path(project_dir) / "target"), "--no-write-json"])
+    # Another engine's parse (its adapter's macros) keeps its state in a folder of its own.
+    state = Path(project_dir) / "target" / ("" if target == "duckdb" else target)
+    with environment({WORKING_DB_ENV: None, HISTORY_DB_ENV: None, MEMORY_LIMIT_ENV: None, ENGINE_ENV: None}):
+        outcome = dbtRunner().invoke(["parse", *_dbt_args(project_dir, profiles_dir, state, target), "--no-write-json"])
     if not outcome.success:
         raise dg.Failure(f"dbt could not parse {project_dir}: {outcome.exception}")
     return outcome.result
