@@ -66,3 +66,12 @@ def session() -> SparkSession:
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+def executors(spark: SparkSession) -> list[str]:
+    """The executors of the session (host:port), the driver left out unless it is the only one
+    (a local session runs its tasks in the driver)."""
+    infos = spark.sparkContext._jsc.sc().statusTracker().getExecutorInfos()
+    driver = f"{spark.conf.get('spark.driver.host')}:{spark.conf.get('spark.driver.port', '')}"
+    found = sorted(f"{info.host()}:{info.port()}" for info in infos)
+    return [e for e in found if e != driver] or found

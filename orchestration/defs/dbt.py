@@ -156,6 +156,12 @@ def _with_warehouse_metadata(context: dg.AssetExecutionContext, events: Iterator
             revised = latest_release_revisions(con)
             for model in ("indicator_vintages", "indicator_revisions"):
                 extra.setdefault(model, {}).update(revised.metadata())
+        if target == "spark":  # where the work ran: the master and the executors it had
+            from orchestration.spark import executors, session
+
+            where = {"spark_master": session().sparkContext.master, "spark_executors": ", ".join(executors(session()))}
+            for table, *_ in columns:
+                extra[table].update(where)
     for event in events:
         if isinstance(event, dg.Output):
             model = context.asset_key_for_output(event.output_name).path[-1]
