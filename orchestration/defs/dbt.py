@@ -171,7 +171,8 @@ def _with_warehouse_metadata(context: dg.AssetExecutionContext, events: Iterator
 
 
 def _engine_columns(context: dg.AssetExecutionContext) -> list[tuple[str, str, str, str | None]]:
-    """The columns of the models this step built, from Spark's catalog."""
+    """The columns of the models this step built (those that exist: a failed step's failure is
+    dbt's), from Spark's catalog."""
     from orchestration.spark import session
 
     selected = set(context.selected_asset_keys)
@@ -180,6 +181,7 @@ def _engine_columns(context: dg.AssetExecutionContext) -> list[tuple[str, str, s
         (node["name"], column.name, column.dataType, column.description)
         for node in manifest()["nodes"].values()
         if node["resource_type"] == "model" and TRANSLATOR.get_asset_key(node) in selected and layer(node) != RELEASES
+        and catalog.tableExists(node["name"], node["schema"])
         for column in catalog.listColumns(node["name"], node["schema"])
     ]
 
