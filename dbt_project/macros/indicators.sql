@@ -21,7 +21,7 @@
 
 {# First day of the month for a 'YYYY-MM' string (ingest held it to the pattern). #}
 {% macro month_start(yyyy_mm) -%}
-    cast({{ yyyy_mm }} || '-01' as date)
+    ({{ yyyy_mm }} || '-01')::date
 {%- endmacro %}
 
 {#

@@ -138,8 +138,8 @@ dated as (
         unioned.breakdown,
         -- YYYY-MM or YYYY: the start of the ISO date (both engines print a DATE as YYYY-MM-DD).
         case catalog.frequency
-            when 'M' then substr(cast(unioned.period_start as string), 1, 7)
-            when 'A' then substr(cast(unioned.period_start as string), 1, 4)
+            when 'M' then substr(unioned.period_start::string, 1, 7)
+            when 'A' then substr(unioned.period_start::string, 1, 4)
         end as time_period,
         unioned.period_start,
         catalog.frequency,
