@@ -11,6 +11,7 @@ loaded_files as (select * from {{ ref('stg_audit__loaded_files') }}),
 
 platforms as (select * from {{ ref('stg_reference__platforms') }}),
 
+-- rows_loaded a BIGINT on both engines (DuckDB sums a BIGINT into a HUGEINT).
 landed as (
 
     select feed, file_month as input_month, coalesce(platform, '_Z') as platform, count(*) as files, sum(rows_loaded)::bigint as rows_loaded
