@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import duckdb
@@ -15,6 +16,9 @@ from pydantic import Field
 
 from orchestration import settings
 from orchestration.defs.dbt_runner import HISTORY_DB_ENV, MEMORY_LIMIT_ENV, WORKING_DB_ENV, DbtCoreResource, environment
+
+if TYPE_CHECKING:
+    from ibis.backends import BaseBackend
 
 # What DuckDB says when another process holds the file's lock; the rest of its message names it.
 LOCK_ERROR = "Could not set lock on file"
@@ -80,6 +84,21 @@ class WarehouseResource(dg.ConfigurableResource):
             yield con
         finally:
             con.close()
+
+    @contextmanager
+    def models_backend(self) -> Iterator["BaseBackend"]:
+        """The engine holding the dbt models' tables, through ibis (for Pandera): the working
+        database, read-only, or on `DEI_ENGINE=spark` the process's Spark session (pyspark is
+        imported only then)."""
+        import ibis
+
+        if settings.engine() == "spark":
+            from orchestration.spark import session
+
+            yield ibis.pyspark.connect(session())
+            return
+        with self.connect(read_only=True) as con:
+            yield ibis.duckdb.from_connection(con)
 
     def wait_until_free(self) -> None:
         """Return once this process could write the working database (dbt, which opens it
