@@ -223,11 +223,11 @@ def _valid_in_period_check(contracts, feed, column, backend):
     ]
     if not bounds:
         return None
-    index = re.compile(feed.path_pattern).groupindex[period]
+    in_path = _path_field(feed.path_pattern, period)
 
     def check(data) -> Any:
         table = data.table
-        value, in_period = table[column.name], table.source_file.re_extract(feed.path_pattern, index)
+        value, in_period = table[column.name], in_path(table)
 
         def valid(first: str | None, last: str | None) -> Any:
             return ibis.and_(*([in_period >= first] if first else []), *([in_period <= last] if last else []))
@@ -238,6 +238,14 @@ def _valid_in_period_check(contracts, feed, column, backend):
     return _pandera().Check(check, name="valid_in_period", error=f"valid_in_period({column.name})")
 
 
+def _path_field(path_pattern: str, field: str) -> Callable[[Any], Any]:
+    """The ibis expression of the `field` its row's file path names (`source_file`), by the group's
+    number: Spark's (Java's) regexes do not read Python's `(?P<name>...)`."""
+    index = re.compile(path_pattern).groupindex[field]
+    numbered = re.sub(r"\(\?P<\w+>", "(", path_pattern)
+    return lambda table: table.source_file.re_extract(numbered, index)
+
+
 def _path_field_check(rule: str, group: Callable[[Mapping[str, Any]], str | None], by_month: bool = False) -> Callable:
     """The frame check of a rule comparing a column's value with the field its row's file path names
     (`group` of the column's rules); `by_month`: a date is compared as its month (YYYY-MM)."""
@@ -245,13 +253,13 @@ def _path_field_check(rule: str, group: Callable[[Mapping[str, Any]], str | None
     def frame_check(contracts, feed, column, backend):
         if (field := group(column.rules)) is None:
             return None
-        index = re.compile(feed.path_pattern).groupindex[field]
+        in_path = _path_field(feed.path_pattern, field)
         dated = by_month and column.type in ("DATE", "TIMESTAMP")
 
         def check(data) -> Any:
             table = data.table
             value = table[column.name].strftime("%Y-%m") if dated else table[column.name]
-            return value == table.source_file.re_extract(feed.path_pattern, index)
+            return value == in_path(table)
 
         return _pandera().Check(check, name=rule, error=f"{rule}({column.name})")
 

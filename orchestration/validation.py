@@ -186,22 +186,20 @@ def _pandera_failures(schema: pa.DataFrameSchema, relation: ibis.Table) -> list[
     try:
         schema.validate(relation, lazy=True)
     except pa.errors.SchemaErrors as errors:
-        failures = []
         cases = errors.failure_cases
-        for (context, check), group in cases.groupby(["schema_context", "check"], dropna=False, sort=False):
-            first = group["failure_case"].iloc[0]
-            # Column checks report {column: value}; schema checks report whole rows or names.
-            column = next(iter(first)) if context == "Column" and isinstance(first, dict) else None
-            if context == "Column" and not isinstance(first, dict):
-                column = str(group["column"].iloc[0])
-            failures.append(
-                Failure(
-                    column=column,
-                    check=str(check),
-                    count=len(group),
-                    sample=_first([_plain(v) for v in group["failure_case"]]),
-                )
-            )
+        by_check: dict[tuple[str | None, str], list[Any]] = {}
+        for context, check, named, case in zip(cases["schema_context"], cases["check"], cases["column"], cases["failure_case"], strict=True):
+            # Column checks report {column: value} (two columns can fail a check of the same name);
+            # schema checks report whole rows or names.
+            column = (next(iter(case)) if isinstance(case, dict) else str(named)) if context == "Column" else None
+            by_check.setdefault((column, str(check)), []).append(case)
+        failures = []
+        for (column, check), values in by_check.items():
+            count = len(values)
+            if isinstance(values[0], ibis.Table):
+                # A required column's failing rows come back unevaluated: counted and sampled here.
+                values, count = values[0].limit(SAMPLE_SIZE).to_pyarrow().to_pylist(), values[0].count().execute()
+            failures.append(Failure(column=column, check=check, count=int(count), sample=_first([_plain(v) for v in values])))
         return failures
     return []
 
