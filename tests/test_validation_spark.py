@@ -16,7 +16,7 @@ import pytest
 
 from orchestration import settings
 from orchestration.contracts import load_contracts
-from orchestration.defs.checks import model_check_result
+from orchestration.defs.checks import holding_engine, model_check_result
 from orchestration.defs.resources import WarehouseResource
 from orchestration.validation import feed_schema, model_schema, validate
 
@@ -276,9 +276,12 @@ def test_the_checks_validate_where_the_engine_holds_the_models(engines, tmp_path
         create_in_duckdb(con, "marts.online_sales_monthly", MONTHLY, monthly_rows(dt.date(2020, 4, 1)))
 
     monkeypatch.setenv("DEI_ENGINE", "spark")
+    assert holding_engine(mart) == "spark" and holding_engine(node("indicator_vintages")) == "duckdb"  # the releases are DuckDB's
     with warehouse.models_backend() as backend:
         assert backend.name == "pyspark" and backend._session is engines["spark"]._session
         assert not model_check_result(backend, key, "marts.online_sales_monthly", mart).passed  # Spark's table, not DuckDB's
+    with warehouse.models_backend("duckdb") as backend:
+        assert model_check_result(backend, key, "marts.online_sales_monthly", mart).passed
 
     monkeypatch.setenv("DEI_ENGINE", "duckdb")
     monkeypatch.delitem(sys.modules, "orchestration.spark")

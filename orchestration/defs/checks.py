@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
+from orchestration import settings
 from orchestration.contracts import load_contracts
 from orchestration.defs.partitions import WAREHOUSE_POOL, run_months
 from orchestration.defs.resources import WarehouseResource
@@ -49,6 +50,14 @@ def model_check_result(
     )
 
 
+def holding_engine(node: Mapping[str, Any]) -> str:
+    """The engine that holds a model's table: the run's, but the releases are built in DuckDB on
+    every engine (beside the history)."""
+    from orchestration.defs.dbt import RELEASES, layer  # dbt.py builds these checks: loaded by the time they run
+
+    return "duckdb" if layer(node) == RELEASES else settings.engine()
+
+
 def build_model_checks(name: str, models: Mapping[dg.AssetKey, Mapping[str, Any]]) -> dg.AssetChecksDefinition:
     """One blocking Pandera check per dbt model of a layer, run together on one connection to the engine."""
 
@@ -73,9 +82,13 @@ def build_model_checks(name: str, models: Mapping[dg.AssetKey, Mapping[str, Any]
     def model_checks(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> Iterator[dg.AssetCheckResult]:
         selected = {check.asset_key for check in context.selected_asset_check_keys}
         months = run_months(context.run.tags)
-        with warehouse.models_backend() as backend:
-            for key, node in models.items():
-                if key in selected:
+        by_engine: dict[str, list[tuple[dg.AssetKey, Mapping[str, Any]]]] = {}
+        for key, node in models.items():
+            if key in selected:
+                by_engine.setdefault(holding_engine(node), []).append((key, node))
+        for engine, chosen in by_engine.items():
+            with warehouse.models_backend(engine) as backend:
+                for key, node in chosen:
                     yield model_check_result(backend, key, f"{node['schema']}.{node['name']}", node, months)
 
     return model_checks

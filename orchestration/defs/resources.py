@@ -86,13 +86,12 @@ class WarehouseResource(dg.ConfigurableResource):
             con.close()
 
     @contextmanager
-    def models_backend(self) -> Iterator["BaseBackend"]:
-        """The engine holding the dbt models' tables, through ibis (for Pandera): the working
-        database, read-only, or on `DEI_ENGINE=spark` the process's Spark session (pyspark is
-        imported only then)."""
+    def models_backend(self, engine: str | None = None) -> Iterator["BaseBackend"]:
+        """An engine holding dbt models' tables (default: the run's), through ibis, for Pandera: the
+        working database, read-only, or Spark's session (pyspark is imported only then)."""
         import ibis
 
-        if settings.engine() == "spark":
+        if (engine or settings.engine()) == "spark":
             from orchestration.spark import session
 
             yield ibis.pyspark.connect(session())
