@@ -13,7 +13,7 @@ from pydantic import Field
 from orchestration import settings
 from orchestration.charts import headline_charts
 from orchestration.defs.checks import build_model_checks
-from orchestration.defs.dbt_runner import DbtCoreResource
+from orchestration.defs.dbt_runner import DbtCoreInvocation, DbtCoreResource
 from orchestration.defs.partitions import WAREHOUSE_POOL, month_keys, monthly, single_run
 from orchestration.defs.raw import OWNER
 from orchestration.defs.resources import WarehouseResource, dbt_project, retry_if_locked
@@ -115,7 +115,7 @@ def _build(
     with retry_if_locked(warehouse.lock_retries, warehouse.lock_retry_seconds):
         if target == "spark" and invocation.is_successful():
             _copy_marts(context, warehouse)
-        yield from _with_warehouse_metadata(context, invocation.stream(), warehouse, charts, target)
+        yield from _with_warehouse_metadata(context, invocation, warehouse, charts, target)
 
 
 def _copy_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> None:
@@ -132,9 +132,12 @@ def _copy_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
                 context.log.info(f"marts.{node['name']}: {rows:,} rows copied from Spark into {warehouse.working_db.name}")
 
 
-def _with_warehouse_metadata(context: dg.AssetExecutionContext, events: Iterator, warehouse: WarehouseResource, charts: bool, target: str) -> Iterator:
+def _with_warehouse_metadata(
+    context: dg.AssetExecutionContext, invocation: DbtCoreInvocation, warehouse: WarehouseResource, charts: bool, target: str
+) -> Iterator:
     """Attach what the warehouse knows once dbt is done: column types (from the engine's catalog, no
-    table scan) and, for marts, the headline charts they feed."""
+    table scan) and, for marts, the headline charts they feed, or the latest release's revisions
+    (read only when dbt succeeded: a failed step's failure is dbt's)."""
     extra: dict[str, dict[str, Any]] = {}
     with warehouse.connect(read_only=True) as con:
         columns = _engine_columns(context) if target == "spark" else con.execute(
@@ -150,9 +153,9 @@ def _with_warehouse_metadata(context: dg.AssetExecutionContext, events: Iterator
             metadata["dagster/column_schema"] = dg.TableSchema(columns=metadata["dagster/column_schema"])
         # Charts read the marts: drawn when this invocation built all of them.
         built_all = {k for k in models_in_layer("marts") if k.path[-1] not in monthly_models()} <= set(context.selected_asset_keys)
-        for chart in headline_charts(con) if charts and built_all else []:
+        for chart in headline_charts(con) if charts and built_all and invocation.is_successful() else []:
             extra.setdefault(chart.mart, {})[f"chart_{chart.name}"] = dg.MetadataValue.md(chart.markdown())
-        if set(models_in_layer(RELEASES)) & set(context.selected_asset_keys):
+        if invocation.is_successful() and set(models_in_layer(RELEASES)) & set(context.selected_asset_keys):
             revised = latest_release_revisions(con)
             for model in ("indicator_vintages", "indicator_revisions"):
                 extra.setdefault(model, {}).update(revised.metadata())
@@ -162,7 +165,7 @@ def _with_warehouse_metadata(context: dg.AssetExecutionContext, events: Iterator
             where = {"spark_master": session().sparkContext.master, "spark_executors": ", ".join(executors(session()))}
             for table, *_ in columns:
                 extra[table].update(where)
-    for event in events:
+    for event in invocation.stream():
         if isinstance(event, dg.Output):
             model = context.asset_key_for_output(event.output_name).path[-1]
             if model in extra:
@@ -227,7 +230,18 @@ def dbt_releases(context: dg.AssetExecutionContext, dbt: DbtCoreResource, wareho
     against the current release."""
     variables = {"release_run_id": context.run.run_id, "code_version": code_version()}
     # The history is DuckDB's on every engine: one writer, beside the working copy of the marts.
+    if settings.engine() != "duckdb":
+        # The staging views the releases read (over tables ingest keeps in the working database)
+        # were built on the engine: made in the working database too.
+        views = sorted({n.split(".")[-1] for m in manifest()["nodes"].values() if layer(m) == RELEASES for n in m["depends_on"]["nodes"] if n.split(".")[-1] in _staging_models()})
+        with warehouse.dbt_environment():
+            dbt.run(["run", "--select", *views], target="duckdb", target_path=warehouse.dbt_target_path("dbt_releases_inputs"))
     yield from _build(context, dbt, warehouse, config, charts=False, variables=variables, target="duckdb")
+
+
+@cache
+def _staging_models() -> frozenset[str]:
+    return frozenset(n["name"] for n in manifest()["nodes"].values() if n["resource_type"] == "model" and layer(n) == "staging")
 
 
 @dbt_assets(

@@ -104,6 +104,18 @@ class DbtCoreResource(dg.ConfigurableResource):
         ]
         return DbtCoreInvocation(full_args, target_path, events, None if outcome.success else _failure(outcome))
 
+    def run(self, args: list[str], *, target: str, target_path: Path) -> None:
+        """Run `dbt <args>` as given (no Dagster selection, no events): what a step needs built
+        beside its own assets. dg.Failure naming what failed, if anything did."""
+        from dbt.cli.main import dbtRunner
+
+        try:
+            outcome = dbtRunner(manifest=self.manifest(target)).invoke([*args, *_dbt_args(self.project_dir, self.profiles_dir, target_path, target)])
+        finally:
+            close_dbt_connections()
+        if not outcome.success:
+            raise dg.Failure(description=_failure(outcome))
+
     def manifest(self, target: str = "duckdb"):
         """The parsed project (dbt's objects) for a target, once per process."""
         return _parsed_manifest(self.project_dir, self.profiles_dir, target)
