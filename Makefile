@@ -38,6 +38,9 @@ rebuild: setup ## Move the working database (and its WAL) aside, kept, then rebu
 ui: setup ## Dagster UI on http://127.0.0.1:3000, same instance as `make run`
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
+daemon: setup ## Dagster's daemon alone (the sensor, the schedule, the run queue), for an instance the UI and runs share from other processes
+	$(BIN)/dagster-daemon run -w workspace.yaml
+
 DASHBOARD_PORT ?= 8088
 
 dashboard: setup ## Apache Superset with the committed dashboard on the published database, on http://127.0.0.1:$(DASHBOARD_PORT)
