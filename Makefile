@@ -14,16 +14,20 @@ export DAGSTER_HOME
 MANIFEST := dbt_project/target/manifest.json
 DBT_FILES := $(shell find dbt_project/models dbt_project/snapshots dbt_project/macros dbt_project/seeds dbt_project/tests -type f) dbt_project/dbt_project.yml
 
-.PHONY: run rebuild test test-quick lint ui daemon dashboard docs setup chromium java postgresql sample render clean postgres-up postgres-down cluster-up cluster-down
+.PHONY: run rebuild test test-quick test-cluster lint ui daemon dashboard docs setup chromium java postgresql sample render clean postgres-up postgres-down cluster-up cluster-down
 
 run: setup ## Materialize every asset on the landed feeds and print the headline indicators
 	$(BIN)/python -m orchestration.cli run
 
-test: lint chromium java ## Lint, then run the whole test suite, the browser test included
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+# The cluster test (tests/test_cluster.py, 30-60 s of JVMs on this machine) runs apart: `make test-cluster`.
+test: lint chromium ## Lint, then run the whole test suite, the browser test included, the cluster test not
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not cluster"
 
-test-quick: lint java ## Lint, then the test suite without the browser test
-	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not browser"
+test-quick: lint ## Lint, then the test suite without the browser test (nor the cluster test)
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not browser and not cluster"
+
+test-cluster: setup java ## The Spark standalone cluster test: cluster-up, a job on both workers, cluster-down
+	$(BIN)/python -m pytest tests/test_cluster.py
 
 # sqlfluff's dbt templater compiles every model; incremental models ask the database whether
 # they exist, so it compiles against an empty in-memory one, never the warehouse, and keeps its

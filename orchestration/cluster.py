@@ -63,6 +63,8 @@ def spark_env(directory: Path) -> dict[str, str]:
         "SPARK_LOCAL_IP": HOST,
         "SPARK_MASTER_HOST": HOST,
         "SPARK_LOCAL_DIRS": str(directory / "tmp"),
+        # A port in use stops the daemon (its log says which) instead of moving it to the next port.
+        "SPARK_DAEMON_JAVA_OPTS": "-Dspark.port.maxRetries=0",
     }
 
 
@@ -106,7 +108,7 @@ def _process_of(pid_file: Path) -> int | None:
         pid, main_class = pid_file.read_text().split()
         stat = Path(f"/proc/{pid}/stat").read_text()
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except (FileNotFoundError, ValueError):
+    except (OSError, ValueError):
         return None
     # A zombie (state Z, after the closing parenthesis of its name) has exited already.
     if stat.rsplit(")", 1)[1].split()[0] == "Z" or main_class.encode() not in cmdline:
@@ -115,24 +117,27 @@ def _process_of(pid_file: Path) -> int | None:
 
 
 def _start(daemon: Daemon, directory: Path, env: dict[str, str]) -> None:
-    log = daemon.log(directory).open("ab")
     # spark-class execs the JVM, so the pid is the daemon's own; its own session outlives `make`.
-    process = subprocess.Popen(
-        [str(spark_home() / "bin" / "spark-class"), daemon.main_class, *daemon.args],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    with daemon.log(directory).open("ab") as log:
+        process = subprocess.Popen(
+            [str(spark_home() / "bin" / "spark-class"), daemon.main_class, *daemon.args],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     daemon.pid_file(directory).write_text(f"{process.pid} {daemon.main_class}\n")
 
 
-def _tail(path: Path, lines: int = 15) -> str:
+def _cause(log: Path, lines: int = 10) -> str:
+    """What a daemon's log says went wrong: its ERROR and exception lines, else its last lines."""
     try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        said = log.read_text(errors="replace").splitlines()
     except FileNotFoundError:
         return "(no log)"
+    errors = [line for line in said if " ERROR " in line or ("Exception" in line and not line.startswith("\t"))]
+    return "\n".join((errors or said)[-lines:])
 
 
 def master_state(webui_port: int) -> dict | None:
@@ -149,7 +154,7 @@ def _wait_for_workers(started: list[Daemon], directory: Path, webui_port: int, w
     while time.monotonic() < deadline:
         for daemon in started:
             if _process_of(daemon.pid_file(directory)) is None:
-                raise RuntimeError(f"Spark {daemon.name} exited; {daemon.log(directory)} ends with:\n{_tail(daemon.log(directory))}")
+                raise RuntimeError(f"Spark {daemon.name} exited; from {daemon.log(directory)}:\n{_cause(daemon.log(directory))}")
         state = master_state(webui_port)
         if state is not None and sum(w["state"] == "ALIVE" for w in state["workers"]) >= workers:
             return
@@ -232,7 +237,10 @@ def main() -> None:
     if args.action == "down":
         down(args.dir)
         return
-    found = up(args.dir, args.port, args.webui_port, tuple(args.worker_webui_ports), None if args.no_postgres else args.postgres_port)
+    try:
+        found = up(args.dir, args.port, args.webui_port, tuple(args.worker_webui_ports), None if args.no_postgres else args.postgres_port)
+    except (FileNotFoundError, RuntimeError) as error:
+        raise SystemExit(f"The cluster did not start: {error}") from None
     print(f"Spark master {found['DEI_SPARK_MASTER']} with {len(args.worker_webui_ports)} workers, web UI http://{HOST}:{args.webui_port}; logs in {args.dir}")
     print("Run on it with:\nexport " + " ".join(f"{k}={v}" for k, v in found.items()))
 

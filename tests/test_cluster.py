@@ -3,6 +3,7 @@ both workers, and `cluster-down` leaves no process behind."""
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -118,3 +119,20 @@ def test_a_job_runs_on_both_workers_and_down_leaves_nothing(tmp_path):
     assert processes_of(directory) == []
     assert cluster.master_state(webui_port) is None
     assert cluster_cli("down", "--dir", str(directory)).returncode == 0
+
+
+def test_a_port_in_use_fails_up_with_its_cause_and_leaves_nothing(tmp_path):
+    directory = tmp_path / "cluster"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        ports = ["--port", str(port), "--webui-port", str(free_port()), "--worker-webui-ports", str(free_port()), str(free_port())]
+        up = cluster_cli("up", "--dir", str(directory), *ports, "--no-postgres")
+    assert up.returncode != 0
+    # The summary names the daemon and quotes its log's error: the port it could not bind.
+    assert "The cluster did not start: Spark master exited" in up.stderr, up.stderr
+    assert f"'sparkMaster' failed after 0 retries (starting from {port})" in up.stderr, up.stderr
+    # The workers started beside it are stopped again.
+    assert not list(directory.glob("*.pid"))
+    assert processes_of(directory) == []
