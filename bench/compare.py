@@ -28,7 +28,9 @@ from feeds import generated_feeds
 REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "bench"
 
-CONTENDERS = ("pipeline", "bare_duckdb", "pandas_pandera")
+CONTENDERS = ("pipeline", "bare_duckdb", "pandas_pandera", "pipeline_spark")
+# The pipeline on Spark (a local session, the lake in the fresh warehouse) runs only when asked (--only).
+DEFAULT_CONTENDERS = CONTENDERS[:3]
 
 
 @dataclass(frozen=True)
@@ -77,8 +79,10 @@ def step_timings(dagster_home: Path) -> list[tuple[str, float]]:
 def run_contender(name: str, sources: Path, work: Path) -> Measure:
     """One run from an empty warehouse / database."""
     log = work / f"{name}.log"
-    if name == "pipeline":
+    if name.startswith("pipeline"):
         env = pipeline_env(sources, work / "warehouse", work / "dagster_home")
+        if name == "pipeline_spark":
+            env.update(DEI_ENGINE="spark", DEI_LAKE_DIR=str(work / "warehouse" / "lake"))
         return measure([sys.executable, "-m", "orchestration.cli", "run"], env, log)
     database = work / f"{name}.duckdb"
     database.unlink(missing_ok=True)
@@ -131,18 +135,18 @@ def main() -> None:
     print(f"{machine()}\n{args.sales_rows:,} sales rows, {size / 2**20:.0f} MiB of sales files; {args.repeats} runs each", flush=True)
 
     results: dict = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "sales_rows": args.sales_rows}
-    runs = compare(sources, work, list(args.only or CONTENDERS), args.repeats)
+    runs = compare(sources, work, list(args.only or DEFAULT_CONTENDERS), args.repeats)
     medians = {name: median(r) for name, r in runs.items()}
     print("\n| contender | wall (median) | peak RSS (median) |\n|---|---:|---:|")
     for name, m in medians.items():
         print(f"| {name} | {m.wall_s:.1f} s | {m.peak_rss_mib:,.0f} MiB |")
-    if "pipeline" in medians:
-        for baseline in ("bare_duckdb", "pandas_pandera"):
-            if baseline in medians:
-                print(f"pipeline / {baseline}: wall {medians['pipeline'].wall_s / medians[baseline].wall_s:.2f}x, "
-                      f"RSS {medians['pipeline'].peak_rss_mib / medians[baseline].peak_rss_mib:.2f}x")
+    for pipeline in ("pipeline", "pipeline_spark"):
+        for baseline in ("bare_duckdb", "pandas_pandera", "pipeline"):
+            if pipeline in medians and baseline in medians and baseline != pipeline:
+                print(f"{pipeline} / {baseline}: wall {medians[pipeline].wall_s / medians[baseline].wall_s:.2f}x, "
+                      f"RSS {medians[pipeline].peak_rss_mib / medians[baseline].peak_rss_mib:.2f}x")
     results["contenders"] = {name: [vars(r) for r in rs] for name, rs in runs.items()}
-    if "pipeline" in medians:
+    if {"pipeline", "pipeline_spark"} & set(medians):
         steps = step_timings(work / "dagster_home")
         print("\nlast pipeline run, by step: " + ", ".join(f"{step} {seconds:.1f} s" for step, seconds in steps))
         results["pipeline_steps"] = dict(steps)

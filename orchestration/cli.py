@@ -124,6 +124,12 @@ def failure_cause(error, warehouse_dir: Path) -> tuple[str, str | None]:
         ("Corrupt database file|stored checksum|not a valid DuckDB database file|Could not read enough bytes from file",
          "the database file named above is damaged (truncated or corrupt): `make rebuild` moves the working database "
          "aside (kept, not deleted) and rebuilds and republishes everything from the landed files."),
+        ("JAVA_GATEWAY_EXITED|JAVA_HOME is not set|java: not found|Unable to locate a Java Runtime",
+         "DEI_ENGINE=spark needs Java 17 for Spark: `make run` installs Debian's openjdk-17-jre-headless when `java` is "
+         "missing (or set JAVA_HOME), then `make run` again; unset DEI_ENGINE to run on DuckDB."),
+        ("Unable to instantiate org.apache.hadoop.hive.ql.metadata.SessionHiveMetaStoreClient",
+         "Spark could not open its catalog (metastore_db in DEI_LAKE_DIR), most often because another process (a run, "
+         "a notebook) has it open: one process owns it at a time. Let that process finish or stop it, then `make run` again."),
     )  # fmt: skip
     chain = list(error_chain(error))
     for info in chain:

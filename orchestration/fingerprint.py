@@ -22,7 +22,7 @@ CODE_DIRS = ("orchestration", "dbt_project/models", "dbt_project/snapshots", "db
 CODE_FILES = ("dbt_project/dbt_project.yml", "dbt_project/profiles.yml", "sources/contracts.yml", "uv.lock")
 CODE_SUFFIXES = {".py", ".sql", ".yml", ".yaml", ".csv"}
 # Settings that change what a run loads, checks or publishes.
-SETTINGS = ("DEI_FIRST_MONTH", "DEI_MAX_QUARANTINED_SHARE", "DEI_DUCKDB_MEMORY_LIMIT")
+SETTINGS = ("DEI_FIRST_MONTH", "DEI_MAX_QUARANTINED_SHARE", "DEI_DUCKDB_MEMORY_LIMIT", "DEI_ENGINE", "DEI_LAKE_DIR")
 
 RUNS_DDL = """
 CREATE TABLE IF NOT EXISTS audit.runs (run_id VARCHAR NOT NULL, inputs_fingerprint VARCHAR NOT NULL, finished_at TIMESTAMP NOT NULL);

@@ -19,8 +19,8 @@ from pydantic_core import PydanticCustomError
 from orchestration.sql import quoted, sql_literal
 
 if TYPE_CHECKING:
-    import duckdb
     import pandera.ibis as pa
+    from ibis.backends import BaseBackend
 
     from orchestration.contracts import ColumnContract, Contracts, FeedContract
 
@@ -86,9 +86,10 @@ class Rule:
     option: Any  # the type of its option in the contracts file; None: not an option (the column type)
     sql: RuleSql
     describe: Callable[[Contracts, Mapping[str, Any]], str | None] = _nothing
-    # Pandera: a check of the column's values (from the rules alone), or of whole rows (the path).
-    column_check: Callable[[Contracts, Mapping[str, Any], duckdb.DuckDBPyConnection], pa.Check | None] = _nothing
-    frame_check: Callable[[Contracts, FeedContract, ColumnContract, duckdb.DuckDBPyConnection], pa.Check | None] = _nothing
+    # Pandera: a check of the column's values (from the rules and the referenced feeds' tables in the
+    # backend), or of whole rows (the path).
+    column_check: Callable[[Contracts, Mapping[str, Any], BaseBackend], pa.Check | None] = _nothing
+    frame_check: Callable[[Contracts, FeedContract, ColumnContract, BaseBackend], pa.Check | None] = _nothing
     # The group of the feed's path_pattern the rule compares the value with, if any.
     path_group: Callable[[Mapping[str, Any]], str | None] = _nothing
     # Whether the rule judges the landed text; the others only judge values that cast.
@@ -121,7 +122,7 @@ def _bound(name: str, operator: str, words: str) -> Rule:
         limit = column.rules[name]
         return f"{typed} {operator} {sql_literal(limit)}", f"'`{column.name}` is ' || {typed} || ', {words} {limit}'"
 
-    def check(contracts, rules, con):
+    def check(contracts, rules, backend):
         if name not in rules:
             return None
         pa = _pandera()
@@ -142,7 +143,7 @@ def _accepted_sql(contracts, column, text, typed, path_field):
     return f"{typed} NOT IN ({listed})", f"'`{column.name}` ' || {_shown(typed)} || ' is not one of {', '.join(values)}'"
 
 
-def _accepted_check(contracts, rules, con):
+def _accepted_check(contracts, rules, backend):
     values = contracts.accepted_values(rules)
     return None if values is None else _pandera().Check.isin(list(values))
 
@@ -153,7 +154,7 @@ def _pattern_sql(contracts, column, text, typed, path_field):
     return f"NOT regexp_full_match({typed}, {sql_literal(pattern)})", f"'`{column.name}` ' || {_shown(typed)} || ' does not match {pattern}'"
 
 
-def _pattern_check(contracts, rules, con):
+def _pattern_check(contracts, rules, backend):
     return _pandera().Check.str_matches(f"^(?:{rules['pattern']})$") if "pattern" in rules else None
 
 
@@ -167,11 +168,14 @@ def _references_sql(contracts, column, text, typed, path_field):
     )
 
 
-def _references_check(contracts, rules, con):
+def _references_check(contracts, rules, backend):
     if (reference := contracts.reference(rules)) is None:
         return None
+    from orchestration.validation import warehouse_table
+
     feed, key = reference
-    referenced = [r[0] for r in con.execute(f"SELECT DISTINCT {quoted(key)} FROM {feed.raw_table}").fetchall()]
+    table = warehouse_table(backend, feed.raw_table)
+    referenced = table.filter(table[key].notnull()).select(key).distinct().to_pyarrow()[key].to_pylist()
     return _pandera().Check.isin(referenced, error=f"references({rules['references']})")
 
 
@@ -197,27 +201,33 @@ def _valid_in_period_sql(contracts, column, text, typed, path_field):
     )
 
 
-def _valid_in_period_check(contracts, feed, column, con):
+def _valid_in_period_check(contracts, feed, column, backend):
     """The referenced row is valid in the period its row's file path names. Only referenced rows with
     a valid_from or valid_to can fail it (none: no check)."""
     if (period := column.rules.get("valid_in_period")) is None:
         return None
     import ibis
 
+    from orchestration.validation import warehouse_table
+
     reference, key = contracts.reference(column.rules)
+    table = warehouse_table(backend, reference.raw_table)
     # Validity at the period's resolution: text that compares with the path's period (2022-12, 2022).
-    bounds = con.execute(
-        f"SELECT {quoted(key)}, strftime({quoted(VALID_FROM)}, $fmt), strftime({quoted(VALID_TO)}, $fmt) FROM {reference.raw_table} "
-        f"WHERE {quoted(VALID_FROM)} IS NOT NULL OR {quoted(VALID_TO)} IS NOT NULL",
-        {"fmt": PERIOD_FORMATS[period]},
-    ).fetchall()
+    fmt = PERIOD_FORMATS[period]
+    bounds = [
+        tuple(row.values())
+        for row in table.filter(table[VALID_FROM].notnull() | table[VALID_TO].notnull())
+        .select(code=table[key], first=table[VALID_FROM].strftime(fmt), last=table[VALID_TO].strftime(fmt))
+        .to_pyarrow()
+        .to_pylist()
+    ]
     if not bounds:
         return None
-    index = re.compile(feed.path_pattern).groupindex[period]
+    in_path = _path_field(feed.path_pattern, period)
 
     def check(data) -> Any:
         table = data.table
-        value, in_period = table[column.name], table.source_file.re_extract(feed.path_pattern, index)
+        value, in_period = table[column.name], in_path(table)
 
         def valid(first: str | None, last: str | None) -> Any:
             return ibis.and_(*([in_period >= first] if first else []), *([in_period <= last] if last else []))
@@ -228,20 +238,28 @@ def _valid_in_period_check(contracts, feed, column, con):
     return _pandera().Check(check, name="valid_in_period", error=f"valid_in_period({column.name})")
 
 
+def _path_field(path_pattern: str, field: str) -> Callable[[Any], Any]:
+    """The ibis expression of the `field` its row's file path names (`source_file`), by the group's
+    number: Spark's (Java's) regexes do not read Python's `(?P<name>...)`."""
+    index = re.compile(path_pattern).groupindex[field]
+    numbered = re.sub(r"\(\?P<\w+>", "(", path_pattern)
+    return lambda table: table.source_file.re_extract(numbered, index)
+
+
 def _path_field_check(rule: str, group: Callable[[Mapping[str, Any]], str | None], by_month: bool = False) -> Callable:
     """The frame check of a rule comparing a column's value with the field its row's file path names
     (`group` of the column's rules); `by_month`: a date is compared as its month (YYYY-MM)."""
 
-    def frame_check(contracts, feed, column, con):
+    def frame_check(contracts, feed, column, backend):
         if (field := group(column.rules)) is None:
             return None
-        index = re.compile(feed.path_pattern).groupindex[field]
+        in_path = _path_field(feed.path_pattern, field)
         dated = by_month and column.type in ("DATE", "TIMESTAMP")
 
         def check(data) -> Any:
             table = data.table
             value = table[column.name].strftime("%Y-%m") if dated else table[column.name]
-            return value == table.source_file.re_extract(feed.path_pattern, index)
+            return value == in_path(table)
 
         return _pandera().Check(check, name=rule, error=f"{rule}({column.name})")
 
@@ -326,14 +344,15 @@ def describe_rules(contracts: Contracts, rules: Mapping[str, Any]) -> str:
     return "; ".join(text for rule in RULES if (text := rule.describe(contracts, rules)))
 
 
-def column_checks(contracts: Contracts, rules: Mapping[str, Any], con: duckdb.DuckDBPyConnection) -> list[pa.Check]:
-    """Pandera checks of a column's values, from its rules (a contract column's or a dbt model's)."""
-    return [check for rule in RULES if (check := rule.column_check(contracts, rules, con)) is not None]
+def column_checks(contracts: Contracts, rules: Mapping[str, Any], backend: BaseBackend) -> list[pa.Check]:
+    """Pandera checks of a column's values, from its rules (a contract column's or a dbt model's);
+    `backend` holds the tables of the feeds a rule references (their keys are looked up once)."""
+    return [check for rule in RULES if (check := rule.column_check(contracts, rules, backend)) is not None]
 
 
-def frame_checks(contracts: Contracts, feed: FeedContract, column: ColumnContract, con: duckdb.DuckDBPyConnection) -> list[pa.Check]:
+def frame_checks(contracts: Contracts, feed: FeedContract, column: ColumnContract, backend: BaseBackend) -> list[pa.Check]:
     """Pandera checks of whole rows for a feed column's rules that compare it with its file's path."""
-    return [check for rule in RULES if (check := rule.frame_check(contracts, feed, column, con)) is not None]
+    return [check for rule in RULES if (check := rule.frame_check(contracts, feed, column, backend)) is not None]
 
 
 def path_groups(rules: Mapping[str, Any]) -> dict[str, str]:

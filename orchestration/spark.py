@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 METASTORE = "metastore_db"
 # Managed tables (the models dbt builds) live beside the raw layer, on the storage executors read.
 MANAGED_TABLES = "warehouse"
+LOG_CONFIG = Path(__file__).with_name("spark-log4j2.properties")
 
 
 def session_config(lake: Path, master: str) -> dict[str, str]:
@@ -31,7 +32,7 @@ def session_config(lake: Path, master: str) -> dict[str, str]:
         "spark.app.name": "digital-economy-indicators",
         "spark.sql.warehouse.dir": str(lake / MANAGED_TABLES),
         "spark.hadoop.javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={lake / METASTORE};create=true",
-        "spark.driver.extraJavaOptions": f"-Dderby.system.home={lake} -Dderby.stream.error.file={lake / 'derby.log'}",
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={lake} -Dderby.stream.error.file={lake / 'derby.log'} -Dlog4j2.configurationFile={LOG_CONFIG}",
         # The progress bar would interleave with dbt's JSON log lines, and dagster-dbt lose events.
         "spark.ui.showConsoleProgress": "false",
         # Nothing listens beyond loopback; the UI port is not needed by a batch run.
@@ -57,9 +58,20 @@ def session() -> SparkSession:
 
     lake = settings.lake_dir()
     lake.mkdir(parents=True, exist_ok=True)
+    # The driver binds to loopback (Spark would pick the host's outward address and say so).
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     builder = SparkSession.builder.enableHiveSupport()
     for key, value in session_config(lake, settings.spark_master()).items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+def executors(spark: SparkSession) -> list[str]:
+    """The executors of the session (host:port), the driver left out unless it is the only one
+    (a local session runs its tasks in the driver)."""
+    infos = spark.sparkContext._jsc.sc().statusTracker().getExecutorInfos()
+    driver = f"{spark.conf.get('spark.driver.host')}:{spark.conf.get('spark.driver.port', '')}"
+    found = sorted(f"{info.host()}:{info.port()}" for info in infos)
+    return [e for e in found if e != driver] or found

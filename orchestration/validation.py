@@ -2,19 +2,24 @@
 contracts (`feed_schema`: the contract's rules as Pandera reads them, which the tests hold what
 ingest loaded to; ingest alone enforces them in a run).
 
-Validation runs inside DuckDB through Pandera's ibis backend: every check is an aggregate query
-over the table, and only failing rows come back to Python, as failure cases.
+Validation runs inside the engine that holds the table (DuckDB, or Spark on `DEI_ENGINE=spark`)
+through Pandera's ibis backend: every check is an aggregate query over the table, and only failing
+rows come back to Python, as failure cases. The same schema reports the same failures on both.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
 import ibis
+import ibis.expr.datatypes as dt
 import pandera.ibis as pa
+from ibis.backends import BaseBackend
 from ibis.backends.sql.datatypes import DuckDBType
 
 from orchestration.contracts import Contracts, FeedContract
@@ -51,17 +56,45 @@ class ValidationReport:
         return f"{self.table}: " + "; ".join(f.describe() for f in self.failures)
 
 
-def feed_schema(contracts: Contracts, feed: FeedContract, con: duckdb.DuckDBPyConnection, columns: Iterable[str] | None = None) -> pa.DataFrameSchema:
+# Where the tables are: an ibis backend (DuckDB's or Spark's, `ibis.pyspark.connect(session)`), or
+# a DuckDB connection, read through ibis.
+Warehouse = duckdb.DuckDBPyConnection | BaseBackend
+
+
+def ibis_backend(warehouse: Warehouse) -> BaseBackend:
+    return warehouse if isinstance(warehouse, BaseBackend) else ibis.duckdb.from_connection(warehouse)
+
+
+def warehouse_table(backend: BaseBackend, name: str) -> ibis.Table:
+    """A table by its qualified name (`schema.table`)."""
+    schema_name, _, table_name = name.rpartition(".")
+    return backend.table(table_name, database=schema_name or None)
+
+
+def column_dtype(type_name: str, backend: BaseBackend) -> dt.DataType:
+    """The ibis type of a column declared `type_name` (DuckDB's spelling, as the contracts and the
+    ymls give it) as `backend` reports it: Spark stores a TIMESTAMP without DuckDB's precision, so
+    a declared type is compared as the engine holding the table would store it."""
+    dtype = DuckDBType.from_string(type_name)
+    if backend.name == "pyspark":
+        from ibis.backends.pyspark.datatypes import PySparkType
+
+        return PySparkType.to_ibis(PySparkType.from_ibis(dtype))
+    return dtype
+
+
+def feed_schema(contracts: Contracts, feed: FeedContract, warehouse: Warehouse, columns: Iterable[str] | None = None) -> pa.DataFrameSchema:
     """The Pandera schema of a feed's contract, over `columns` (default: all of them)."""
+    backend = ibis_backend(warehouse)
     wanted = set(columns) if columns is not None else set(feed.column_names)
     pandera_columns = {}
     table_checks = []
     for c in feed.columns:
         if c.name not in wanted:
             continue
-        checks = column_checks(contracts, c.rules, con)
-        pandera_columns[c.name] = pa.Column(DuckDBType.from_string(c.type), checks=checks, nullable=not c.required)
-        table_checks += frame_checks(contracts, feed, c, con)
+        checks = column_checks(contracts, c.rules, backend)
+        pandera_columns[c.name] = pa.Column(column_dtype(c.type, backend), checks=checks, nullable=not c.required)
+        table_checks += frame_checks(contracts, feed, c, backend)
     key = [k for k in feed.key if k in wanted]
     return pa.DataFrameSchema(pandera_columns, checks=table_checks, name=feed.raw_table, metadata={"key": key})
 
@@ -71,7 +104,7 @@ def dbt_meta(props: Mapping[str, Any]) -> Mapping[str, Any]:
     return props.get("config", {}).get("meta") or props.get("meta") or {}
 
 
-def model_schema(node: Mapping[str, Any], contracts: Contracts, con: duckdb.DuckDBPyConnection) -> pa.DataFrameSchema:
+def model_schema(node: Mapping[str, Any], contracts: Contracts, warehouse: Warehouse) -> pa.DataFrameSchema:
     """The Pandera schema of a dbt model, from its yml: what the model adds or could break.
 
     A model whose `meta.feed` names a feed projects that feed's raw table, whose rows ingest
@@ -81,17 +114,18 @@ def model_schema(node: Mapping[str, Any], contracts: Contracts, con: duckdb.Duck
     `meta.rules` (the contract vocabulary) and is required unless `required: false`. Keys are the
     dbt tests in the yml, not checked here.
     """
+    backend = ibis_backend(warehouse)
     meta = dbt_meta(node)
     projected = {c.name: c.type for c in contracts.feeds[meta["feed"]].columns} if "feed" in meta else None
     columns = {}
     for name, spec in (node.get("columns") or {}).items():
         rules = dbt_meta(spec).get("rules") or {}
         type_name = spec.get("data_type") or (projected or {}).get(name)
-        dtype = DuckDBType.from_string(type_name) if type_name else None
+        dtype = column_dtype(type_name, backend) if type_name else None
         if projected is not None and not rules:
             columns[name] = pa.Column(dtype, nullable=True, required=True)
             continue
-        checks = column_checks(contracts, rules, con)
+        checks = column_checks(contracts, rules, backend)
         columns[name] = pa.Column(dtype, checks=checks, nullable=not rules.get("required", True), required=True)
     return pa.DataFrameSchema(columns, name=f"{node['schema']}.{node['alias'] or node['name']}")
 
@@ -102,32 +136,25 @@ def row_checks(schema: pa.DataFrameSchema) -> int:
 
 
 def validate(
-    con: duckdb.DuckDBPyConnection, table: str, schema: pa.DataFrameSchema, where: Callable[[ibis.Table], ibis.Value] | None = None
+    warehouse: Warehouse, table: str, schema: pa.DataFrameSchema, where: Callable[[ibis.Table], ibis.Value] | None = None
 ) -> ValidationReport:
     """Validate a warehouse table in place (only the rows `where` selects, if given: a load's files,
     a run's months); failing rows come back as failure cases. Duplicate keys are looked for among
     all the table's rows that share a key with a checked row."""
-    backend = ibis.duckdb.from_connection(con)
-    schema_name, _, table_name = table.rpartition(".")
-    whole = backend.table(table_name, database=schema_name or None)
+    backend = ibis_backend(warehouse)
+    whole = warehouse_table(backend, table)
     relation = whole.filter(where(whole)) if where is not None else whole
     rows = relation.count().execute()
     # A small part of a big table (a new month, a load's files) is copied once, so that each of
     # several checks scans the copy rather than filtering the whole table again.
     scoped = where is not None and row_checks(schema) > 1 and rows < SCOPE_SHARE * whole.count().execute()
-    if scoped:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {SCOPE_TABLE} AS {backend.compile(relation)}")
-        relation = backend.table(SCOPE_TABLE, database="temp.main")
-    try:
+    with _copy(backend, relation) if scoped else _as_is(relation) as checked:
         # Pandera's ibis backend reports duplicate keys as an unevaluated expression, so the key
         # (schema metadata) is checked here instead, by one aggregate that returns counts and a sample of the keys.
         key = (schema.metadata or {}).get("key") or []
-        failures = _duplicate_keys(con, table, key, f"temp.main.{SCOPE_TABLE}" if scoped else None) if key else []
+        failures = _duplicate_keys(whole, key, checked if scoped else None) if key else []
         if rows > 0:  # Pandera's ibis backend reports the checks of an empty relation as failed
-            failures += _pandera_failures(schema, relation)
-    finally:
-        if scoped:
-            con.execute(f"DROP TABLE temp.main.{SCOPE_TABLE}")
+            failures += _pandera_failures(schema, checked)
     return ValidationReport(table, rows, failures)
 
 
@@ -135,43 +162,70 @@ SCOPE_SHARE = 0.5
 SCOPE_TABLE = "validation_scope"
 
 
+@contextmanager
+def _copy(backend: BaseBackend, relation: ibis.Table) -> Iterator[ibis.Table]:
+    """`relation` computed once, for the time of the checks: a temporary table in DuckDB, a cached
+    DataFrame in Spark (ibis's cache, whose release fails on DuckDB)."""
+    if backend.name == "pyspark":
+        with relation.cache() as cached:
+            yield cached
+        return
+    backend.con.execute(f"CREATE OR REPLACE TEMP TABLE {SCOPE_TABLE} AS {backend.compile(relation)}")
+    try:
+        yield backend.table(SCOPE_TABLE, database="temp.main")
+    finally:
+        backend.con.execute(f"DROP TABLE temp.main.{SCOPE_TABLE}")
+
+
+@contextmanager
+def _as_is(relation: ibis.Table) -> Iterator[ibis.Table]:
+    yield relation
+
+
 def _pandera_failures(schema: pa.DataFrameSchema, relation: ibis.Table) -> list[Failure]:
     try:
         schema.validate(relation, lazy=True)
     except pa.errors.SchemaErrors as errors:
-        failures = []
         cases = errors.failure_cases
-        for (context, check), group in cases.groupby(["schema_context", "check"], dropna=False, sort=False):
-            first = group["failure_case"].iloc[0]
-            # Column checks report {column: value}; schema checks report whole rows or names.
-            column = next(iter(first)) if context == "Column" and isinstance(first, dict) else None
-            if context == "Column" and not isinstance(first, dict):
-                column = str(group["column"].iloc[0])
-            failures.append(
-                Failure(
-                    column=column,
-                    check=str(check),
-                    count=len(group),
-                    sample=[_plain(v) for v in group["failure_case"].head(SAMPLE_SIZE)],
-                )
-            )
+        by_check: dict[tuple[str | None, str], list[Any]] = {}
+        for context, check, named, case in zip(cases["schema_context"], cases["check"], cases["column"], cases["failure_case"], strict=True):
+            # Column checks report {column: value} (two columns can fail a check of the same name);
+            # schema checks report whole rows or names.
+            column = (next(iter(case)) if isinstance(case, dict) else str(named)) if context == "Column" else None
+            by_check.setdefault((column, str(check)), []).append(case)
+        failures = []
+        for (column, check), values in by_check.items():
+            count = len(values)
+            if isinstance(values[0], ibis.Table):
+                # A required column's failing rows come back unevaluated: counted and sampled here.
+                values, count = values[0].limit(SAMPLE_SIZE).to_pyarrow().to_pylist(), values[0].count().execute()
+            failures.append(Failure(column=column, check=check, count=int(count), sample=_first([_plain(v) for v in values])))
         return failures
     return []
 
 
-def _duplicate_keys(con: duckdb.DuckDBPyConnection, table: str, key: list[str], scope: str | None) -> list[Failure]:
-    """Keys held by more than one row of `table` (only keys found in `scope`, a table, if given)."""
-    cols = ", ".join(f'"{k}"' for k in key)
-    among = f"SEMI JOIN {scope} USING ({cols})" if scope else ""
-    groups, rows, sample = con.execute(
-        f"""
-        SELECT count(*), coalesce(sum(n), 0), list(struct_pack({cols}) ORDER BY {cols})[1:{SAMPLE_SIZE}]
-        FROM (SELECT {cols}, count(*) AS n FROM {table} {among} GROUP BY ALL HAVING count(*) > 1)
-        """
-    ).fetchall()[0]
-    if not groups:
+def _duplicate_keys(table: ibis.Table, key: list[str], scope: ibis.Table | None) -> list[Failure]:
+    """Keys held by more than one row of `table` (only keys found in `scope`, if given), with the
+    first of them in key order: one query."""
+    rows = table.semi_join(scope, key) if scope is not None else table
+    groups = rows.group_by(key).aggregate(n=ibis._.count()).filter(ibis._.n > 1)
+    found = (
+        groups.mutate(rows=groups.n.sum().over(ibis.window()))
+        .order_by(key)
+        .limit(SAMPLE_SIZE)
+        .to_pyarrow()
+        .to_pylist()
+    )
+    if not found:
         return []
-    return [Failure(None, f"unique_key({', '.join(key)})", int(rows), [_plain(k) for k in sample])]
+    sample = [{k: _plain(row[k]) for k in key} for row in found]
+    return [Failure(None, f"unique_key({', '.join(key)})", int(found[0]["rows"]), sample)]
+
+
+def _first(values: list[Any]) -> list[Any]:
+    """The first failure cases in a stable order: engines return failing rows in any order (Spark's
+    vary from run to run)."""
+    return sorted(values, key=lambda v: json.dumps(v, sort_keys=True))[:SAMPLE_SIZE]
 
 
 def _plain(value: Any) -> Any:

@@ -139,10 +139,20 @@ STEP_ERROR = 'dagster._core.errors.DagsterExecutionStepExecutionError: Error occ
             'IO Error: Could not set lock on file "/wh/working.duckdb": Conflicting lock is held in /usr/bin/python3 (PID 4242). See also https://duckdb.org\n')),
          'IO Error: Could not set lock on file "/wh/working.duckdb": Conflicting lock is held in /usr/bin/python3 (PID 4242). See also https://duckdb.org',
          "another program has the working database open"),
+        # What pyspark raises when Java cannot start (JAVA_HOME wrong, or no java on PATH).
+        (error(STEP_ERROR, error("pyspark.errors.exceptions.base.PySparkRuntimeError: [JAVA_GATEWAY_EXITED] Java gateway process exited before sending its port number.\n")),
+         "pyspark.errors.exceptions.base.PySparkRuntimeError: [JAVA_GATEWAY_EXITED] Java gateway process exited before sending its port number.",
+         "DEI_ENGINE=spark needs Java 17"),
+        # What Spark raises when another process holds the lake's Derby catalog.
+        (error(STEP_ERROR, error("pyspark.errors.exceptions.captured.AnalysisException: org.apache.hadoop.hive.ql.metadata.HiveException: "
+                                 "java.lang.RuntimeException: Unable to instantiate org.apache.hadoop.hive.ql.metadata.SessionHiveMetaStoreClient\n")),
+         "pyspark.errors.exceptions.captured.AnalysisException: org.apache.hadoop.hive.ql.metadata.HiveException: "
+         "java.lang.RuntimeException: Unable to instantiate org.apache.hadoop.hive.ql.metadata.SessionHiveMetaStoreClient",
+         "another process (a run, a notebook) has it open"),
         (error(STEP_ERROR, error("_duckdb.BinderException: Binder Error: Referenced column \"x\" not found\n")),
          '_duckdb.BinderException: Binder Error: Referenced column "x" not found', None),
     ],
-    ids=["enospc-os", "enospc-duckdb", "erofs", "eacces", "checksum-in-dbt", "not-duckdb", "lock", "unknown"],
+    ids=["enospc-os", "enospc-duckdb", "erofs", "eacces", "checksum-in-dbt", "not-duckdb", "lock", "no-java", "catalog-in-use", "unknown"],
 )
 def test_failure_cause_is_the_os_or_duckdb_message_with_what_to_do(failure, cause, advice):
     """Read-only and unwritable warehouse dirs are covered here only: the tests run as root, which

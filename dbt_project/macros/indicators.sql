@@ -5,12 +5,12 @@
 #}
 {% macro pct_change(current, base) -%}
     case when {{ base }} is null or {{ base }} = 0 or {{ current }} is null then null
-         else round(({{ current }}::double / {{ base }}::double - 1) * 100, 4) end
+         else {{ round_half_away('(' ~ current ~ '::double / ' ~ base ~ '::double - 1) * 100', 4) }} end
 {%- endmacro %}
 
 {% macro pct_ratio(part, whole) -%}
     case when {{ whole }} is null or {{ whole }} = 0 or {{ part }} is null then null
-         else round({{ part }}::double / {{ whole }}::double * 100, 4) end
+         else {{ round_half_away(part ~ '::double / ' ~ whole ~ '::double * 100', 4) }} end
 {%- endmacro %}
 
 {% macro obs_status(current, base) -%}
@@ -19,9 +19,9 @@
          else 'A' end
 {%- endmacro %}
 
-{# First day of the month for a 'YYYY-MM' string. #}
+{# First day of the month for a 'YYYY-MM' string (ingest held it to the pattern). #}
 {% macro month_start(yyyy_mm) -%}
-    strptime({{ yyyy_mm }} || '-01', '%Y-%m-%d')::date
+    ({{ yyyy_mm }} || '-01')::date
 {%- endmacro %}
 
 {#

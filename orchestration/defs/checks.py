@@ -3,31 +3,34 @@
 
 import datetime as dt
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import duckdb
 
+from orchestration import settings
 from orchestration.contracts import load_contracts
 from orchestration.defs.partitions import WAREHOUSE_POOL, run_months
 from orchestration.defs.resources import WarehouseResource
 from orchestration.validation import dbt_meta, model_schema, validate
 
+if TYPE_CHECKING:
+    from ibis.backends import BaseBackend
+
 PANDERA_CHECK = "pandera_schema"
 
 
 def model_check_result(
-    con: duckdb.DuckDBPyConnection,
+    backend: "BaseBackend",
     key: dg.AssetKey,
     table: str,
     node: Mapping[str, Any],
     months: tuple[str, str] | None = None,
 ) -> dg.AssetCheckResult:
-    """Validate a dbt model's table in DuckDB against the rules in its yml, as a check result;
-    a monthly model only for the run's `months` (first and last, as first days)."""
+    """Validate a dbt model's table in the engine holding it (`backend`) against the rules in its
+    yml, as a check result; a monthly model only for the run's `months` (first and last, as first days)."""
     column = dbt_meta(node).get("partition_column")
     where = (lambda t: t[column].between(dt.date.fromisoformat(months[0]), dt.date.fromisoformat(months[1]))) if column and months else None
-    report = validate(con, table, model_schema(node, load_contracts(), con), where=where)
+    report = validate(backend, table, model_schema(node, load_contracts(), backend), where=where)
     return dg.AssetCheckResult(
         asset_key=key,
         check_name=PANDERA_CHECK,
@@ -47,8 +50,16 @@ def model_check_result(
     )
 
 
+def holding_engine(node: Mapping[str, Any]) -> str:
+    """The engine that holds a model's table: the run's, but the releases are built in DuckDB on
+    every engine (beside the history)."""
+    from orchestration.defs.dbt import RELEASES, layer  # dbt.py builds these checks: loaded by the time they run
+
+    return "duckdb" if layer(node) == RELEASES else settings.engine()
+
+
 def build_model_checks(name: str, models: Mapping[dg.AssetKey, Mapping[str, Any]]) -> dg.AssetChecksDefinition:
-    """One blocking Pandera check per dbt model of a layer, run together on one connection."""
+    """One blocking Pandera check per dbt model of a layer, run together on one connection to the engine."""
 
     @dg.multi_asset_check(
         name=name,
@@ -71,9 +82,13 @@ def build_model_checks(name: str, models: Mapping[dg.AssetKey, Mapping[str, Any]
     def model_checks(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> Iterator[dg.AssetCheckResult]:
         selected = {check.asset_key for check in context.selected_asset_check_keys}
         months = run_months(context.run.tags)
-        with warehouse.connect(read_only=True) as con:
-            for key, node in models.items():
-                if key in selected:
-                    yield model_check_result(con, key, f"{node['schema']}.{node['name']}", node, months)
+        by_engine: dict[str, list[tuple[dg.AssetKey, Mapping[str, Any]]]] = {}
+        for key, node in models.items():
+            if key in selected:
+                by_engine.setdefault(holding_engine(node), []).append((key, node))
+        for engine, chosen in by_engine.items():
+            with warehouse.models_backend(engine) as backend:
+                for key, node in chosen:
+                    yield model_check_result(backend, key, f"{node['schema']}.{node['name']}", node, months)
 
     return model_checks

@@ -10,6 +10,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, dbt_assets
 from pydantic import Field
 
+from orchestration import settings
 from orchestration.charts import headline_charts
 from orchestration.defs.checks import build_model_checks
 from orchestration.defs.dbt_runner import DbtCoreResource
@@ -88,9 +89,13 @@ def _build(
     config: DbtBuildConfig,
     charts: bool,
     variables: dict[str, str] | None = None,
+    target: str | None = None,
 ) -> Iterator:
-    """`dbt build` of the step's selection (with dbt `variables`), its events with the warehouse's
-    metadata, then the step fails if dbt did (after recording what did finish)."""
+    """`dbt build` of the step's selection (with dbt `variables`) on the run's engine (or `target`),
+    its events with the warehouse's metadata, then the step fails if dbt did (after recording what
+    did finish). On Spark the marts it built are then copied into the working database, where
+    publishing and the releases read them."""
+    target = target or settings.engine()
     args = [*BUILD_ARGS, *(["--full-refresh"] if config.full_refresh else [])]
     variables = dict(variables or {})
     if context.assets_def.partitions_def is not None:
@@ -98,21 +103,41 @@ def _build(
         variables.update(month_from=window.start.strftime("%Y-%m-01"), month_to=f"{month_keys(window)[-1]}-01")
     if variables:
         args += ["--vars", json.dumps(variables)]
-    target = warehouse.dbt_target_path(context.op_execution_context.op.name)
+    target_path = warehouse.dbt_target_path(context.op_execution_context.op.name)
     warehouse.wait_until_free()  # dbt itself fails at once on a lock held outside Dagster
+    if target == "spark":
+        from orchestration.spark import session
+
+        session()  # started with the lake's catalog before dbt-spark's session method takes it
     with warehouse.dbt_environment():
-        invocation = dbt.cli(args, context=context, target_path=target)
+        invocation = dbt.cli(args, context=context, target_path=target_path, target=target)
     # The lock taken again between the wait and dbt's own open: the step retries, same policy.
     with retry_if_locked(warehouse.lock_retries, warehouse.lock_retry_seconds):
-        yield from _with_warehouse_metadata(context, invocation.stream(), warehouse, charts)
+        if target == "spark" and invocation.is_successful():
+            _copy_marts(context, warehouse)
+        yield from _with_warehouse_metadata(context, invocation.stream(), warehouse, charts, target)
 
 
-def _with_warehouse_metadata(context: dg.AssetExecutionContext, events: Iterator, warehouse: WarehouseResource, charts: bool) -> Iterator:
-    """Attach what the warehouse knows once dbt is done: column types (from DuckDB's catalog, no
+def _copy_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> None:
+    """The marts this step built on Spark, copied into the working database."""
+    from orchestration.lake import copy_to_duckdb
+    from orchestration.spark import session
+
+    selected = set(context.selected_asset_keys)
+    with warehouse.connect() as con:
+        for node in manifest()["nodes"].values():
+            if node["resource_type"] == "model" and layer(node) == "marts" and TRANSLATOR.get_asset_key(node) in selected:
+                comments = {None: node["description"], **{c["name"]: c["description"] for c in node["columns"].values() if c.get("description")}}
+                rows = copy_to_duckdb(session(), con, node["schema"], node["name"], list(node["columns"]), comments)
+                context.log.info(f"marts.{node['name']}: {rows:,} rows copied from Spark into {warehouse.working_db.name}")
+
+
+def _with_warehouse_metadata(context: dg.AssetExecutionContext, events: Iterator, warehouse: WarehouseResource, charts: bool, target: str) -> Iterator:
+    """Attach what the warehouse knows once dbt is done: column types (from the engine's catalog, no
     table scan) and, for marts, the headline charts they feed."""
     extra: dict[str, dict[str, Any]] = {}
     with warehouse.connect(read_only=True) as con:
-        columns = con.execute(
+        columns = _engine_columns(context) if target == "spark" else con.execute(
             "SELECT table_name, column_name, data_type, comment FROM duckdb_columns() "
             "WHERE schema_name IN ('staging', 'intermediate', 'marts') ORDER BY table_name, column_index"
         ).fetchall()
@@ -131,12 +156,34 @@ def _with_warehouse_metadata(context: dg.AssetExecutionContext, events: Iterator
             revised = latest_release_revisions(con)
             for model in ("indicator_vintages", "indicator_revisions"):
                 extra.setdefault(model, {}).update(revised.metadata())
+        if target == "spark":  # where the work ran: the master and the executors it had
+            from orchestration.spark import executors, session
+
+            where = {"spark_master": session().sparkContext.master, "spark_executors": ", ".join(executors(session()))}
+            for table, *_ in columns:
+                extra[table].update(where)
     for event in events:
         if isinstance(event, dg.Output):
             model = context.asset_key_for_output(event.output_name).path[-1]
             if model in extra:
                 event = event.with_metadata({**event.metadata, **extra[model]})
         yield event
+
+
+def _engine_columns(context: dg.AssetExecutionContext) -> list[tuple[str, str, str, str | None]]:
+    """The columns of the models this step built (those that exist: a failed step's failure is
+    dbt's), from Spark's catalog."""
+    from orchestration.spark import session
+
+    selected = set(context.selected_asset_keys)
+    catalog = session().catalog
+    return [
+        (node["name"], column.name, column.dataType, column.description)
+        for node in manifest()["nodes"].values()
+        if node["resource_type"] == "model" and TRANSLATOR.get_asset_key(node) in selected and layer(node) != RELEASES
+        and catalog.tableExists(node["name"], node["schema"])
+        for column in catalog.listColumns(node["name"], node["schema"])
+    ]
 
 
 @cache
@@ -179,7 +226,8 @@ def dbt_releases(context: dg.AssetExecutionContext, dbt: DbtCoreResource, wareho
     release when an observation changed), then the vintages, the revisions and the claims checked
     against the current release."""
     variables = {"release_run_id": context.run.run_id, "code_version": code_version()}
-    yield from _build(context, dbt, warehouse, config, charts=False, variables=variables)
+    # The history is DuckDB's on every engine: one writer, beside the working copy of the marts.
+    yield from _build(context, dbt, warehouse, config, charts=False, variables=variables, target="duckdb")
 
 
 @dbt_assets(

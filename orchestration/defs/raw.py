@@ -6,6 +6,7 @@ from typing import Any
 
 import dagster as dg
 
+from orchestration import settings
 from orchestration.audit import quarantine_shares
 from orchestration.contracts import FeedContract, dbt_source_name, load_contracts
 from orchestration.defs.partitions import WAREHOUSE_POOL, is_monthly, month_keys, monthly, single_run
@@ -14,6 +15,7 @@ from orchestration.ingest.commit import FeedLoad
 from orchestration.ingest.load import load_feed
 from orchestration.ingest.ministry_table import totals_columns, totals_table
 from orchestration.ingest.staged import FeedError
+from orchestration.lake import land
 from orchestration.sql import quoted
 
 CONTRACT_CHECK = "contract"
@@ -93,7 +95,12 @@ def build_raw_asset(feed: FeedContract) -> dg.AssetsDefinition:
                 raise dg.Failure(description=str(error), metadata={"feed": feed.name}) from error
             for rejected in load.with_status("rejected"):
                 context.log.warning(f"rejected {rejected.error}")
-            yield dg.MaterializeResult(metadata=load_metadata(load))
+            metadata = load_metadata(load)
+            if settings.engine() == "spark":
+                months = land(con, feed, load)
+                metadata["lake_table"] = f"spark: {feed.raw_table} ({settings.lake_dir() / feed.raw_table.replace('.', '/')})"
+                metadata["lake_partitions_written"] = ", ".join(months) or "none (unchanged)"
+            yield dg.MaterializeResult(metadata=metadata)
             # The load rewrote the audit's view too: recorded, so the UI never shows it as missing.
             yield dg.AssetMaterialization(asset_key=LOAD_AUDIT, description=f"written by the load of the {feed.name} feed")
             over, under = quarantine_shares(con, feed.name, warehouse.max_quarantined_share)

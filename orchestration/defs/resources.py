@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import duckdb
@@ -15,6 +16,9 @@ from pydantic import Field
 
 from orchestration import settings
 from orchestration.defs.dbt_runner import HISTORY_DB_ENV, MEMORY_LIMIT_ENV, WORKING_DB_ENV, DbtCoreResource, environment
+
+if TYPE_CHECKING:
+    from ibis.backends import BaseBackend
 
 # What DuckDB says when another process holds the file's lock; the rest of its message names it.
 LOCK_ERROR = "Could not set lock on file"
@@ -80,6 +84,20 @@ class WarehouseResource(dg.ConfigurableResource):
             yield con
         finally:
             con.close()
+
+    @contextmanager
+    def models_backend(self, engine: str | None = None) -> Iterator["BaseBackend"]:
+        """An engine holding dbt models' tables (default: the run's), through ibis, for Pandera: the
+        working database, read-only, or Spark's session (pyspark is imported only then)."""
+        import ibis
+
+        if (engine or settings.engine()) == "spark":
+            from orchestration.spark import session
+
+            yield ibis.pyspark.connect(session())
+            return
+        with self.connect(read_only=True) as con:
+            yield ibis.duckdb.from_connection(con)
 
     def wait_until_free(self) -> None:
         """Return once this process could write the working database (dbt, which opens it

@@ -22,8 +22,9 @@ national as (
         year,
         'ID' as ref_area,
         'national' as aggregation_level,
-        sum(umkm_value_added_idr_bn) as umkm_value_added_idr_bn,
-        sum(gdp_idr_bn) as gdp_idr_bn
+        -- Typed alike on both engines: DuckDB sums into DECIMAL(38, 1), Spark into DECIMAL(28, 1).
+        sum(umkm_value_added_idr_bn)::decimal(38, 1) as umkm_value_added_idr_bn,
+        sum(gdp_idr_bn)::decimal(38, 1) as gdp_idr_bn
     from gdp
     group by year
 

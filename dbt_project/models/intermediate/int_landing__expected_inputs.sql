@@ -11,9 +11,10 @@ loaded_files as (select * from {{ ref('stg_audit__loaded_files') }}),
 
 platforms as (select * from {{ ref('stg_reference__platforms') }}),
 
+-- rows_loaded a BIGINT on both engines (DuckDB sums a BIGINT into a HUGEINT).
 landed as (
 
-    select feed, file_month as input_month, coalesce(platform, '_Z') as platform, count(*) as files, sum(rows_loaded) as rows_loaded
+    select feed, file_month as input_month, coalesce(platform, '_Z') as platform, count(*) as files, sum(rows_loaded)::bigint as rows_loaded
     from loaded_files
     where feed in ('sales', 'onboarding')
     group by all
@@ -22,7 +23,7 @@ landed as (
 
 feed_months as (
 
-    select feed, unnest(generate_series(min(input_month), max(input_month), interval 1 month))::date as input_month
+    select feed, {{ month_series('min(input_month)', 'max(input_month)') }} as input_month
     from landed
     group by feed
 

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='sale_month') }}
+{{ config(**monthly_incremental('sale_month')) }}
 
 with
 
@@ -21,8 +21,9 @@ monthly as (
     select
         sale_month,
         {{ level_columns() }},
-        sum(gross_sales_idr) as gross_sales_idr,
-        sum(orders) as orders,
+        -- Typed alike on both engines: DuckDB sums into DECIMAL(38, s) and HUGEINT, Spark into DECIMAL(28, s) and BIGINT.
+        sum(gross_sales_idr)::decimal(38, 2) as gross_sales_idr,
+        sum(orders)::bigint as orders,
         count(distinct merchant) as active_merchants
     from daily
     -- GROUPING SETS, which sqlfluff's DuckDB dialect cannot parse yet

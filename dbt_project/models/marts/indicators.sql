@@ -136,9 +136,10 @@ dated as (
         unioned.ref_area,
         unioned.size_class,
         unioned.breakdown,
+        -- YYYY-MM or YYYY: the start of the ISO date (both engines print a DATE as YYYY-MM-DD).
         case catalog.frequency
-            when 'M' then strftime(unioned.period_start, '%Y-%m')
-            when 'A' then strftime(unioned.period_start, '%Y')
+            when 'M' then substr(unioned.period_start::string, 1, 7)
+            when 'A' then substr(unioned.period_start::string, 1, 4)
         end as time_period,
         unioned.period_start,
         catalog.frequency,

@@ -2,7 +2,15 @@ with
 
 cumulative as (select * from {{ ref('int_onboarding__cumulative_by_level') }}),
 
-population as (select * from {{ ref('int_population__by_level') }}),
+-- Each year's population holds until the series' next year with one.
+population as (
+
+    select
+        *,
+        lead(year) over (partition by ref_area, size_class order by year) as next_year
+    from {{ ref('int_population__by_level') }}
+
+),
 
 -- That year's population, else the latest earlier year's.
 with_population as (
@@ -12,32 +20,25 @@ with_population as (
         population.year as population_year,
         population.enterprises as population
     from cumulative
-    asof left join population
+    left join population
         on population.ref_area = cumulative.ref_area
         and population.size_class = cumulative.size_class
         and year(cumulative.onboarded_month) >= population.year
+        and (population.next_year is null or year(cumulative.onboarded_month) < population.next_year)
 
 ),
 
+-- A rate of an area whose territory changed in the month is a break in series.
 rated as (
 
     select
         *,
         {{ pct_ratio('cumulative_onboarded', 'population') }} as onboarding_rate_pct,
-        {{ obs_status('cumulative_onboarded', 'population') }} as ratio_status
+        case when {{ obs_status('cumulative_onboarded', 'population') }} = 'A'
+                and {{ territory_changed_in('with_population.ref_area', 'with_population.onboarded_month', 'month') }} then 'B'
+             else {{ obs_status('cumulative_onboarded', 'population') }} end as onboarding_rate_status
     from with_population
-
-),
-
--- A rate of an area whose territory changed in the month is a break in series.
-flagged as (
-
-    select
-        * exclude (ratio_status),
-        case when ratio_status = 'A' and {{ territory_changed_in('rated.ref_area', 'rated.onboarded_month', 'month') }} then 'B'
-             else ratio_status end as onboarding_rate_status
-    from rated
 
 )
 
-select * from flagged
+select * from rated

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='sale_month') }}
+{{ config(**monthly_incremental('sale_month')) }}
 
 with
 
@@ -11,8 +11,9 @@ monthly as (
         province_code,
         size_class,
         platform,
-        sum(gross_sales_idr) as gross_sales_idr,
-        sum(orders) as orders,
+        -- Typed alike on both engines: DuckDB sums into DECIMAL(38, s) and HUGEINT, Spark into DECIMAL(28, s) and BIGINT.
+        sum(gross_sales_idr)::decimal(38, 2) as gross_sales_idr,
+        sum(orders)::bigint as orders,
         count(distinct merchant_id) as active_merchants
     from daily
     group by all

@@ -36,7 +36,7 @@ uptake as (
         {{ pct_ratio('per_program.accepted', 'per_program.registrations') }} as acceptance_rate_pct,
         {{ pct_ratio('per_program.completed', 'per_program.accepted') }} as completion_rate_pct,
         {{ obs_status('per_program.completed', 'per_program.accepted') }} as completion_rate_status,
-        round(per_program.mean_modules_completed, 2) as mean_modules_completed
+        {{ round_half_away('per_program.mean_modules_completed', 2) }} as mean_modules_completed
     from programs
     left join per_program using (program_id)
 

@@ -13,10 +13,10 @@ renamed as (
         feed,
         source_file,
         sha256,
-        json_extract_string(path_fields, '$.platform') as platform,
+        {{ json_string('path_fields', 'platform') }} as platform,
 
         ---------- dates
-        {{ month_start("json_extract_string(path_fields, '$.month')") }} as file_month,
+        {{ month_start(json_string('path_fields', 'month')) }} as file_month,
         loaded_at,
 
         ---------- numerics

@@ -1,0 +1,88 @@
+"""The same assets on Spark (`DEI_ENGINE=spark`, a local session): the sample's raw layer as a
+Parquet lake, the dbt project through dbt-spark, Pandera on the session, and a published
+`marts.indicators` equal to the DuckDB run's.
+
+One Spark session per test process (its JVM and catalog), in a lake of this module's.
+"""
+
+import math
+
+import duckdb
+import pytest
+
+from orchestration import settings
+from tests.conftest import SAMPLE_SOURCES, run_pipeline
+
+KEY = ["indicator_code", "ref_area", "size_class", "breakdown", "time_period"]
+# The engines round differently in the last place (DuckDB's round() on a DOUBLE is not Spark's
+# HALF_UP on its DECIMAL): values agree to the fourth decimal.
+DECIMALS = 4
+
+
+@pytest.fixture(scope="module")
+def spark_env(tmp_path_factory):
+    """The Spark settings for this module's runs: a local session, the lake in a temporary dir."""
+    lake = tmp_path_factory.mktemp("lake")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("DEI_ENGINE", "spark")
+    patch.setenv("DEI_LAKE_DIR", str(lake))
+    patch.delenv("DEI_SPARK_MASTER", raising=False)
+    yield lake
+    patch.undo()
+
+
+@pytest.fixture(scope="module")
+def spark_run(defs, spark_env, tmp_path_factory):
+    warehouse_dir = tmp_path_factory.mktemp("spark_warehouse")
+    result = run_pipeline(defs, SAMPLE_SOURCES, warehouse_dir)
+    return result, warehouse_dir
+
+
+def test_the_spark_run_succeeds_with_every_check(spark_run):
+    result, _ = spark_run
+    assert result.success
+    failed = [(c.asset_key.to_user_string(), c.check_name, c.description) for c in result.get_asset_check_evaluations() if not c.passed]
+    assert failed == []
+
+
+def test_the_raw_layer_is_a_lake_registered_in_spark(spark_run, spark_env):
+    from orchestration.spark import session
+
+    _, warehouse_dir = spark_run
+    spark = session()
+    months = sorted(p.name for p in (spark_env / "raw" / "sales").glob("landed_month=*"))
+    assert months[0] == "landed_month=2019-01" and len(months) == 24
+    partitions = [r[0] for r in spark.sql("SHOW PARTITIONS raw.sales").collect()]
+    assert partitions == months
+    with duckdb.connect(str(warehouse_dir / settings.WORKING_DB_NAME), read_only=True) as con:
+        for schema, table in [("raw", "sales"), ("raw", "onboarding"), ("raw", "provinces"), ("audit", "loaded_files")]:
+            (expected,) = con.execute(f"SELECT count(*) FROM {schema}.{table}").fetchone()
+            assert spark.sql(f"SELECT count(*) FROM {schema}.{table}").collect()[0][0] == expected, table
+
+
+def test_published_indicators_equal_the_duckdb_run(spark_run, published):
+    _, warehouse_dir = spark_run
+    columns = ", ".join([*KEY, "obs_value", "obs_status", "unit_measure"])
+    query = f"SELECT {columns} FROM marts.indicators ORDER BY {', '.join(KEY)}"
+    duck = published.execute(query).fetchall()
+    with duckdb.connect(str(warehouse_dir / settings.PUBLISHED_DB_NAME), read_only=True) as con:
+        spark = con.execute(query).fetchall()
+    assert [r[:5] for r in spark] == [r[:5] for r in duck]  # same keys
+    assert [r[6:] for r in spark] == [r[6:] for r in duck]  # same statuses and units
+    differ = [
+        (d[:5], d[5], s[5])
+        for d, s in zip(duck, spark, strict=True)
+        if (d[5] is None) != (s[5] is None) or (d[5] is not None and not math.isclose(d[5], s[5], rel_tol=0, abs_tol=0.5 * 10**-DECIMALS))
+    ]
+    assert differ == []
+
+
+def test_headline_figures_hold_on_spark(spark_run):
+    from tests.test_pipeline import indicator
+
+    _, warehouse_dir = spark_run
+    with duckdb.connect(str(warehouse_dir / settings.PUBLISHED_DB_NAME), read_only=True) as con:
+        assert indicator(con, "ONLINE_SALES_GROWTH_VS_BASE", period="2020-04") == (480.0, "A", "PCT")
+        value, status, unit = indicator(con, "ONBOARDING_RATE", size_class="ULTRA_MIKRO", period="2020-10")
+        assert (round(value, 2), status, unit) == (14.69, "A", "PCT")
+        assert indicator(con, "TRAINING_OVERSUBSCRIPTION", breakdown="umkm_go_digital", period="2020") == (260.0, "A", "PCT")
