@@ -24,17 +24,16 @@ except FileNotFoundError as missing:
 
 # The run's own session (orchestration.spark.session(), configured from DEI_SPARK_MASTER and the
 # lake), in a process of its own as a run's is. Before the job it waits until both executors have
-# registered with the driver (the status tracker lists them beside the driver), so that its tasks
-# are offered to both; while the application is active it reads the master's view of it.
+# registered with the driver, so that its tasks are offered to both; while the application is
+# active it reads the master's view of it.
 JOB = """
 import json, sys, time
 from orchestration import cluster
-from orchestration.spark import session
+from orchestration.spark import executors, session
 
 spark = session()
-tracker = spark.sparkContext._jsc.sc().statusTracker()
 deadline = time.monotonic() + 120
-while len(tracker.getExecutorInfos()) < 3 and time.monotonic() < deadline:
+while len(executors(spark)) < 2 and time.monotonic() < deadline:
     time.sleep(0.2)
 total = spark.range(0, 1_000_000, numPartitions=8).selectExpr("sum(id)").first()[0]
 state = cluster.master_state(int(sys.argv[1]))
@@ -42,6 +41,7 @@ app = spark.sparkContext.applicationId
 print(json.dumps({
     "app": app,
     "master": spark.sparkContext.master,
+    "executors": executors(spark),
     "sum": total,
     "app_cores": [a["cores"] for a in state["activeapps"] if a["id"] == app],
     "worker_cores_used": sorted(w["coresused"] for w in state["workers"]),
@@ -102,7 +102,9 @@ def test_a_job_runs_on_both_workers_and_down_leaves_nothing(tmp_path):
 
     assert done["master"] == f"spark://127.0.0.1:{port}"
     assert done["sum"] == sum(range(1_000_000))
-    # The application held one core on each worker ...
+    # Two executors registered with the driver, neither of them the driver ...
+    assert len(set(done["executors"])) == 2, done["executors"]
+    # ... the application held one core on each worker ...
     assert done["app_cores"] == [2]
     assert done["worker_cores_used"] == [1, 1]
     # ... and each worker's executor ran tasks of the job (the executors log to the worker's work dir).
