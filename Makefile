@@ -14,16 +14,20 @@ export DAGSTER_HOME
 MANIFEST := dbt_project/target/manifest.json
 DBT_FILES := $(shell find dbt_project/models dbt_project/snapshots dbt_project/macros dbt_project/seeds dbt_project/tests -type f) dbt_project/dbt_project.yml
 
-.PHONY: run rebuild test test-quick lint ui dashboard docs setup chromium sample render clean postgres-up postgres-down
+.PHONY: run rebuild test test-quick test-cluster lint ui daemon dashboard docs setup chromium java postgresql sample render clean postgres-up postgres-down cluster-up cluster-down
 
 run: setup ## Materialize every asset on the landed feeds and print the headline indicators
 	$(BIN)/python -m orchestration.cli run
 
-test: lint chromium ## Lint, then run the whole test suite, the browser test included
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+# The cluster test (tests/test_cluster.py, 30-60 s of JVMs on this machine) runs apart: `make test-cluster`.
+test: lint chromium ## Lint, then run the whole test suite, the browser test included, the cluster test not
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not cluster"
 
-test-quick: lint ## Lint, then the test suite without the browser test
-	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not browser"
+test-quick: lint ## Lint, then the test suite without the browser test (nor the cluster test)
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not browser and not cluster"
+
+test-cluster: setup java ## The Spark standalone cluster test: cluster-up, a job on both workers, cluster-down
+	$(BIN)/python -m pytest tests/test_cluster.py
 
 # sqlfluff's dbt templater compiles every model; incremental models ask the database whether
 # they exist, so it compiles against an empty in-memory one, never the warehouse, and keeps its
@@ -37,6 +41,9 @@ rebuild: setup ## Move the working database (and its WAL) aside, kept, then rebu
 
 ui: setup ## Dagster UI on http://127.0.0.1:3000, same instance as `make run`
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+daemon: setup ## Dagster's daemon alone (the sensor, the schedule, the run queue), for an instance the UI and runs share from other processes
+	$(BIN)/dagster-daemon run -w workspace.yaml
 
 DASHBOARD_PORT ?= 8088
 
@@ -87,12 +94,30 @@ $(DAGSTER_HOME)/dagster.yaml: $(if $(REPO_INSTANCE),$(INSTANCE_YAML))
 # server is installed when missing, as the browser is.
 POSTGRES_PORT ?= 5433
 
-postgres-up: $(VENV)/.installed ## Start PostgreSQL for Dagster's instance on 127.0.0.1:$(POSTGRES_PORT) and print its DEI_DAGSTER_PG_URL
+postgresql:
 	@command -v pg_config >/dev/null && test -x "$$(pg_config --bindir)/initdb" || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
+
+postgres-up: $(VENV)/.installed postgresql ## Start PostgreSQL for Dagster's instance on 127.0.0.1:$(POSTGRES_PORT) and print its DEI_DAGSTER_PG_URL
 	$(BIN)/python -m orchestration.postgres up --port $(POSTGRES_PORT)
 
 postgres-down: $(VENV)/.installed ## Stop the local PostgreSQL started by postgres-up
 	$(BIN)/python -m orchestration.postgres down
+
+# A Spark standalone master and two one-core workers from the Spark inside the pyspark wheel, and
+# the instance's PostgreSQL, all on 127.0.0.1; pid files and logs in .cache/cluster. Debian's Java
+# is installed when missing, as the browser is.
+SPARK_PORT ?= 7077
+SPARK_WEBUI_PORT ?= 8080
+SPARK_WORKER_WEBUI_PORTS ?= 8081 8082
+
+java:
+	@command -v java >/dev/null || test -n "$$JAVA_HOME" || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless; }
+
+cluster-up: $(VENV)/.installed java postgresql ## Start a Spark master (spark://127.0.0.1:$(SPARK_PORT), UI :$(SPARK_WEBUI_PORT)), two workers and PostgreSQL; print the settings a run uses
+	$(BIN)/python -m orchestration.cluster up --port $(SPARK_PORT) --webui-port $(SPARK_WEBUI_PORT) --worker-webui-ports $(SPARK_WORKER_WEBUI_PORTS) --postgres-port $(POSTGRES_PORT)
+
+cluster-down: $(VENV)/.installed ## Stop what cluster-up started
+	$(BIN)/python -m orchestration.cluster down
 
 sample: $(VENV)/.installed ## Regenerate the committed sample feeds (deterministic)
 	$(BIN)/python -m orchestration.samplegen --out sources

@@ -49,6 +49,12 @@ def url(port: int, host: str = "127.0.0.1") -> str:
     return f"postgresql+psycopg2://{SERVER_USER}@{host}:{port}/{DATABASE}"
 
 
+def running(directory: Path) -> bool:
+    """Whether the server whose data is under `directory` runs (pg_ctl status reads its pid file)."""
+    data = directory.resolve() / "data"
+    return subprocess.run(_as_server_user([str(bindir() / "pg_ctl"), "status", "-D", str(data)]), capture_output=True).returncode == 0
+
+
 def start(directory: Path, port: int) -> str:
     """Create the cluster on first use (every parent of `directory` must be traversable by the server
     user), start it on 127.0.0.1:`port` unless it runs, create the database; return its URL."""
@@ -65,8 +71,7 @@ def start(directory: Path, port: int) -> str:
     bin_ = bindir()
     if not (data / "PG_VERSION").exists():
         _run([str(bin_ / "initdb"), "-D", str(data), "-U", SERVER_USER, "--auth=trust", "-E", "UTF8", "--no-sync"])
-    running = subprocess.run(_as_server_user([str(bin_ / "pg_ctl"), "status", "-D", str(data)]), capture_output=True).returncode == 0
-    if not running:
+    if not running(directory):
         options = f"-h 127.0.0.1 -p {port} -k {directory}"
         _run([str(bin_ / "pg_ctl"), "start", "-D", str(data), "-l", str(log), "-w", "-o", options])
     server = ["-h", "127.0.0.1", "-p", str(port), "-U", SERVER_USER]

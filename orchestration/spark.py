@@ -71,7 +71,9 @@ def session() -> SparkSession:
 def executors(spark: SparkSession) -> list[str]:
     """The executors of the session (host:port), the driver left out unless it is the only one
     (a local session runs its tasks in the driver)."""
-    infos = spark.sparkContext._jsc.sc().statusTracker().getExecutorInfos()
-    driver = f"{spark.conf.get('spark.driver.host')}:{spark.conf.get('spark.driver.port', '')}"
-    found = sorted(f"{info.host()}:{info.port()}" for info in infos)
+    context = spark.sparkContext._jsc.sc()
+    # The tracker lists block managers: the driver's is at its block manager's port, not spark.driver.port.
+    driver_id = context.env().blockManager().blockManagerId()
+    driver = f"{driver_id.host()}:{driver_id.port()}"
+    found = sorted(f"{info.host()}:{info.port()}" for info in context.statusTracker().getExecutorInfos())
     return [e for e in found if e != driver] or found

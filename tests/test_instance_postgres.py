@@ -1,6 +1,10 @@
-"""Dagster's instance on PostgreSQL: a real run of the project's assets is recorded in the database."""
+"""Dagster's instance on PostgreSQL: a real run of the project's assets is recorded in the database,
+and the daemon, in a process of its own, launches the runs queued there."""
 
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -12,7 +16,7 @@ from sqlalchemy.engine import make_url
 
 from orchestration import postgres, settings
 
-from .conftest import SAMPLE_SOURCES, free_port, run_pipeline
+from .conftest import SAMPLE_SOURCES, free_port, run_pipeline, stop_server
 
 try:
     postgres.bindir()
@@ -31,14 +35,26 @@ def pg_url():
         shutil.rmtree(server_dir)
 
 
-def test_a_run_is_recorded_in_postgres(defs, pg_url, tmp_path, monkeypatch):
-    # The instance's dagster.yaml as `DEI_DAGSTER_STORAGE=postgres make` writes it.
+@pytest.fixture
+def pg_home(pg_url, tmp_path, monkeypatch) -> Path:
+    """A DAGSTER_HOME whose dagster.yaml is the one `DEI_DAGSTER_STORAGE=postgres make` writes."""
     home = tmp_path / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text("".join((settings.REPO_ROOT / f).read_text() for f in ("dagster.yaml", "dagster-postgres.yaml")))
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     monkeypatch.setenv("DEI_DAGSTER_PG_URL", pg_url)
+    return home
 
+
+def pg_query(pg_url: str, sql: str, params: tuple = ()) -> list[tuple]:
+    """Ask the database itself, as another process or machine would read it."""
+    u = make_url(pg_url)
+    with psycopg2.connect(host=u.host, port=u.port, user=u.username, dbname=u.database) as con, con.cursor() as cur:
+        cur.execute(sql, params)
+        return cur.fetchall()
+
+
+def test_a_run_is_recorded_in_postgres(defs, pg_url, pg_home, tmp_path):
     started = time.monotonic()
     with dg.DagsterInstance.get() as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
@@ -51,14 +67,67 @@ def test_a_run_is_recorded_in_postgres(defs, pg_url, tmp_path, monkeypatch):
         assert {k.to_user_string() for k in instance.get_asset_keys()} >= {"raw/provinces", "raw/platforms"}
     print(f"run on the PostgreSQL instance: {time.monotonic() - started:.1f} s")
 
-    # The database itself holds the run and its events, as another process or machine would read them.
-    u = make_url(pg_url)
-    with psycopg2.connect(host=u.host, port=u.port, user=u.username, dbname=u.database) as con, con.cursor() as cur:
-        cur.execute("SELECT run_id, status FROM runs")
-        assert cur.fetchall() == [(result.run_id, "SUCCESS")]
-        cur.execute(
-            "SELECT asset_key FROM event_logs WHERE run_id = %s AND dagster_event_type = 'ASSET_MATERIALIZATION'",
-            (result.run_id,),
-        )
-        materialized = {row[0] for row in cur.fetchall()}
-        assert {'["raw", "provinces"]', '["raw", "platforms"]'} <= materialized
+    # The database itself holds the run and its events.
+    assert pg_query(pg_url, "SELECT run_id, status FROM runs") == [(result.run_id, "SUCCESS")]
+    materialized = pg_query(pg_url, "SELECT asset_key FROM event_logs WHERE run_id = %s AND dagster_event_type = 'ASSET_MATERIALIZATION'", (result.run_id,))
+    assert {'["raw", "provinces"]', '["raw", "platforms"]'} <= {row[0] for row in materialized}
+
+
+# A code location of its own: the run queue and the daemon are under test, and a run of this one
+# starts in seconds where every process of the project's (code server, run worker) takes ~7 s to load it.
+QUEUED_CODE = """
+import dagster as dg
+
+@dg.op
+def answer() -> int:
+    return 42
+
+@dg.job(executor_def=dg.in_process_executor)
+def queued():
+    answer()
+"""
+
+
+def test_the_daemon_launches_the_runs_queued_in_postgres(pg_url, pg_home, tmp_path):
+    with dg.DagsterInstance.get() as instance:
+        assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+        limits = instance.get_concurrency_config()
+        assert limits.run_queue_config.max_concurrent_runs == 2
+        assert limits.pool_config.default_pool_limit == 1
+
+    code = tmp_path / "queued.py"
+    code.write_text(QUEUED_CODE)
+    bin_ = Path(sys.executable).parent
+    started = time.monotonic()
+    # `make daemon`'s command on this code location, in a process (and session) of its own.
+    daemon = subprocess.Popen(
+        [str(bin_ / "dagster-daemon"), "run", "-f", str(code)],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        # Launched as from the UI: the coordinator puts the run in the queue, in the database.
+        launch = subprocess.run([str(bin_ / "dagster"), "job", "launch", "-f", str(code), "-j", "queued"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert launch.returncode == 0, launch.stderr[-3000:]
+        queued_s = time.monotonic() - started
+        runs = pg_query(pg_url, "SELECT run_id, status FROM runs")
+        assert len(runs) == 1 and runs[0][1] in ("QUEUED", "STARTING", "STARTED", "SUCCESS")
+        while time.monotonic() - started < 120 and runs[0][1] not in ("SUCCESS", "FAILURE"):
+            time.sleep(0.5)
+            runs = pg_query(pg_url, "SELECT run_id, status FROM runs")
+    finally:
+        stop_server(daemon)
+    print(f"run queued {queued_s:.1f} s and finished {time.monotonic() - started:.1f} s after the daemon started")
+
+    assert [status for _, status in runs] == ["SUCCESS"]
+    run_id = runs[0][0]
+    events = pg_query(pg_url, "SELECT dagster_event_type FROM event_logs WHERE run_id = %s AND dagster_event_type IS NOT NULL ORDER BY id", (run_id,))
+    lifecycle = [e for (e,) in events if e.startswith("PIPELINE_")]
+    # Queued, launched by the daemon from the queue into a run worker of its own, finished.
+    assert lifecycle == ["PIPELINE_ENQUEUED", "PIPELINE_STARTING", "PIPELINE_START", "PIPELINE_SUCCESS"]
+    with dg.DagsterInstance.get() as instance:
+        worker_pids = {e.dagster_event.pid for e in instance.all_logs(run_id, of_type=dg.DagsterEventType.RUN_START)}
+        assert len(worker_pids) == 1 and worker_pids.isdisjoint({os.getpid(), daemon.pid})
+        assert {"SENSOR", "QUEUED_RUN_COORDINATOR"} <= set(instance.get_daemon_heartbeats())
