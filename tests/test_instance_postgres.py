@@ -92,7 +92,7 @@ def test_the_daemon_launches_the_runs_queued_in_postgres(pg_url, pg_home, tmp_pa
     with dg.DagsterInstance.get() as instance:
         assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
         limits = instance.get_concurrency_config()
-        assert limits.run_queue_config.max_concurrent_runs == 2
+        assert limits.run_queue_config.max_concurrent_runs == 1
         assert limits.pool_config.default_pool_limit == 1
 
     code = tmp_path / "queued.py"
