@@ -184,8 +184,8 @@ def _engine_columns(context: dg.AssetExecutionContext) -> list[tuple[str, str, s
         (node["name"], column.name, column.dataType, column.description)
         for node in manifest()["nodes"].values()
         if node["resource_type"] == "model" and TRANSLATOR.get_asset_key(node) in selected and layer(node) != RELEASES
-        and catalog.tableExists(node["name"], node["schema"])
-        for column in catalog.listColumns(node["name"], node["schema"])
+        and catalog.tableExists(f"{node['schema']}.{node['name']}")
+        for column in catalog.listColumns(f"{node['schema']}.{node['name']}")
     ]
 
 
