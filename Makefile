@@ -14,16 +14,19 @@ export DAGSTER_HOME
 MANIFEST := dbt_project/target/manifest.json
 DBT_FILES := $(shell find dbt_project/models dbt_project/snapshots dbt_project/macros dbt_project/seeds dbt_project/tests -type f) dbt_project/dbt_project.yml
 
+# A run on Spark (DEI_ENGINE=spark) needs Java, installed when missing; the test suite runs Spark too.
+SPARK_JAVA := $(if $(filter spark,$(DEI_ENGINE)),java)
+
 .PHONY: run rebuild test test-quick test-cluster lint ui daemon dashboard docs setup chromium java postgresql sample render clean postgres-up postgres-down cluster-up cluster-down
 
-run: setup ## Materialize every asset on the landed feeds and print the headline indicators
+run: setup $(SPARK_JAVA) ## Materialize every asset on the landed feeds and print the headline indicators
 	$(BIN)/python -m orchestration.cli run
 
 # The cluster test (tests/test_cluster.py, 30-60 s of JVMs on this machine) runs apart: `make test-cluster`.
-test: lint chromium ## Lint, then run the whole test suite, the browser test included, the cluster test not
+test: lint chromium java ## Lint, then run the whole test suite, the browser test included, the cluster test not
 	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not cluster"
 
-test-quick: lint ## Lint, then the test suite without the browser test (nor the cluster test)
+test-quick: lint java ## Lint, then the test suite without the browser test (nor the cluster test)
 	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not browser and not cluster"
 
 test-cluster: setup java ## The Spark standalone cluster test: cluster-up, a job on both workers, cluster-down
@@ -36,7 +39,7 @@ lint: setup ## ruff on the Python, sqlfluff on the dbt models
 	$(BIN)/ruff check .
 	DEI_ENGINE=duckdb DEI_WORKING_DB=:memory: DEI_HISTORY_DB=:memory: DBT_TARGET_PATH=target/lint $(BIN)/sqlfluff lint dbt_project/models --processes 2
 
-rebuild: setup ## Move the working database (and its WAL) aside, kept, then rebuild it from the landed files as `make run` does
+rebuild: setup $(SPARK_JAVA) ## Move the working database (and its WAL) aside, kept, then rebuild it from the landed files as `make run` does
 	$(BIN)/python -m orchestration.cli rebuild
 
 ui: setup ## Dagster UI on http://127.0.0.1:3000, same instance as `make run`
