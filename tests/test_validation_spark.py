@@ -33,8 +33,12 @@ def node(name: str) -> dict:
 
 @pytest.fixture(scope="module")
 def spark(tmp_path_factory):
+    from pyspark.sql import SparkSession
+
     from orchestration import spark as engine
 
+    if (earlier := SparkSession.getActiveSession()) is not None:
+        earlier.stop()  # another module's, in its own lake: this one starts with a catalog of its own
     with pytest.MonkeyPatch.context() as env:
         env.setenv("DEI_LAKE_DIR", str(tmp_path_factory.mktemp("lake")))
         env.delenv("DEI_SPARK_MASTER", raising=False)
