@@ -32,6 +32,10 @@ def spark_env(tmp_path_factory):
     patch.setenv("DEI_LAKE_DIR", str(lake))
     patch.delenv("DEI_SPARK_MASTER", raising=False)
     yield lake
+    from orchestration import spark
+
+    spark.session().stop()  # the next module's session starts with a catalog of its own
+    spark.session.cache_clear()
     patch.undo()
 
 
