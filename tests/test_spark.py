@@ -32,9 +32,12 @@ def spark_env(tmp_path_factory):
     patch.setenv("DEI_LAKE_DIR", str(lake))
     patch.delenv("DEI_SPARK_MASTER", raising=False)
     yield lake
+    from pyspark.sql import SparkSession
+
     from orchestration import spark
 
-    spark.session().stop()  # the next module's session starts with a catalog of its own
+    if (active := SparkSession.getActiveSession()) is not None:
+        active.stop()  # the next module's session starts with a catalog of its own
     spark.session.cache_clear()
     patch.undo()
 
