@@ -13,6 +13,10 @@ from orchestration import settings
 from orchestration.defs.partitions import all_months_tags
 from orchestration.defs.resources import WarehouseResource
 
+# The suite runs on the default engine whatever the shell exports; the Spark tests set their own.
+for _name in ("DEI_ENGINE", "DEI_SPARK_MASTER", "DEI_LAKE_DIR"):
+    os.environ.pop(_name, None)
+
 SAMPLE_SOURCES = settings.REPO_ROOT / "sources"
 FIXTURES = settings.REPO_ROOT / "tests" / "fixtures"
 
