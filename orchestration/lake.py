@@ -21,6 +21,7 @@ import duckdb
 
 from orchestration import settings
 from orchestration.contracts import FeedContract
+from orchestration.defs.partitions import is_monthly
 from orchestration.ingest.commit import FeedLoad
 from orchestration.ingest.landing import file_month, path_struct_sql
 from orchestration.sql import quoted, sql_literal
@@ -54,7 +55,7 @@ def export_feed(con: duckdb.DuckDBPyConnection, feed: FeedContract, load: FeedLo
     months (or ["all"]) written."""
     schema, table = feed.raw_table.split(".")
     target = table_dir(lake, schema, table)
-    if not feed.path_pattern or "(?P<month>" not in feed.path_pattern:
+    if not is_monthly(feed):
         _swap(con, f"SELECT * FROM {feed.raw_table}", target)
         return ["all"]
     month = f"{path_struct_sql(feed, 'source_file')}.month"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -148,7 +148,7 @@ def validate(
     # A small part of a big table (a new month, a load's files) is copied once, so that each of
     # several checks scans the copy rather than filtering the whole table again.
     scoped = where is not None and row_checks(schema) > 1 and rows < SCOPE_SHARE * whole.count().execute()
-    with _copy(backend, relation) if scoped else _as_is(relation) as checked:
+    with _copy(backend, relation) if scoped else nullcontext(relation) as checked:
         # Pandera's ibis backend reports duplicate keys as an unevaluated expression, so the key
         # (schema metadata) is checked here instead, by one aggregate that returns counts and a sample of the keys.
         key = (schema.metadata or {}).get("key") or []
@@ -175,11 +175,6 @@ def _copy(backend: BaseBackend, relation: ibis.Table) -> Iterator[ibis.Table]:
         yield backend.table(SCOPE_TABLE, database="temp.main")
     finally:
         backend.con.execute(f"DROP TABLE temp.main.{SCOPE_TABLE}")
-
-
-@contextmanager
-def _as_is(relation: ibis.Table) -> Iterator[ibis.Table]:
-    yield relation
 
 
 def _pandera_failures(schema: pa.DataFrameSchema, relation: ibis.Table) -> list[Failure]:

@@ -125,8 +125,8 @@ def _copy_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
 
     selected = set(context.selected_asset_keys)
     with warehouse.connect() as con:
-        for node in manifest()["nodes"].values():
-            if node["resource_type"] == "model" and layer(node) == "marts" and TRANSLATOR.get_asset_key(node) in selected:
+        for node in models("marts"):
+            if TRANSLATOR.get_asset_key(node) in selected:
                 comments = {None: node["description"], **{c["name"]: c["description"] for c in node["columns"].values() if c.get("description")}}
                 rows = copy_to_duckdb(session(), con, node["schema"], node["name"], list(node["columns"]), comments)
                 context.log.info(f"marts.{node['name']}: {rows:,} rows copied from Spark into {warehouse.working_db.name}")
@@ -182,9 +182,8 @@ def _engine_columns(context: dg.AssetExecutionContext) -> list[tuple[str, str, s
     catalog = session().catalog
     return [
         (node["name"], column.name, column.dataType, column.description)
-        for node in manifest()["nodes"].values()
-        if node["resource_type"] == "model" and TRANSLATOR.get_asset_key(node) in selected and layer(node) != RELEASES
-        and catalog.tableExists(f"{node['schema']}.{node['name']}")
+        for node in models("staging", "intermediate", "marts")
+        if TRANSLATOR.get_asset_key(node) in selected and catalog.tableExists(f"{node['schema']}.{node['name']}")
         for column in catalog.listColumns(f"{node['schema']}.{node['name']}")
     ]
 
@@ -233,15 +232,12 @@ def dbt_releases(context: dg.AssetExecutionContext, dbt: DbtCoreResource, wareho
     if settings.engine() != "duckdb":
         # The staging views the releases read (over tables ingest keeps in the working database)
         # were built on the engine: made in the working database too.
-        views = sorted({n.split(".")[-1] for m in manifest()["nodes"].values() if layer(m) == RELEASES for n in m["depends_on"]["nodes"] if n.split(".")[-1] in _staging_models()})
+        staging = {node["unique_id"]: node["name"] for node in models("staging")}
+        views = sorted({staging[parent] for node in models(RELEASES) for parent in node["depends_on"]["nodes"] if parent in staging})
         with warehouse.dbt_environment():
             dbt.run(["run", "--select", *views], target="duckdb", target_path=warehouse.dbt_target_path("dbt_releases_inputs"))
     yield from _build(context, dbt, warehouse, config, charts=False, variables=variables, target="duckdb")
 
-
-@cache
-def _staging_models() -> frozenset[str]:
-    return frozenset(n["name"] for n in manifest()["nodes"].values() if n["resource_type"] == "model" and layer(n) == "staging")
 
 
 @dbt_assets(
@@ -271,17 +267,16 @@ def _column_descriptions() -> dict[tuple[str, str], str]:
 
 def checked_models(monthly_only: bool) -> dict[dg.AssetKey, Mapping[str, Any]]:
     """Staging models and marts (the layers Pandera checks), monthly or not."""
-    return {
-        TRANSLATOR.get_asset_key(node): node
-        for node in manifest()["nodes"].values()
-        if node["resource_type"] == "model"
-        and layer(node) in ("staging", "marts")
-        and ("partition_column" in dbt_meta(node)) == monthly_only
-    }
+    return {TRANSLATOR.get_asset_key(node): node for node in models("staging", "marts") if ("partition_column" in dbt_meta(node)) == monthly_only}
+
+
+def models(*layers: str) -> list[Mapping[str, Any]]:
+    """The manifest's models in these layers (staging, intermediate, marts, releases)."""
+    return [n for n in manifest()["nodes"].values() if n["resource_type"] == "model" and layer(n) in layers]
 
 
 def models_in_layer(name: str) -> list[dg.AssetKey]:
-    return [TRANSLATOR.get_asset_key(n) for n in manifest()["nodes"].values() if n["resource_type"] == "model" and layer(n) == name]
+    return [TRANSLATOR.get_asset_key(n) for n in models(name)]
 
 
 # The monthly models' checks run between the two dbt steps, so a failure stops the marts.
@@ -290,5 +285,5 @@ model_checks = build_model_checks("pandera_models", checked_models(monthly_only=
 # The release step's models in the working database; they run after the marts' checks.
 release_checks = build_model_checks(
     "pandera_releases",
-    {TRANSLATOR.get_asset_key(n): n for n in manifest()["nodes"].values() if n["resource_type"] == "model" and layer(n) == RELEASES and n["database"] != "history"},
+    {TRANSLATOR.get_asset_key(n): n for n in models(RELEASES) if n["database"] != "history"},
 )

@@ -15,7 +15,7 @@ from orchestration.ingest.commit import FeedLoad
 from orchestration.ingest.load import load_feed
 from orchestration.ingest.ministry_table import totals_columns, totals_table
 from orchestration.ingest.staged import FeedError
-from orchestration.lake import land
+from orchestration.lake import land, table_dir
 from orchestration.sql import quoted
 
 CONTRACT_CHECK = "contract"
@@ -98,7 +98,7 @@ def build_raw_asset(feed: FeedContract) -> dg.AssetsDefinition:
             metadata = load_metadata(load)
             if settings.engine() == "spark":
                 months = land(con, feed, load)
-                metadata["lake_table"] = f"spark: {feed.raw_table} ({settings.lake_dir() / feed.raw_table.replace('.', '/')})"
+                metadata["lake_table"] = f"spark: {feed.raw_table} ({table_dir(settings.lake_dir(), *feed.raw_table.split('.'))})"
                 metadata["lake_partitions_written"] = ", ".join(months) or "none (unchanged)"
             yield dg.MaterializeResult(metadata=metadata)
             # The load rewrote the audit's view too: recorded, so the UI never shows it as missing.
