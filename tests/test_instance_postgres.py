@@ -3,6 +3,7 @@ and the daemon, in a process of its own, launches the runs queued there."""
 
 import contextlib
 import os
+import pwd
 import shutil
 import signal
 import subprocess
@@ -27,14 +28,21 @@ except FileNotFoundError as missing:
 
 
 @pytest.fixture
-def pg_url():
+def pg_server():
+    """A server as `make postgres-up` starts it: its directory, port and URL."""
     # Not under pytest's tmp_path: as root the server runs as the postgres user, who cannot enter it.
     server_dir = Path(tempfile.mkdtemp(prefix="dei-postgres-"))
+    port = free_port()
     try:
-        yield postgres.start(server_dir, free_port())
+        yield server_dir, port, postgres.start(server_dir, port)
     finally:
         postgres.stop(server_dir)
         shutil.rmtree(server_dir)
+
+
+@pytest.fixture
+def pg_url(pg_server):
+    return pg_server[2]
 
 
 @pytest.fixture
@@ -51,7 +59,7 @@ def pg_home(pg_url, tmp_path, monkeypatch) -> Path:
 def pg_query(pg_url: str, sql: str, params: tuple = ()) -> list[tuple]:
     """Ask the database itself, as another process or machine would read it."""
     u = make_url(pg_url)
-    with psycopg2.connect(host=u.host, port=u.port, user=u.username, dbname=u.database) as con, con.cursor() as cur:
+    with psycopg2.connect(host=u.host, port=u.port, user=u.username, dbname=u.database, **u.query) as con, con.cursor() as cur:
         cur.execute(sql, params)
         return cur.fetchall()
 
@@ -149,3 +157,91 @@ def test_the_daemon_launches_the_runs_queued_in_postgres(pg_url, pg_home, tmp_pa
         worker_pids = {e.dagster_event.pid for e in instance.all_logs(run_id, of_type=dg.DagsterEventType.RUN_START)}
         assert len(worker_pids) == 1 and worker_pids.isdisjoint({os.getpid(), daemon.pid})
         assert {"SENSOR", "QUEUED_RUN_COORDINATOR"} <= set(instance.get_daemon_heartbeats())
+
+
+# Other local users: tried as `nobody`, as a user on the machine would.
+as_root_only = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("runuser") is None, reason="needs root (runuser, the postgres user)")
+
+
+def as_nobody(*cmd: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(["runuser", "-u", "nobody", "--", *cmd], capture_output=True, text=True, cwd="/", env=env, timeout=60)
+
+
+def psql(port: int, sql: str, host: str = "127.0.0.1", database: str = "dagster") -> list[str]:
+    return [str(postgres.bindir() / "psql"), "-X", "-w", "-h", host, "-p", str(port), "-U", "postgres", "-d", database, "-tAc", sql]
+
+
+@as_root_only
+def test_another_local_user_is_refused_and_cannot_read_the_password(pg_server):
+    server_dir, port, pg_url = pg_server
+    pgpass = postgres.password_file(server_dir)
+    assert make_url(pg_url).query == {"passfile": str(pgpass)}
+    assert "pgpass" in pg_url and pgpass.read_text().split(":")[3] == "postgres"
+    assert oct(pgpass.stat().st_mode & 0o777) == "0o600" and oct(server_dir.stat().st_mode & 0o777) == "0o700"
+
+    # TCP without a password, with a wrong one, and with the password file: refused, never trusted.
+    no_password = as_nobody(*psql(port, "SELECT 1"))
+    assert no_password.returncode == 2 and "fe_sendauth: no password supplied" in no_password.stderr
+    wrong = as_nobody(*psql(port, "COPY (SELECT 1) TO PROGRAM 'id'"), env={**os.environ, "PGPASSWORD": "postgres"})
+    assert wrong.returncode == 2 and 'password authentication failed for user "postgres"' in wrong.stderr
+    with_file = as_nobody(*psql(port, "SELECT 1"), env={**os.environ, "PGPASSFILE": str(pgpass)})
+    assert with_file.returncode == 2 and "no password supplied" in with_file.stderr
+    unreadable = as_nobody("cat", str(pgpass))
+    assert unreadable.returncode == 1 and "Permission denied" in unreadable.stderr
+    # The socket is in the server's own directory, closed to others.
+    socket_ = as_nobody(*psql(port, "SELECT 1", host=str(server_dir)))
+    assert socket_.returncode == 2 and "Permission denied" in socket_.stderr
+
+    # The server's own view: every rule asks for a SCRAM password, and the superuser has one.
+    assert pg_query(pg_url, "SELECT DISTINCT type, auth_method FROM pg_hba_file_rules ORDER BY 1") == [("host", "scram-sha-256"), ("local", "scram-sha-256")]
+    assert pg_query(pg_url, "SELECT rolpassword LIKE 'SCRAM-SHA-256$%%' FROM pg_authid WHERE rolname = 'postgres'") == [(True,)]
+
+
+@as_root_only
+def test_a_cluster_made_with_trust_gets_a_password_on_start(tmp_path):
+    server_dir = Path(tempfile.mkdtemp(prefix="dei-postgres-"))
+    port = free_port()
+    bin_ = postgres.bindir()
+    try:
+        # A cluster as `make postgres-up` made it before passwords: trust, running.
+        shutil.chown(server_dir, "postgres", "postgres")
+        data, log, options = str(server_dir / "data"), str(server_dir / "server.log"), f"-h 127.0.0.1 -p {port} -k {server_dir}"
+        for tool in (["initdb", "-D", data, "-U", "postgres", "--auth=trust", "--no-sync"], ["pg_ctl", "start", "-D", data, "-l", log, "-w", "-o", options]):
+            subprocess.run(["runuser", "-u", "postgres", "--", str(bin_ / tool[0]), *tool[1:]], check=True, capture_output=True)
+        before = as_nobody(*psql(port, "SELECT current_setting('is_superuser')", database="postgres"))
+        assert before.stdout.strip() == "on"  # what the issue found: any local user is superuser
+
+        pg_url = postgres.start(server_dir, port)
+        after = as_nobody(*psql(port, "SELECT 1"))
+        assert after.returncode == 2 and "no password supplied" in after.stderr
+        assert pg_query(pg_url, "SELECT current_user") == [("postgres",)]
+    finally:
+        postgres.stop(server_dir)
+        shutil.rmtree(server_dir)
+
+
+@as_root_only
+def test_a_checkout_the_server_user_cannot_enter(monkeypatch):
+    """As root the server runs as `postgres`: a checkout in a `mktemp -d` directory (0700) is closed
+    to it, so its data goes to a directory for that checkout in the server user's home."""
+    checkout = Path(tempfile.mkdtemp(prefix="dei-checkout-"))
+    monkeypatch.setattr(settings, "REPO_ROOT", checkout)
+    monkeypatch.delenv("DEI_POSTGRES_DIR", raising=False)
+    server_dir = postgres.default_dir()
+    assert not server_dir.is_relative_to(checkout) and server_dir.is_relative_to(Path(pwd.getpwnam("postgres").pw_dir))
+    assert server_dir.name.startswith(checkout.name)
+    closed = checkout / ".cache" / "postgres"
+    closed.mkdir(parents=True)
+    try:
+        # The directory in the closed checkout, asked for by name: refused before initdb, naming it.
+        with pytest.raises(RuntimeError, match=rf"the `postgres` user cannot enter {closed} .*set DEI_POSTGRES_DIR"):
+            postgres.start(closed, free_port())
+        assert not (closed / "data").exists()
+
+        pg_url = postgres.start(server_dir, free_port())
+        assert pg_query(pg_url, "SELECT current_database()") == [("dagster",)]
+        assert oct(checkout.stat().st_mode & 0o777) == "0o700"  # the checkout is left as it was
+    finally:
+        postgres.stop(server_dir)
+        shutil.rmtree(server_dir, ignore_errors=True)
+        shutil.rmtree(checkout)
