@@ -13,6 +13,7 @@ import argparse
 import importlib.util
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -162,9 +163,10 @@ def _wait_for_workers(started: list[Daemon], directory: Path, webui_port: int, w
     raise RuntimeError(f"the Spark master did not report {workers} ALIVE workers within {START_TIMEOUT_S} s: see the logs in {directory}")
 
 
-def start_spark(directory: Path, port: int, webui_port: int, worker_webui_ports: tuple[int, ...]) -> str:
-    """Start the master and the workers not running yet; return the master's URL once it reports
-    every worker ALIVE. When one fails to come up, what this call started is stopped again."""
+def start_spark(directory: Path, port: int, webui_port: int, worker_webui_ports: tuple[int, ...]) -> tuple[str, list[Path]]:
+    """Start the master and the workers not running yet; return the master's URL, once it reports
+    every worker ALIVE, and the pid files of the daemons this call started. When one fails to come
+    up, what this call started is stopped again."""
     directory = directory.resolve()
     directory.mkdir(parents=True, exist_ok=True)
     env = spark_env(directory)
@@ -178,7 +180,7 @@ def start_spark(directory: Path, port: int, webui_port: int, worker_webui_ports:
     except BaseException:
         _stop([d.pid_file(directory) for d in reversed(started)])
         raise
-    return master_url(port)
+    return master_url(port), [d.pid_file(directory) for d in reversed(started)]
 
 
 def _stop(pid_files: list[Path]) -> None:
@@ -203,14 +205,26 @@ def stop_spark(directory: Path) -> None:
 
 
 def up(directory: Path, port: int, webui_port: int, worker_webui_ports: tuple[int, ...], postgres_port: int | None) -> dict[str, str]:
-    """Start the cluster (and PostgreSQL unless `postgres_port` is None); return the settings a run uses."""
+    """Start the cluster (and PostgreSQL unless `postgres_port` is None); return the settings a run
+    uses. When PostgreSQL fails to start, the Spark daemons this call started are stopped again:
+    a start that fails halfway leaves nothing of its own running."""
     directory = directory.resolve()
-    found = {"DEI_ENGINE": "spark", "DEI_SPARK_MASTER": start_spark(directory, port, webui_port, worker_webui_ports)}
+    master, started = start_spark(directory, port, webui_port, worker_webui_ports)
+    found = {"DEI_ENGINE": "spark", "DEI_SPARK_MASTER": master}
     if postgres_port is not None:
-        pg_dir = postgres.DEFAULT_DIR
-        if not postgres.running(pg_dir):
-            (directory / POSTGRES_MARKER).write_text(str(pg_dir.resolve()))
-        found |= {"DEI_DAGSTER_STORAGE": "postgres", "DEI_DAGSTER_PG_URL": postgres.start(pg_dir, postgres_port)}
+        marker = None
+        try:
+            pg_dir = postgres.default_dir()
+            if not postgres.running(pg_dir):
+                marker = directory / POSTGRES_MARKER
+                marker.write_text(str(pg_dir.resolve()))
+            found |= {"DEI_DAGSTER_STORAGE": "postgres", "DEI_DAGSTER_PG_URL": postgres.start(pg_dir, postgres_port)}
+        except BaseException:
+            # postgres.start stops a server it started; the daemons started here go too.
+            _stop(started)
+            if marker is not None:
+                marker.unlink(missing_ok=True)
+            raise
     return found
 
 
@@ -242,7 +256,9 @@ def main() -> None:
     except (FileNotFoundError, RuntimeError) as error:
         raise SystemExit(f"The cluster did not start: {error}") from None
     print(f"Spark master {found['DEI_SPARK_MASTER']} with {len(args.worker_webui_ports)} workers, web UI http://{HOST}:{args.webui_port}; logs in {args.dir}")
-    print("Run on it with:\nexport " + " ".join(f"{k}={v}" for k, v in found.items()))
+    if "DEI_DAGSTER_PG_URL" in found:
+        print(f"PostgreSQL's password is in {postgres.password_file(postgres.default_dir())} (0600), named by DEI_DAGSTER_PG_URL")
+    print("Run on it with:\nexport " + " ".join(f"{k}={shlex.quote(v)}" for k, v in found.items()))
 
 
 if __name__ == "__main__":

@@ -3,9 +3,11 @@ both workers, and `cluster-down` leaves no process behind."""
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -138,3 +140,39 @@ def test_a_port_in_use_fails_up_with_its_cause_and_leaves_nothing(tmp_path):
     # The workers started beside it are stopped again.
     assert not list(directory.glob("*.pid"))
     assert processes_of(directory) == []
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def test_postgres_failing_after_spark_started_leaves_nothing_running(tmp_path):
+    """PostgreSQL starts after the Spark daemons: when it fails (here initdb, on a data directory
+    that is not empty), the master and workers this start launched are stopped, their ports freed."""
+    directory = tmp_path / "cluster"
+    # Not under tmp_path: as root the server runs as the postgres user, who cannot enter it.
+    pg_dir = Path(tempfile.mkdtemp(prefix="dei-postgres-"))
+    (pg_dir / "data" / "left-over").mkdir(parents=True)
+    ports = [free_port() for _ in range(5)]
+    spark_ports = ["--port", str(ports[0]), "--webui-port", str(ports[1]), "--worker-webui-ports", str(ports[2]), str(ports[3])]
+    try:
+        up = subprocess.run(
+            [sys.executable, "-m", "orchestration.cluster", "up", "--dir", str(directory), *spark_ports, "--postgres-port", str(ports[4])],
+            capture_output=True, text=True, timeout=300, cwd=settings.REPO_ROOT, env={**os.environ, "DEI_POSTGRES_DIR": str(pg_dir)},
+        )
+        assert up.returncode != 0
+        assert "The cluster did not start: initdb failed" in up.stderr and "exists but is not empty" in up.stderr, up.stderr
+        # The workers had registered (they are stopped after the master reported them ALIVE) ...
+        assert "Successfully registered with master" in (directory / "worker-1.log").read_text()
+        # ... and nothing is left: no pid file, no process, no marker for `down`, every port free.
+        assert not list(directory.glob("*.pid")) and not (directory / cluster.POSTGRES_MARKER).exists()
+        assert processes_of(directory) == []
+        assert [p for p in ports if not port_is_free(p)] == []
+    finally:
+        cluster_cli("down", "--dir", str(directory))
+        shutil.rmtree(pg_dir)
