@@ -93,14 +93,16 @@ $(DAGSTER_HOME)/dagster.yaml: $(if $(REPO_INSTANCE),$(INSTANCE_YAML))
 	@mkdir -p $(DAGSTER_HOME)
 	@cat $(INSTANCE_YAML) > $@
 
-# A local PostgreSQL for the instance, on 127.0.0.1 only, its data under .cache/postgres; Debian's
+# A local PostgreSQL for the instance, on 127.0.0.1 only, password-only (scram-sha-256; the generated
+# password in a 0600 file the printed URL names), its data under .cache/postgres (as root, under the
+# postgres user's home: see DEI_POSTGRES_DIR in the README); Debian's
 # server is installed when missing, as the browser is.
 POSTGRES_PORT ?= 5433
 
 postgresql:
 	@command -v pg_config >/dev/null && test -x "$$(pg_config --bindir)/initdb" || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
 
-postgres-up: $(VENV)/.installed postgresql ## Start PostgreSQL for Dagster's instance on 127.0.0.1:$(POSTGRES_PORT) and print its DEI_DAGSTER_PG_URL
+postgres-up: $(VENV)/.installed postgresql ## Start PostgreSQL for Dagster's instance on 127.0.0.1:$(POSTGRES_PORT) (password only) and print its DEI_DAGSTER_PG_URL
 	$(BIN)/python -m orchestration.postgres up --port $(POSTGRES_PORT)
 
 postgres-down: $(VENV)/.installed ## Stop the local PostgreSQL started by postgres-up

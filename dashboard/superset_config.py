@@ -11,6 +11,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 HOME = Path(os.environ["SUPERSET_HOME"])
+# Every file Superset creates (its metadata database holds the admin's password hash, and its WAL)
+# is its user's alone; this file is read first by every Superset process, setup and server.
+os.umask(0o077)
 
 # Generated once per home by `orchestration.dashboard`: sessions and stored secrets stay valid
 # across restarts, and no key is committed.

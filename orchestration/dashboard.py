@@ -3,7 +3,9 @@
 Superset runs from its own environment (`.superset-venv`, installed with uv from the compiled
 `dashboard/requirements.txt`): it pins an older DuckDB than the pipeline, which writes the published
 file in a storage version both read. Its state (metadata database, secret key, admin password) lives
-in a home folder (`DEI_SUPERSET_HOME`, default `.superset_home`); the dashboard bundle
+in a home folder its user alone can read (`DEI_SUPERSET_HOME`, default `.superset_home`); the
+published database is opened read-only with no file access beyond it (the bundle's database
+`extra`), whatever SQL Lab is given; the dashboard bundle
 (`dashboard/bundle/`, Superset's export layout) is imported on every start, so the committed
 dashboard is what is served.
 """
@@ -98,20 +100,39 @@ def bundle(published_db: Path) -> dict[str, str]:
     return contents
 
 
-def prepare(home: Path, published_db: Path) -> None:
-    """A Superset home ready to serve: metadata database, admin user, roles, the dashboard imported."""
+def _write_private(path: Path, text: str) -> None:
+    """Write `path` readable by its owner alone from the moment it exists (never 0644 for an instant)."""
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+        f.write(text)
+
+
+def secrets_of(home: Path) -> str | None:
+    """Superset's home, its owner's alone (0700), with the secret key and the admin password, each
+    generated once (0600), and the metadata database (the admin's password hash) 0600. Returns the
+    admin password when this call generated it, else None: it is shown once, later only its file."""
     home.mkdir(parents=True, exist_ok=True)
-    key, password = home / "secret_key", home / "admin_password"
-    if not key.exists():
-        key.write_text(secrets.token_urlsafe(42))
-        key.chmod(0o600)
-    if not password.exists():
-        password.write_text(secrets.token_urlsafe(12))
-        password.chmod(0o600)
+    home.chmod(0o700)
+    generated = None
+    if not (home / "secret_key").exists():
+        _write_private(home / "secret_key", secrets.token_urlsafe(42))
+    if not (home / "admin_password").exists():
+        generated = secrets.token_urlsafe(12)
+        _write_private(home / "admin_password", generated)
+    # A home made before these rules; Superset's own new files are 0600 by superset_config.py's umask.
+    for path in (home / "secret_key", home / "admin_password", *home.glob("superset.db*")):
+        path.chmod(0o600)
+    return generated
+
+
+def prepare(home: Path, published_db: Path) -> str | None:
+    """A Superset home ready to serve: metadata database, admin user, roles, the dashboard imported.
+    Returns the admin password when it was generated now (see secrets_of)."""
+    generated = secrets_of(home)
     contents = bundle(published_db)
     datasets = [yaml.safe_load(text)["uuid"] for path, text in contents.items() if path.startswith("datasets/")]
-    request = {"admin": {"username": ADMIN, "password": password.read_text()}, "bundle": contents, "datasets": datasets}
+    request = {"admin": {"username": ADMIN, "password": (home / "admin_password").read_text()}, "bundle": contents, "datasets": datasets}
     _run([str(SUPERSET_VENV / "bin" / "python"), str(DASHBOARD_DIR / "superset_setup.py")], superset_env(home), json.dumps(request))
+    return generated
 
 
 def serve_command(port: int) -> list[str]:
@@ -133,13 +154,13 @@ def main() -> None:
     install()
     home = settings.superset_home_dir()
     print(f"Preparing Superset in {home} ...", flush=True)
-    prepare(home, published_db)
-    print(
-        f"Dashboard: http://127.0.0.1:{args.port}/superset/dashboard/{DASHBOARD_SLUG}/\n"
-        f"Log in as {ADMIN}, password in {home / 'admin_password'}: {(home / 'admin_password').read_text()}\n"
-        "Stop with Ctrl-C.",
-        flush=True,
+    generated = prepare(home, published_db)
+    password_file = home / "admin_password"
+    login = (
+        f"Log in as {ADMIN} with the password {generated} (shown this once; kept in {password_file}, readable by you alone)"
+        if generated else f"Log in as {ADMIN}, the password is in {password_file} (readable by you alone)"
     )
+    print(f"Dashboard: http://127.0.0.1:{args.port}/superset/dashboard/{DASHBOARD_SLUG}/\n{login}\nStop with Ctrl-C.", flush=True)
     command = serve_command(args.port)
     os.execve(command[0], command, superset_env(home))
 

@@ -7,10 +7,13 @@ its own temporary home, on 127.0.0.1, stopped at the end. Marked `browser`: `mak
 
 import csv
 import datetime as dt
+import hashlib
+import http.cookiejar
 import json
 import re
 import subprocess
 import time
+import urllib.error
 import urllib.request
 
 import duckdb
@@ -54,7 +57,7 @@ def superset(sample_run, tmp_path_factory):
     timings["start"] = time.monotonic() - started
     print("\nsuperset " + ", ".join(f"{step} {seconds:.1f} s" for step, seconds in timings.items()))
     try:
-        yield url, (home / "admin_password").read_text(), warehouse.published_db
+        yield url, (home / "admin_password").read_text(), warehouse.published_db, home
     finally:
         stop_server(server)
 
@@ -83,7 +86,7 @@ def _login(url: str, password: str) -> str:
 
 def _chart_data(superset) -> dict[str, list[dict]]:
     """Every chart of the dashboard, by name: the rows Superset's chart data API answers."""
-    url, password, _ = superset
+    url, password, *_ = superset
     token = _login(url, password)
     charts = _api(url, f"/api/v1/dashboard/{SLUG}/charts", token)["result"]
     out = {}
@@ -144,7 +147,7 @@ def test_every_chart_answers_with_the_published_figures(superset):
 
 
 def test_the_dataset_has_the_published_columns_and_their_comments(superset):
-    url, password, published_db = superset
+    url, password, published_db, _ = superset
     token = _login(url, password)
     [dataset] = _api(url, "/api/v1/dataset/", token)["result"]
     columns = {c["column_name"]: c for c in _api(url, f"/api/v1/dataset/{dataset['id']}", token)["result"]["columns"]}
@@ -171,7 +174,7 @@ def test_the_map_of_indonesia_draws_the_provinces_it_knows():
 
 
 def test_dashboard_in_chromium(superset):
-    url, password, _ = superset
+    url, password, *_ = superset
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
@@ -196,3 +199,100 @@ def test_dashboard_in_chromium(superset):
         page.screenshot(path=str(SHOTS / "superset_dashboard.png"), full_page=True)
         browser.close()
     assert charts == 5 and errors == 0
+
+
+# What a SQL Lab user could type to reach beyond the published marts (issue found: Superset's secret
+# key read, a published export overwritten), each answered by DuckDB itself.
+def _attacks(home, published_db, elsewhere) -> dict[str, str]:
+    return {
+        "read the secret key": f"SELECT content FROM read_text('{home / 'secret_key'}')",
+        "read the metadata database": f"SELECT count(*) FROM read_blob('{home / 'superset.db'}')",
+        "overwrite an export": f"COPY (SELECT 'forged' AS x) TO '{published_db.parent / 'exports' / 'indicators.sdmx.csv'}'",
+        "attach a file": f"ATTACH '{elsewhere / 'other.duckdb'}' AS other",
+        "read a system file": "SELECT * FROM read_csv('/etc/passwd')",
+        "turn file access on": "SET enable_external_access = true",
+        "unlock the settings": "SET lock_configuration = false",
+    }
+
+
+# The engine Superset builds from the bundle's database (URI and engine parameters), in Superset's own
+# environment (its DuckDB and duckdb-engine); each statement on a connection of its own.
+BI_PROBE = """
+import json, sys
+import sqlalchemy as sa, yaml
+database = yaml.safe_load(sys.stdin.read())
+engine = sa.create_engine(database["sqlalchemy_uri"], **database["extra"]["engine_params"])
+answers = {}
+for name, sql in json.loads(sys.argv[1]).items():
+    with engine.connect() as conn:
+        try:
+            answers[name] = ["ran", [list(row) for row in conn.execute(sa.text(sql)).fetchall()]]
+        except sa.exc.DBAPIError as error:
+            answers[name] = ["refused", str(error.orig)]
+print(json.dumps(answers, default=str))
+"""
+
+
+def test_the_bi_connection_reads_the_marts_and_no_file(superset, tmp_path):
+    *_, published_db, home = superset
+    export = published_db.parent / "exports" / "indicators.sdmx.csv"
+    export_before = hashlib.sha256(export.read_bytes()).hexdigest()
+    statements = {"marts": "SELECT count(*) FROM marts.indicators", **_attacks(home, published_db, tmp_path)}
+    database = dashboard.bundle(published_db)["databases/indicators.yaml"]
+    probe = subprocess.run(
+        [str(dashboard.SUPERSET_VENV / "bin" / "python"), "-c", BI_PROBE, json.dumps(statements)],
+        input=database, capture_output=True, text=True, timeout=120,
+    )
+    assert probe.returncode == 0, probe.stderr[-3000:]
+    answers = json.loads(probe.stdout)
+
+    con = duckdb.connect(str(published_db), read_only=True)
+    assert answers.pop("marts") == ["ran", [[con.execute("SELECT count(*) FROM marts.indicators").fetchone()[0]]]]
+    con.close()
+    for name in ("read the secret key", "read the metadata database", "overwrite an export", "attach a file", "read a system file"):
+        assert answers[name][0] == "refused" and "file system operations are disabled by configuration" in answers[name][1], (name, answers[name])
+    assert "the configuration has been locked" in answers["turn file access on"][1]
+    assert "the configuration has been locked" in answers["unlock the settings"][1]
+    assert hashlib.sha256(export.read_bytes()).hexdigest() == export_before
+    assert not (tmp_path / "other.duckdb").exists()
+
+
+def test_sql_lab_cannot_read_superset_secrets_or_write_exports(superset, tmp_path):
+    url, password, published_db, home = superset
+    token = _login(url, password)
+    # SQL Lab's API as its page calls it: a session cookie and its CSRF token beside the login.
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    auth = {"Authorization": f"Bearer {token}"}
+    with opener.open(urllib.request.Request(f"{url}/api/v1/security/csrf_token/", headers=auth), timeout=60) as response:
+        csrf = json.load(response)["result"]
+    [database] = _api(url, "/api/v1/database/", token)["result"]
+
+    def sql_lab(sql: str) -> tuple[int, str]:
+        body = json.dumps({"database_id": database["id"], "sql": sql, "runAsync": False, "schema": "marts"}).encode()
+        headers = {**auth, "X-CSRFToken": csrf, "Content-Type": "application/json", "Referer": url}
+        try:
+            with opener.open(urllib.request.Request(f"{url}/api/v1/sqllab/execute/", data=body, headers=headers), timeout=120) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+
+    status, answer = sql_lab("SELECT count(*) AS n FROM marts.indicators")
+    assert status == 200 and json.loads(answer)["data"][0]["n"] > 0, answer
+    secret_key = (home / "secret_key").read_text()
+    export = published_db.parent / "exports" / "indicators.sdmx.csv"
+    export_before = export.read_bytes()
+    for name, sql in _attacks(home, published_db, tmp_path).items():
+        status, answer = sql_lab(sql)
+        assert status >= 400, (name, answer)
+        assert secret_key not in answer
+        expected = "the configuration has been locked" if sql.startswith("SET") else "file system operations are disabled by configuration"
+        assert expected in answer, (name, answer[:2000])
+    assert export.read_bytes() == export_before
+
+
+def test_supersets_secrets_are_its_users_alone(superset):
+    *_, home = superset
+    assert oct(home.stat().st_mode & 0o777) == "0o700"
+    modes = {p.name: oct(p.stat().st_mode & 0o777) for p in home.iterdir() if p.is_file()}
+    assert {"secret_key", "admin_password", "superset.db"} <= set(modes)
+    assert {name: mode for name, mode in modes.items() if mode != "0o600"} == {}

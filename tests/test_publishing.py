@@ -141,21 +141,31 @@ def test_recipe_python_read_only(sample_run):
 SQLALCHEMY_RECIPE = """
 import sys
 import sqlalchemy as sa
-engine = sa.create_engine(f"duckdb:///{sys.argv[1]}", connect_args={"read_only": True})
+engine = sa.create_engine(f"duckdb:///{sys.argv[1]}", connect_args={
+    "read_only": True, "config": {"enable_external_access": False, "lock_configuration": True},
+})
 with engine.connect() as conn:
     print(conn.execute(sa.text(
         "SELECT obs_value FROM marts.indicators WHERE indicator_code = 'ONBOARDING_RATE' AND ref_area = 'ID' "
         "AND size_class = 'ULTRA_MIKRO' AND breakdown = '_T' AND time_period = '2020-10'"
     )).scalar_one())
+with engine.connect() as conn:
+    try:
+        conn.execute(sa.text("SELECT * FROM read_text('/etc/hostname')"))
+    except sa.exc.DBAPIError as error:
+        print(error.orig)
 """
 
 
 def test_recipe_sqlalchemy_duckdb_engine_read_only(sample_run):
-    """How Superset and Metabase-style tools connect: in their own process, as they would."""
+    """How Superset and Metabase-style tools connect: in their own process, as they would; no file
+    but the published one can be read."""
     _, warehouse = sample_run
     out = subprocess.run([sys.executable, "-c", SQLALCHEMY_RECIPE, str(warehouse.published_db)], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert float(out.stdout) == 14.6875
+    value, refused = out.stdout.splitlines()
+    assert float(value) == 14.6875
+    assert refused == 'Permission Error: Cannot access file "/etc/hostname" - file system operations are disabled by configuration'
 
 
 def test_recipe_parquet_exports(sample_run, published):
