@@ -153,7 +153,7 @@ with engine.connect() as conn:
     try:
         conn.execute(sa.text("SELECT * FROM read_text('/etc/hostname')"))
     except sa.exc.DBAPIError as error:
-        print(error.orig)
+        print(str(error.orig).splitlines()[0])
 """
 
 
