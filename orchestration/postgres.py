@@ -47,7 +47,7 @@ def default_dir() -> Path:
     `mktemp -d` directory, root's home), a directory for this checkout in that user's home, unless
     `.cache/postgres` already holds a cluster."""
     if configured := os.environ.get("DEI_POSTGRES_DIR"):
-        return Path(configured).resolve()
+        return (settings.REPO_ROOT / configured).resolve()  # an absolute path stays itself
     in_checkout = settings.REPO_ROOT / ".cache" / "postgres"
     if not _as_root() or (in_checkout / "data" / "PG_VERSION").exists():
         return in_checkout
