@@ -17,6 +17,7 @@ from orchestration.ingest.ministry_table import totals_columns, totals_table
 from orchestration.ingest.staged import FeedError
 from orchestration.lake import land, table_dir
 from orchestration.sql import quoted
+from orchestration.text import markdown_text, printable
 
 CONTRACT_CHECK = "contract"
 TOTALS_CHECK = "national_total_matches_provinces"
@@ -94,7 +95,7 @@ def build_raw_asset(feed: FeedContract) -> dg.AssetsDefinition:
             except FeedError as error:
                 raise dg.Failure(description=str(error), metadata={"feed": feed.name}) from error
             for rejected in load.with_status("rejected"):
-                context.log.warning(f"rejected {rejected.error}")
+                context.log.warning(f"rejected {printable(rejected.error)}")
             metadata = load_metadata(load)
             if settings.engine() == "spark":
                 months = land(con, feed, load)
@@ -105,7 +106,7 @@ def build_raw_asset(feed: FeedContract) -> dg.AssetsDefinition:
             yield dg.AssetMaterialization(asset_key=LOAD_AUDIT, description=f"written by the load of the {feed.name} feed")
             over, under = quarantine_shares(con, feed.name, warehouse.max_quarantined_share)
             for warning in under:
-                context.log.warning(warning)
+                context.log.warning(printable(warning))
             yield _contract_check(con, key, load, over, under, warehouse.max_quarantined_share)
             if feed.format == "ministry_table":
                 yield _totals_check(con, key, feed)
@@ -118,7 +119,7 @@ def load_metadata(load: FeedLoad) -> dict[str, Any]:
     touched = [f for f in load.files if f.status != "unchanged"]
     table = ["| file | status | rows read | loaded | quarantined | error |", "|---|---|---:|---:|---:|---|"]
     table += [
-        f"| {f.source_file} | {f.status} | {f.rows_read:,} | {f.rows_loaded:,} | {f.rows_quarantined:,} | {(f.error or '').replace('|', '/')} |"
+        f"| {markdown_text(f.source_file)} | {f.status} | {f.rows_read:,} | {f.rows_loaded:,} | {f.rows_quarantined:,} | {markdown_text(f.error or '')} |"
         for f in touched[:100]
     ]
     return {

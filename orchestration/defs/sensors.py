@@ -11,6 +11,7 @@ from orchestration.defs.partitions import is_monthly
 from orchestration.defs.raw import raw_key
 from orchestration.defs.resources import WarehouseResource
 from orchestration.ingest.landing import landed_month, relative, sha256_file
+from orchestration.text import printable
 
 # Cursor: {source_file: [feed, size, mtime_ns, sha256]}. Only a file whose size or time changed is
 # hashed again; only a file whose content changed (or that appeared or went) counts.
@@ -100,7 +101,7 @@ def landing_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseReso
     changed = changed_files(previous, current)
     if not changed:
         return dg.SkipReason("No landed file is new, changed or gone.")
-    context.log.info(f"changed: {', '.join(sorted(changed))}")
+    context.log.info(f"changed: {printable(', '.join(sorted(changed)))}")
     return run_requests(changed, context.repository_def.asset_graph)
 
 
