@@ -101,15 +101,25 @@ def build_raw_asset(feed: FeedContract) -> dg.AssetsDefinition:
                 months = land(con, feed, load)
                 metadata["lake_table"] = f"spark: {feed.raw_table} ({table_dir(settings.lake_dir(), *feed.raw_table.split('.'))})"
                 metadata["lake_partitions_written"] = ", ".join(months) or "none (unchanged)"
-            yield dg.MaterializeResult(metadata=metadata)
-            # The load rewrote the audit's view too: recorded, so the UI never shows it as missing.
+            # The load rewrote the audit's view: recorded, so the UI never shows it as missing.
             yield dg.AssetMaterialization(asset_key=LOAD_AUDIT, description=f"written by the load of the {feed.name} feed")
             over, under = quarantine_shares(con, feed.name, warehouse.max_quarantined_share)
             for warning in under:
                 context.log.warning(printable(warning))
-            yield _contract_check(con, key, load, over, under, warehouse.max_quarantined_share)
+            checks = [_contract_check(con, key, load, over, under, warehouse.max_quarantined_share)]
             if feed.format == "ministry_table":
-                yield _totals_check(con, key, feed)
+                checks.append(_totals_check(con, key, feed))
+            # Checked before the asset is recorded as materialized: a blocking check that fails
+            # fails the step, and its partitions are not materialized (nothing downstream runs).
+            blocked = [c.check_name for c in checks if not c.passed and c.severity == dg.AssetCheckSeverity.ERROR]
+            if not blocked:
+                yield dg.MaterializeResult(metadata=metadata)
+            yield from checks
+            if blocked:
+                raise dg.Failure(
+                    description=f"{key.to_user_string()} is not recorded as materialized: its blocking check {', '.join(blocked)} failed.",
+                    metadata={"feed": feed.name, **{k: v for k, v in metadata.items() if not k.startswith("dagster/")}},  # what the load did
+                )
 
     return raw_asset
 
