@@ -16,10 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.sql import sql_literal
-
 SNAPSHOT = "snapshots.indicator_observations"
-
 
 
 def publications_ddl(database: str) -> str:
@@ -98,12 +95,13 @@ def roll_back_unpublished(history_db: Path, published_db: Path) -> list[RolledBa
             ).fetchall()]
             if releases else []
         )  # fmt: skip
-        cutoff = con.execute("SELECT snapshot_at FROM meta.releases WHERE release_id = ?", [last]).fetchall() if releases and last else []
-        after = f"> {sql_literal(str(cutoff[0][0]))}::TIMESTAMP" if cutoff else "IS NOT NULL"
+        # The snapshot time of the last release published; none published: every snapshot row goes.
+        [(cutoff,)] = con.execute("SELECT snapshot_at FROM meta.releases WHERE release_id = ?", [last]).fetchall() if releases and last else [(None,)]
+        after = "> coalesce(?::TIMESTAMP, '-infinity'::TIMESTAMP)"
         con.execute("BEGIN TRANSACTION")
         if SNAPSHOT in tables:
-            con.execute(f"DELETE FROM {SNAPSHOT} WHERE dbt_valid_from {after}")
-            con.execute(f"UPDATE {SNAPSHOT} SET dbt_valid_to = NULL WHERE dbt_valid_to {after}")
+            con.execute(f"DELETE FROM {SNAPSHOT} WHERE dbt_valid_from {after}", [cutoff])
+            con.execute(f"UPDATE {SNAPSHOT} SET dbt_valid_to = NULL WHERE dbt_valid_to {after}", [cutoff])
         if releases:
             con.execute("DELETE FROM meta.releases WHERE release_id > ?", [last or 0])
         con.execute("COMMIT")
