@@ -9,6 +9,7 @@ from orchestration.cli import move_aside
 from orchestration.defs.resources import WarehouseResource
 from orchestration.history import roll_back_unpublished
 from orchestration.ingest.landing import sha256_file
+from orchestration.publish import publish
 from tests.conftest import run_pipeline
 
 KEY = ("ONLINE_SALES", "ID", "_T", "_T", "2020-04")
@@ -203,3 +204,22 @@ def test_a_release_exists_only_once_it_is_published(defs, sources_copy, tmp_path
     assert roll_back_unpublished(history_db, published_db) == []
     with duckdb.connect(str(history_db), read_only=True) as con:
         assert con.execute("SELECT release_id, run_id FROM meta.publications").fetchall() == [(2, following.run_id)]
+
+
+def test_a_publication_that_fails_at_the_rename_records_nothing(sample_run, tmp_path):
+    _, warehouse = sample_run
+    blocked = tmp_path / "indicators.duckdb"
+    (blocked / "in the way").mkdir(parents=True)  # a non-empty directory: the rename over it fails
+
+    def recorded():
+        with duckdb.connect(str(warehouse.history_db), read_only=True) as con:
+            return con.execute("SELECT run_id FROM meta.publications ORDER BY published_at").fetchall()
+
+    before = recorded()
+    with warehouse.connect(read_only=True) as con, pytest.raises(OSError):
+        publish(con, blocked, "failed-run", warehouse.history_db)
+    assert recorded() == before and ("failed-run",) not in before
+    assert [p.name for p in tmp_path.iterdir()] == ["indicators.duckdb"]  # no staging file left
+    with warehouse.connect(read_only=True) as con:
+        publish(con, tmp_path / "elsewhere.duckdb", "next-run", warehouse.history_db)
+    assert recorded() == [*before, ("next-run",)]
