@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import duckdb
 
+from orchestration.text import printable
+
 
 def quarantine_shares(con: duckdb.DuckDBPyConnection, feed: str, limit: float) -> tuple[list[str], list[str]]:
     """Files whose rows in the warehouse now came with quarantined rows: (over the limit, within it).
@@ -46,14 +48,14 @@ class RunSummary:
             + (f", {self.removed} removed" if self.removed else "")
             + f"; {self.rows_loaded:,} rows loaded, {self.rows_quarantined:,} quarantined."
         ]
-        out += [f"  rejected {error}" for error in self.rejected]
+        out += [f"  rejected {printable(error)}" for error in self.rejected]
         if self.rows_quarantined:
             feeds = ", ".join(f"quarantine.{feed} ({n:,})" for feed, n in self.quarantined_by_feed.items())
             out.append(f"  quarantined rows, with line, rule and reason: {feeds}")
         if self.rejected or self.rows_quarantined:
             out.append(f"  every file and load: audit.file_loads (duckdb -readonly {working_db})")
         if self.not_collected:
-            out.append(self.not_collected)
+            out.append(printable(self.not_collected))
         return out
 
 

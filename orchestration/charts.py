@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration.atomic import replacing
+from orchestration.text import markdown_text
 
 # A run shows the same data in the marts' metadata and in the report: each chart is drawn once.
 drawn_once = lru_cache(maxsize=2)
@@ -31,7 +32,7 @@ class Chart:
     png: bytes
 
     def markdown(self) -> str:
-        return f"![{self.title}](data:image/png;base64,{base64.b64encode(self.png).decode()})"
+        return f"![{markdown_text(self.title)}](data:image/png;base64,{base64.b64encode(self.png).decode()})"
 
 
 @cache

@@ -18,6 +18,7 @@ import duckdb
 
 from orchestration.audit import run_summary
 from orchestration.releases import claims, claims_table, latest_release_revisions
+from orchestration.text import printable
 
 HEADLINE_SQL = """
 WITH national AS (
@@ -72,7 +73,7 @@ def headline_report(published_db: Path, year: str | None = None) -> str:
         )
     lines += ["", f"{'training programme':<40} {'registrations':>13} {'capacity':>9} {'oversubscr. %':>14} {'completion %':>13}"]
     for name, registrations, capacity, oversubscription, completion in training:
-        lines.append(f"{name:<40} {registrations:>13,} {capacity:>9,} {_fmt(oversubscription, '.1f'):>14} {_fmt(completion, '.1f'):>13}")
+        lines.append(f"{printable(name):<40} {registrations:>13,} {capacity:>9,} {_fmt(oversubscription, '.1f'):>14} {_fmt(completion, '.1f'):>13}")
     lines += ["", last_release.line(), "", *claims_table(claim_rows)]
     lines.append(f"\nPublished database: {published_db}")
     return "\n".join(lines)
@@ -151,10 +152,10 @@ def failure_report(result, warehouse) -> list[str]:
             if todo and todo not in advice:
                 advice.append(todo)
     lines = [f"Run {result.run_id} failed:"]
-    lines += [f"  {'steps' if len(steps) > 1 else 'step'} {', '.join(steps)}: {cause}" for cause, steps in steps_by_cause.items()]
+    lines += [f"  {'steps' if len(steps) > 1 else 'step'} {', '.join(steps)}: {printable(cause)}" for cause, steps in steps_by_cause.items()]
     for check in result.get_asset_check_evaluations():
         if not check.passed and check.severity.value != "WARN":  # warnings are listed with the summary
-            lines.append(f"  check {check.asset_key.to_user_string()}:{check.check_name} failed: {check.description}")
+            lines.append(f"  check {check.asset_key.to_user_string()}:{check.check_name} failed: {printable(check.description or '')}")
     lines += [f"What to do: {todo}" for todo in advice]
     if warehouse.published_db.exists():
         lines.append(f"The published database was left as it was: {warehouse.published_db}")
@@ -213,7 +214,7 @@ def _count(n: int, noun: str) -> str:
 def warning_lines(result) -> list[str]:
     """Every WARN check that did not pass, one line each."""
     return [
-        f"  WARN {check.asset_key.to_user_string()}:{check.check_name}: {' '.join((check.description or '').split())}"
+        f"  WARN {check.asset_key.to_user_string()}:{check.check_name}: {printable(' '.join((check.description or '').split()))}"
         for check in result.get_asset_check_evaluations()
         if not check.passed and check.severity.value == "WARN"
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import subprocess
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration.atomic import replacing, staging_path
+from orchestration.history import record_publication
 from orchestration.settings import REPO_ROOT
 from orchestration.sql import sql_literal
 
@@ -67,11 +69,29 @@ def publish(con: duckdb.DuckDBPyConnection, published_db: Path, run_id: str, his
     """
     published_db.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_staging_files(published_db)
-    with replacing(published_db, run_id) as staging:
-        return _write_publication(con, staging, published_db, run_id, history_db)
+    published_at = dt.datetime.now(dt.UTC)
+    con.execute(f"ATTACH {sql_literal(str(history_db))} AS history (READ_WRITE)")
+    recording = False
+    try:
+        with replacing(published_db, run_id) as staging:
+            publication = _write_publication(con, staging, published_db, run_id, published_at)
+            # Its releases are published by the rename: recorded in a transaction committed once the
+            # file is in place (the next run rolls back a release whose run stopped before).
+            con.execute("BEGIN TRANSACTION")
+            recording = True
+            record_publication(con, "history", run_id, published_at)
+        con.execute("COMMIT")
+    except BaseException:
+        if recording:
+            with contextlib.suppress(duckdb.Error):  # already ended by a failed commit
+                con.execute("ROLLBACK")
+        raise
+    finally:
+        con.execute("DETACH history")
+    return publication
 
 
-def _write_publication(con: duckdb.DuckDBPyConnection, staging: Path, published_db: Path, run_id: str, history_db: Path) -> Publication:
+def _write_publication(con: duckdb.DuckDBPyConnection, staging: Path, published_db: Path, run_id: str, published_at: dt.datetime) -> Publication:
     con.execute(f"ATTACH {sql_literal(str(staging))} AS pub (READ_WRITE, STORAGE_VERSION '{PUBLISHED_STORAGE_VERSION}')")
     tables = con.execute(
         "SELECT schema_name, table_name, comment FROM duckdb_tables() WHERE database_name = current_database() AND schema_name IN ? ORDER BY ALL",
@@ -92,14 +112,10 @@ def _write_publication(con: duckdb.DuckDBPyConnection, staging: Path, published_
             con.execute(f'COMMENT ON COLUMN pub."{schema}"."{table}"."{column}" IS {sql_literal(column_comment)}')
         counts[f"{schema}.{table}"] = con.execute(f'SELECT count(*) FROM pub."{schema}"."{table}"').fetchall()[0][0]
     con.execute("CREATE SCHEMA pub.meta")
-    con.execute(f"ATTACH {sql_literal(str(history_db))} AS history (READ_ONLY)")
-    try:
-        con.execute(
-            "CREATE TABLE pub.meta.releases AS "
-            "SELECT release_id, published_at, run_id, code_version, source_files FROM history.meta.releases ORDER BY release_id"
-        )
-    finally:
-        con.execute("DETACH history")
+    con.execute(
+        "CREATE TABLE pub.meta.releases AS "
+        "SELECT release_id, published_at, run_id, code_version, source_files FROM history.meta.releases ORDER BY release_id"
+    )
     counts["meta.releases"] = con.execute("SELECT count(*) FROM pub.meta.releases").fetchall()[0][0]
     if "marts.indicator_vintages" in counts:
         con.execute(AS_PUBLISHED_MACROS)
@@ -109,7 +125,7 @@ def _write_publication(con: duckdb.DuckDBPyConnection, staging: Path, published_
         SELECT ?::VARCHAR AS run_id, ?::TIMESTAMPTZ AS published_at, ?::VARCHAR AS code_version,
                ?::VARCHAR AS storage_version, (SELECT max(release_id) FROM pub.meta.releases) AS release_id
         """,
-        [run_id, dt.datetime.now(dt.UTC), code_version(), PUBLISHED_STORAGE_VERSION],
+        [run_id, published_at, code_version(), PUBLISHED_STORAGE_VERSION],
     )
     con.execute("CREATE TABLE pub.meta.published_tables (table_name VARCHAR, row_count BIGINT)")
     con.execute("INSERT INTO pub.meta.published_tables SELECT unnest(?), unnest(?)", [list(counts), list(counts.values())])

@@ -8,6 +8,8 @@ from typing import Any
 
 import duckdb
 
+from orchestration.text import markdown_text, printable
+
 # An observation's key as the tables print it: ONLINE_SALES ID/_T/_T/2020-04.
 OBSERVATION_SQL = "indicator_code || ' ' || ref_area || '/' || size_class || '/' || breakdown || '/' || time_period"
 
@@ -51,20 +53,22 @@ class LastRelease:
         change = f"{pct:+.2f} %" if pct is not None else "status changed"
         return (
             f"Release {self.release_id}: {added}, {len(self.revised):,} published before revised; the largest: "
-            f"{observation} {_value(previous)} -> {_value(latest)} {unit} ({change})."
+            f"{printable(observation)} {_value(previous)} -> {_value(latest)} {unit} ({change})."
         )
 
     def metadata(self) -> dict[str, Any]:
         import dagster as dg
 
         table = ["| observation | before | now | unit | revision % |", "|---|---:|---:|---|---:|"]
-        table += [f"| {o} | {_value(p)} | {_value(v)} | {u} | {_value(pct)} |" for o, p, v, _, pct, u in self.revised[:20]]
+        table += [
+            f"| {markdown_text(o)} | {_value(p)} | {_value(v)} | {markdown_text(u)} | {_value(pct)} |" for o, p, v, _, pct, u in self.revised[:20]
+        ]
         return {
             "last_release": self.release_id,
             "last_release_new_observations": self.added,
             "last_release_revisions": len(self.revised),
             "last_release_summary": self.line(),
-            "last_release_largest_revisions": dg.MetadataValue.md("\n".join(table) if self.revised else self.line()),
+            "last_release_largest_revisions": dg.MetadataValue.md("\n".join(table) if self.revised else markdown_text(self.line())),
         }
 
 
@@ -109,7 +113,7 @@ def claims_table(rows: list[tuple]) -> list[str]:
         f"{'claim':<26} {'observation':<52} {'stated':>14} {'computed':>16} {'as stated':>10}  verdict",
     ]
     for claim_id, observation, stated, computed, rounded, verdict, *_ in rows:
-        lines.append(f"{claim_id:<26} {observation:<52} {stated:>14} {_value(computed):>16} {_value(rounded, '-'):>10}  {verdict}")
+        lines.append(f"{printable(claim_id):<26} {printable(observation):<52} {stated:>14} {_value(computed):>16} {_value(rounded, '-'):>10}  {verdict}")
     return lines
 
 

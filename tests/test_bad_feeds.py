@@ -66,12 +66,18 @@ def test_a_file_over_the_quarantine_limit_blocks_everything_downstream(defs, sou
     # Two rows break rules; the other two repeat keys of the sample file pasar_a.csv.
     shutil.copy(FIXTURES / "landing" / "sales" / "2020-04" / "pasar_a__text_in_number.csv", sources_copy / "sales" / "2020-04")
 
-    result = run_pipeline(defs, sources_copy, tmp_path / "warehouse", selection=RAW_AND_STAGING)
+    instance = dg.DagsterInstance.ephemeral()
+    result = run_pipeline(defs, sources_copy, tmp_path / "warehouse", selection=RAW_AND_STAGING, instance=instance)
 
     assert not result.success
     check = failed_checks(result)[("raw/sales", "contract")]
     assert check.description.startswith("sales/2020-04/pasar_a__text_in_number.csv: 100.0% of rows quarantined (4 of 4), limit 1.0%")
-    assert "raw/sales" in materialized(result)
+    # The step fails before raw/sales is recorded: none of the run's 24 months is materialized.
+    assert "raw/sales" not in materialized(result)
+    assert instance.get_materialized_partitions(dg.AssetKey(["raw", "sales"])) == set()
+    [failure] = [e for e in result.all_events if e.is_step_failure and e.step_key == "raw__sales"]
+    assert "raw/sales is not recorded as materialized: its blocking check contract failed." in failure.step_failure_data.error.message
+    assert "raw/provinces" in materialized(result) and instance.get_latest_materialization_event(dg.AssetKey(["raw", "provinces"]))
     # Nothing built from sales runs; staging views of the other feeds do.
     assert "staging/stg_sales__daily_sales" not in materialized(result)
     assert "staging/stg_reference__provinces" in materialized(result)

@@ -180,8 +180,8 @@ def test_the_first_month_is_configurable(monkeypatch):
 
 
 def test_the_sensor_never_requests_a_partition_that_does_not_exist(defs):
-    changed = {f"sales/{m}/pasar_a.csv": "sales" for m in ("2018-12", "2020-13", "2031-05", "2020-04")}
-    requests = run_requests(changed, defs.resolve_asset_graph())
+    changed = {f"sales/{m}/pasar_a.csv": ("sales", None, "0" * 64) for m in ("2018-12", "2020-13", "2031-05", "2020-04")}
+    requests = run_requests(changed, 1, defs.resolve_asset_graph())
     assert [r.partition_key for r in requests] == ["2020-04-01"]
 
 

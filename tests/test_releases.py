@@ -1,12 +1,15 @@
 """Releases and vintages through the real assets: a corrected file makes a release, history
 survives a rebuild of the working database, a run that changes nothing makes none."""
 
+import dagster as dg
 import duckdb
 import pytest
 
 from orchestration.cli import move_aside
 from orchestration.defs.resources import WarehouseResource
+from orchestration.history import roll_back_unpublished
 from orchestration.ingest.landing import sha256_file
+from orchestration.publish import publish
 from tests.conftest import run_pipeline
 
 KEY = ("ONLINE_SALES", "ID", "_T", "_T", "2020-04")
@@ -137,3 +140,86 @@ def test_the_claims_check_warns_and_lists_what_is_not_consistent(sample_run):
     assert check.passed
     listed = {c["claim_id"]: c["verdict"] for c in check.metadata["not_consistent"].value}
     assert listed == {"ultra_micro_online_share": "consistent_if_truncated"}
+
+
+def test_a_release_exists_only_once_it_is_published(defs, sources_copy, tmp_path):
+    warehouse_dir = tmp_path / "warehouse"
+    history_db, published_db = warehouse_dir / "history.duckdb", warehouse_dir / "indicators.duckdb"
+    first = run_pipeline(defs, sources_copy, warehouse_dir)
+    assert first.success
+    [(_, published_1, _)] = releases(warehouse_dir)
+    [(old,)] = published(warehouse_dir, f"SELECT obs_value FROM marts.indicators WHERE {KEY_SQL}", KEY)
+
+    def made():
+        with duckdb.connect(str(history_db), read_only=True) as con:
+            return con.execute("SELECT release_id, run_id, published_at FROM meta.releases ORDER BY release_id").fetchall()
+
+    # April 2020 corrected, then a run that stops after the release step: everything but publishing.
+    corrected = sources_copy / "sales" / "2020-04" / "pasar_a.csv"
+    lines = corrected.read_text().splitlines()
+    fields = lines[1].split(",")
+    fields[-1] = f"{float(fields[-1]) + 1_000_000:.2f}"
+    lines[1] = ",".join(fields)
+    corrected.write_text("\n".join(lines) + "\n")
+    stopped = run_pipeline(defs, sources_copy, warehouse_dir, selection=dg.AssetSelection.all() - dg.AssetSelection.groups("published"))
+    assert stopped.success
+    [_, (release_2, stopped_run, made_at)] = made()
+    assert (release_2, stopped_run) == (2, stopped.run_id)
+    # Nothing of it is published: one release, the old value, as of now and in every release.
+    assert [(r, run) for r, _, run in releases(warehouse_dir)] == [(1, first.run_id)]
+    as_of = f"SELECT obs_value, release_id FROM marts.indicators_as_published(?::TIMESTAMPTZ) WHERE {KEY_SQL}"
+    assert published(warehouse_dir, as_of, [made_at, *KEY]) == [(old, 1)]
+    assert published(warehouse_dir, f"SELECT obs_value FROM marts.indicators_in_release(2) WHERE {KEY_SQL}", KEY) == [(old,)]
+
+    # The next run rolls the unpublished release back and makes release 2 itself, published now.
+    instance = dg.DagsterInstance.ephemeral()
+    following = run_pipeline(defs, sources_copy, warehouse_dir, instance=instance)
+    assert following.success
+    [(_, _, run_1), (release_2, published_2, run_2)] = releases(warehouse_dir)
+    assert (run_1, release_2, run_2) == (first.run_id, 2, following.run_id) and published_2 > made_at
+    said = [e.user_message for e in instance.all_logs(following.run_id) if e.dagster_event is None and e.step_key == "dbt_releases"]
+    assert f"Release 2, made by run {stopped.run_id} at {made_at:%Y-%m-%d %H:%M:%S} UTC, was never published" in "\n".join(said)
+    vintages = published(
+        warehouse_dir, f"SELECT obs_value, release_from, release_to, published_from, published_to FROM marts.indicator_vintages WHERE {KEY_SQL} ORDER BY 2", KEY
+    )
+    assert vintages == [(old, 1, 2, published_1, published_2), (old + 1_000_000, 2, None, published_2, None)]
+    assert published(warehouse_dir, as_of, [made_at, *KEY]) == [(old, 1)]  # what readers saw then
+    assert published(warehouse_dir, as_of, [published_2, *KEY]) == [(old + 1_000_000, 2)]
+    with duckdb.connect(str(history_db), read_only=True) as con:
+        assert con.execute("SELECT release_id, run_id FROM meta.publications ORDER BY published_at").fetchall() == [
+            (1, first.run_id), (2, following.run_id)
+        ]
+        # The snapshot holds the published versions only: one row per version of the key.
+        assert con.execute(f"SELECT count(*) FROM snapshots.indicator_observations WHERE {KEY_SQL}", list(KEY)).fetchall() == [(2,)]
+    assert published(warehouse_dir, "SELECT release_id, run_id FROM meta.publication") == [(2, following.run_id)]
+
+    # A run stopped between the rename and its record: the published file shows release 2 was
+    # published, so it is kept, not rolled back; so is a history kept before publications were recorded.
+    with duckdb.connect(str(history_db)) as con:
+        con.execute("DELETE FROM meta.publications WHERE release_id = 2")
+    assert roll_back_unpublished(history_db, published_db) == []
+    assert [r for r, *_ in made()] == [1, 2]
+    with duckdb.connect(str(history_db)) as con:
+        con.execute("DROP TABLE meta.publications")
+    assert roll_back_unpublished(history_db, published_db) == []
+    with duckdb.connect(str(history_db), read_only=True) as con:
+        assert con.execute("SELECT release_id, run_id FROM meta.publications").fetchall() == [(2, following.run_id)]
+
+
+def test_a_publication_that_fails_at_the_rename_records_nothing(sample_run, tmp_path):
+    _, warehouse = sample_run
+    blocked = tmp_path / "indicators.duckdb"
+    (blocked / "in the way").mkdir(parents=True)  # a non-empty directory: the rename over it fails
+
+    def recorded():
+        with duckdb.connect(str(warehouse.history_db), read_only=True) as con:
+            return con.execute("SELECT run_id FROM meta.publications ORDER BY published_at").fetchall()
+
+    before = recorded()
+    with warehouse.connect(read_only=True) as con, pytest.raises(OSError):
+        publish(con, blocked, "failed-run", warehouse.history_db)
+    assert recorded() == before and ("failed-run",) not in before
+    assert [p.name for p in tmp_path.iterdir()] == ["indicators.duckdb"]  # no staging file left
+    with warehouse.connect(read_only=True) as con:
+        publish(con, tmp_path / "elsewhere.duckdb", "next-run", warehouse.history_db)
+    assert recorded() == [*before, ("next-run",)]

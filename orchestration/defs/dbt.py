@@ -18,6 +18,7 @@ from orchestration.defs.partitions import WAREHOUSE_POOL, month_keys, monthly, s
 from orchestration.defs.raw import OWNER
 from orchestration.defs.resources import WarehouseResource, dbt_project, retry_if_locked
 from orchestration.docs import indicator_catalog
+from orchestration.history import roll_back_unpublished
 from orchestration.publish import code_version
 from orchestration.releases import latest_release_revisions
 from orchestration.validation import dbt_meta
@@ -226,7 +227,10 @@ def dbt_monthly(context: dg.AssetExecutionContext, dbt: DbtCoreResource, warehou
 def dbt_releases(context: dg.AssetExecutionContext, dbt: DbtCoreResource, warehouse: WarehouseResource, config: DbtBuildConfig):
     """Once every mart passed its checks: snapshot marts.indicators into the history database (a
     release when an observation changed), then the vintages, the revisions and the claims checked
-    against the current release."""
+    against the current release. A release an earlier run made and did not publish is rolled back
+    first: a release exists once it is published."""
+    for rolled_back in roll_back_unpublished(warehouse.history_db, warehouse.published_db):
+        context.log.warning(rolled_back.line())
     variables = {"release_run_id": context.run.run_id, "code_version": code_version()}
     # The history is DuckDB's on every engine: one writer, beside the working copy of the marts.
     if settings.engine() != "duckdb":

@@ -17,6 +17,7 @@ from orchestration.ingest.ministry_table import totals_columns, totals_table
 from orchestration.ingest.staged import FeedError
 from orchestration.lake import land, table_dir
 from orchestration.sql import quoted
+from orchestration.text import markdown_text, printable
 
 CONTRACT_CHECK = "contract"
 TOTALS_CHECK = "national_total_matches_provinces"
@@ -94,21 +95,31 @@ def build_raw_asset(feed: FeedContract) -> dg.AssetsDefinition:
             except FeedError as error:
                 raise dg.Failure(description=str(error), metadata={"feed": feed.name}) from error
             for rejected in load.with_status("rejected"):
-                context.log.warning(f"rejected {rejected.error}")
+                context.log.warning(f"rejected {printable(rejected.error)}")
             metadata = load_metadata(load)
             if settings.engine() == "spark":
                 months = land(con, feed, load)
                 metadata["lake_table"] = f"spark: {feed.raw_table} ({table_dir(settings.lake_dir(), *feed.raw_table.split('.'))})"
                 metadata["lake_partitions_written"] = ", ".join(months) or "none (unchanged)"
-            yield dg.MaterializeResult(metadata=metadata)
-            # The load rewrote the audit's view too: recorded, so the UI never shows it as missing.
+            # The load rewrote the audit's view: recorded, so the UI never shows it as missing.
             yield dg.AssetMaterialization(asset_key=LOAD_AUDIT, description=f"written by the load of the {feed.name} feed")
             over, under = quarantine_shares(con, feed.name, warehouse.max_quarantined_share)
             for warning in under:
-                context.log.warning(warning)
-            yield _contract_check(con, key, load, over, under, warehouse.max_quarantined_share)
+                context.log.warning(printable(warning))
+            checks = [_contract_check(con, key, load, over, under, warehouse.max_quarantined_share)]
             if feed.format == "ministry_table":
-                yield _totals_check(con, key, feed)
+                checks.append(_totals_check(con, key, feed))
+            # Checked before the asset is recorded as materialized: a blocking check that fails
+            # fails the step, and its partitions are not materialized (nothing downstream runs).
+            blocked = [c.check_name for c in checks if not c.passed and c.severity == dg.AssetCheckSeverity.ERROR]
+            if not blocked:
+                yield dg.MaterializeResult(metadata=metadata)
+            yield from checks
+            if blocked:
+                raise dg.Failure(
+                    description=f"{key.to_user_string()} is not recorded as materialized: its blocking check {', '.join(blocked)} failed.",
+                    metadata={"feed": feed.name, **{k: v for k, v in metadata.items() if not k.startswith("dagster/")}},  # what the load did
+                )
 
     return raw_asset
 
@@ -118,7 +129,7 @@ def load_metadata(load: FeedLoad) -> dict[str, Any]:
     touched = [f for f in load.files if f.status != "unchanged"]
     table = ["| file | status | rows read | loaded | quarantined | error |", "|---|---|---:|---:|---:|---|"]
     table += [
-        f"| {f.source_file} | {f.status} | {f.rows_read:,} | {f.rows_loaded:,} | {f.rows_quarantined:,} | {(f.error or '').replace('|', '/')} |"
+        f"| {markdown_text(f.source_file)} | {f.status} | {f.rows_read:,} | {f.rows_loaded:,} | {f.rows_quarantined:,} | {markdown_text(f.error or '')} |"
         for f in touched[:100]
     ]
     return {

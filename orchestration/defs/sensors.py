@@ -11,9 +11,10 @@ from orchestration.defs.partitions import is_monthly
 from orchestration.defs.raw import raw_key
 from orchestration.defs.resources import WarehouseResource
 from orchestration.ingest.landing import landed_month, relative, sha256_file
+from orchestration.text import printable
 
-# Cursor: {source_file: [feed, size, mtime_ns, sha256]}. Only a file whose size or time changed is
-# hashed again; only a file whose content changed (or that appeared or went) counts.
+# Landing state: {source_file: [feed, size, mtime_ns, sha256]}. Only a file whose size or time changed
+# is hashed again; only a file whose content changed (or that appeared or went) counts.
 State = dict[str, list]
 
 
@@ -34,45 +35,57 @@ def landing_state(sources_dir: Path, previous: State) -> State:
     return state
 
 
-def changed_files(previous: State, current: State) -> dict[str, str]:
-    """Files that appeared, went or changed content: source file -> feed."""
-    changed = {rel: entry[0] for rel, entry in current.items() if rel not in previous or previous[rel][3] != entry[3]}
-    changed.update({rel: entry[0] for rel, entry in previous.items() if rel not in current})
+def changed_files(previous: State, current: State) -> dict[str, tuple[str, str | None, str | None]]:
+    """Files that appeared, went or changed content: source file -> (feed, SHA-256 before, after),
+    None for no file."""
+    changed = {rel: (entry[0], previous[rel][3] if rel in previous else None, entry[3]) for rel, entry in current.items()
+               if rel not in previous or previous[rel][3] != entry[3]}  # fmt: skip
+    changed.update({rel: (entry[0], entry[3], None) for rel, entry in previous.items() if rel not in current})
     return changed
 
 
-def run_requests(changed: dict[str, str], asset_graph) -> list[dg.RunRequest]:
+def run_key(scope: str, change: int, changed: dict[str, tuple[str, str | None, str | None]]) -> str:
+    """What a run is for: its month (or `feeds`), the number of the landing change it answers, and
+    the hash of its files' content before and after. Dagster starts no second run with a key it has
+    used, so a key names the content, never only the file names: a corrected re-send under the same
+    name, a removal, or a file put back as it was, each starts its run."""
+    digest = hashlib.sha256(json.dumps(sorted(changed.items())).encode()).hexdigest()[:16]
+    return f"{scope}:{change}:{digest}"
+
+
+def run_requests(changed: dict[str, tuple[str, str | None, str | None]], change: int, asset_graph) -> list[dg.RunRequest]:
     """One run per affected month of the monthly feeds; one run for the other feeds that changed."""
     feeds = load_contracts().feeds
-    digest = hashlib.sha256(json.dumps(sorted(changed.items())).encode()).hexdigest()[:16]
-    months: dict[str, set[str]] = {}
-    others: set[str] = set()
-    for rel, name in changed.items():
-        feed = feeds[name]
+    months: dict[str, dict[str, tuple]] = {}
+    others: dict[str, tuple] = {}
+    for rel, change_of_file in changed.items():
+        feed = feeds[change_of_file[0]]
         if not is_monthly(feed):
-            others.add(name)
+            others[rel] = change_of_file
             continue
         try:
-            months.setdefault(landed_month(feed, rel), set()).add(name)
+            months.setdefault(landed_month(feed, rel), {})[rel] = change_of_file
         except ValueError:
             continue  # misnamed, or a month with no partition: the next load of its feed rejects it
     partitioned = {key for key in asset_graph.get_all_asset_keys() if asset_graph.get(key).partitions_def is not None}
     requests = []
-    for month, names in sorted(months.items()):
-        selection = dg.AssetSelection.assets(*(raw_key(feeds[n]) for n in sorted(names))).downstream().materializable()
+    for month, files in sorted(months.items()):
+        names = sorted({name for name, *_ in files.values()})
+        selection = dg.AssetSelection.assets(*(raw_key(feeds[n]) for n in names)).downstream().materializable()
         requests.append(
             dg.RunRequest(
-                run_key=f"{month}:{digest}",
+                run_key=run_key(month, change, files),
                 partition_key=f"{month}-01",
                 asset_selection=sorted(selection.resolve(asset_graph), key=str),
                 tags={"dei/trigger": "landing_sensor"},
             )
         )
     if others:
-        selection = dg.AssetSelection.assets(*(raw_key(feeds[n]) for n in sorted(others))).downstream().materializable()
+        names = sorted({name for name, *_ in others.values()})
+        selection = dg.AssetSelection.assets(*(raw_key(feeds[n]) for n in names)).downstream().materializable()
         requests.append(
             dg.RunRequest(
-                run_key=f"feeds:{digest}",
+                run_key=run_key("feeds", change, others),
                 asset_selection=sorted(selection.resolve(asset_graph) - partitioned, key=str),
                 tags={"dei/trigger": "landing_sensor"},
             )
@@ -92,15 +105,19 @@ def run_requests(changed: dict[str, str], asset_graph) -> list[dg.RunRequest]:
     ),
 )
 def landing_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
-    previous = json.loads(context.cursor) if context.cursor else None
+    # Cursor: {"change": number of landing changes that started runs, "files": the landing state}.
+    cursor = json.loads(context.cursor) if context.cursor else None
+    if cursor is not None and "files" not in cursor:  # kept before changes were numbered: the landing state alone
+        cursor = {"change": 0, "files": cursor}
+    previous = cursor["files"] if cursor else None
     current = landing_state(warehouse.sources_path, previous or {})
-    context.update_cursor(json.dumps(current))
-    if previous is None:
+    if cursor is None:
+        context.update_cursor(json.dumps({"change": 0, "files": current}))
         return dg.SkipReason(f"Recorded {len(current)} landed files; later changes start runs.")
     changed = changed_files(previous, current)
+    change = cursor["change"] + bool(changed)
+    context.update_cursor(json.dumps({"change": change, "files": current}))
     if not changed:
         return dg.SkipReason("No landed file is new, changed or gone.")
-    context.log.info(f"changed: {', '.join(sorted(changed))}")
-    return run_requests(changed, context.repository_def.asset_graph)
-
-
+    context.log.info(f"changed: {printable(', '.join(sorted(changed)))}")
+    return run_requests(changed, change, context.repository_def.asset_graph)
