@@ -66,14 +66,18 @@ rows AS (
            row_number() OVER (PARTITION BY f.ref_area, f.size_class, f.sale_month ORDER BY s.gross_sales_idr DESC, s.source_file, s.merchant_id) AS rank
     FROM flagged f JOIN raw.sales s
       ON date_trunc('month', s.sale_date) = f.carried_by AND (f.size_class = '_T' OR s.size_class = f.size_class)
+),
+named AS (
+    SELECT f.ref_area, f.size_class, strftime(f.sale_month, '%Y-%m') AS month, f.gross_sales_idr::DOUBLE AS sales, f.growth_mom_pct,
+           f.province_change, f.own_change, f.largest_before, f.months_before, strftime(f.carried_by, '%Y-%m') AS carried_by,
+           list(struct_pack(source_file := r.source_file, sale_date := strftime(r.sale_date, '%Y-%m-%d'), merchant_id := r.merchant_id,
+                            gross_sales_idr := r.gross_sales_idr::VARCHAR, share := r.share::DOUBLE) ORDER BY r.rank) AS top_rows
+    FROM flagged f
+    LEFT JOIN rows r ON r.ref_area = f.ref_area AND r.size_class = f.size_class AND r.sale_month = f.sale_month AND r.rank <= {TOP_ROWS}
+    GROUP BY ALL
 )
-SELECT f.ref_area, f.size_class, strftime(f.sale_month, '%Y-%m') AS month, f.gross_sales_idr::DOUBLE AS sales, f.growth_mom_pct,
-       f.province_change, f.own_change, f.largest_before, f.months_before, strftime(f.carried_by, '%Y-%m') AS carried_by,
-       list(struct_pack(source_file := r.source_file, sale_date := strftime(r.sale_date, '%Y-%m-%d'), merchant_id := r.merchant_id,
-                        gross_sales_idr := r.gross_sales_idr::VARCHAR, share := r.share::DOUBLE) ORDER BY r.rank) AS top_rows
-FROM flagged f LEFT JOIN rows r ON r.ref_area = f.ref_area AND r.size_class = f.size_class AND r.sale_month = f.sale_month AND r.rank <= {TOP_ROWS}
-GROUP BY ALL
-ORDER BY month, f.ref_area, f.size_class <> '_T', f.size_class
+SELECT * FROM named
+ORDER BY month, ref_area, size_class <> '_T', size_class
 """
 
 
