@@ -95,6 +95,9 @@ def test_population_table_is_normalized(con, tmp_path):
          "unknown province name 'Daerah Istimewa Jogjakarta'; closest known: Daerah Istimewa Yogyakarta, Daerah Khusus Ibukota Jakarta, Irian Jaya Barat"),
         (3, "D.K.I. Jakarta;1,000,000;20.000;3.000;400", "type",
          "ULTRA_MIKRO count '1,000,000' is not a whole number in Indonesian format (e.g. 1.234.567)"),
+        (3, "D.K.I. Jakarta;1.000.000;20.000;3.000;99.999.999.999", "plausible",
+         "MENENGAH: `enterprises` is 99999999999, above the plausible maximum 70,000,000: a province's or the nation's count of one "
+         "size class: 70 million is more than every UMKM in Indonesia (about 65 million in 2019-2020, the national total of these tables)"),
     ],
 )
 def test_a_bad_population_line_is_quarantined_with_file_line_and_reason(con, tmp_path, line_index, text, rule, reason):
