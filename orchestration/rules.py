@@ -112,12 +112,6 @@ def _shown(expression: str) -> str:
 # the value on the way: '2.7' casts to the BIGINT 3, '1_000_000' to a million, '1e3' to 1000, '0x10'
 # to 16, ' 5' to 5, and '1.005' to the DECIMAL(18,2) 1.01. Only a DOUBLE may have an exponent.
 _DECIMAL_TYPE = re.compile(r"DECIMAL\((\d+),(\d+)\)")
-_WHOLE_NUMBER = "-?[0-9]+"
-NUMBER_FORMS = {
-    "BIGINT": (_WHOLE_NUMBER, "a whole number in digits, e.g. 1250"),
-    "INTEGER": (_WHOLE_NUMBER, "a whole number in digits, e.g. 1250"),
-    "DOUBLE": ("-?[0-9]+([.][0-9]+)?([eE][-+]?[0-9]+)?", "a number in digits with a decimal point, e.g. 1250.5 or 1.25e3"),
-}
 
 
 def number_scale(type_name: str) -> int | None:
@@ -131,9 +125,14 @@ def number_scale(type_name: str) -> int | None:
 
 def number_form(type_name: str) -> tuple[str, str] | None:
     """(regular expression, words) of the text a value of a numeric type may be landed as; None for other types."""
-    if _DECIMAL_TYPE.fullmatch(type_name) and (scale := number_scale(type_name)) > 0:
+    scale = number_scale(type_name)
+    if scale == 0:
+        return "-?[0-9]+", "a whole number in digits, e.g. 1250"
+    if scale is not None:
         return f"-?[0-9]+([.][0-9]{{1,{scale}}})?", f"digits with at most {scale} decimals after a point, e.g. 1250.{'5' * scale}"
-    return NUMBER_FORMS["BIGINT"] if number_scale(type_name) == 0 else NUMBER_FORMS.get(type_name)
+    if type_name == "DOUBLE":
+        return "-?[0-9]+([.][0-9]+)?([eE][-+]?[0-9]+)?", "a number in digits with a decimal point, e.g. 1250.5 or 1.25e3"
+    return None
 
 
 def cast_sql(type_name: str, text: str) -> str:
@@ -196,16 +195,25 @@ class PlausibleRange(BaseModel):
         return self
 
 
+def _plausible_bounds(plausible: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
+    """(SQL operator a value beyond the bound has to it, words, bound) of each bound of a `plausible` rule."""
+    sides = (("min", "<", "below the plausible minimum"), ("max", ">", "above the plausible maximum"))
+    return [(op, words, plausible[name]) for name, op, words in sides if plausible.get(name) is not None]
+
+
+def _plausible_reason(plausible: Mapping[str, Any]) -> str:
+    return " ".join(plausible["reason"].split())
+
+
 def _plausible_sql(contracts, column, text, typed, path_field):
     if (plausible := column.rules.get("plausible")) is None:
         return None
-    low, high = plausible.get("min"), plausible.get("max")
-    below = f"{typed} < {sql_literal(low)}" if low is not None else "false"
-    above = f"{typed} > {sql_literal(high)}" if high is not None else "false"
-    bound = f"CASE WHEN {below} THEN ', below the plausible minimum {low:,}' ELSE ', above the plausible maximum {high:,}' END" if low is not None and high is not None else (
-        f"', below the plausible minimum {low:,}'" if low is not None else f"', above the plausible maximum {high:,}'"
+    bounds = _plausible_bounds(plausible)
+    which = " ".join(f"WHEN {typed} {op} {sql_literal(bound)} THEN {sql_literal(f', {words} {bound:,}: ')}" for op, words, bound in bounds)
+    return (
+        " OR ".join(f"{typed} {op} {sql_literal(bound)}" for op, _, bound in bounds),
+        f"'`{column.name}` is ' || {typed} || CASE {which} END || {sql_literal(_plausible_reason(plausible))}",
     )
-    return f"({below} OR {above})", f"'`{column.name}` is ' || {typed} || {bound} || {sql_literal(': ' + ' '.join(plausible['reason'].split()))}"
 
 
 def _plausible_check(contracts, rules, backend):
@@ -221,9 +229,8 @@ def _plausible_check(contracts, rules, backend):
 def _describe_plausible(contracts, rules):
     if (plausible := rules.get("plausible")) is None:
         return None
-    low, high = plausible.get("min"), plausible.get("max")
-    bounds = f"from {low:,} to {high:,}" if low is not None and high is not None else (f"≥ {low:,}" if low is not None else f"≤ {high:,}")
-    return f"plausibly {bounds} ({' '.join(plausible['reason'].split())})"
+    bounds = " and ".join(f"{'≥' if op == '<' else '≤'} {bound:,}" for op, _, bound in _plausible_bounds(plausible))
+    return f"plausibly {bounds} ({_plausible_reason(plausible)})"
 
 
 def _accepted_sql(contracts, column, text, typed, path_field):
