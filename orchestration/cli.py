@@ -239,6 +239,21 @@ def period_line(result) -> str | None:
     )
 
 
+def implausible_line(result) -> str | None:
+    """When the run publishes a month the plausibility check flagged, a line saying so, next to the
+    figures it concerns (the check's warning above names the rows that carry it)."""
+    from orchestration.defs.plausibility import CHECK_NAME, SALES_GROWTH
+
+    for check in result.get_asset_check_evaluations():
+        if check.check_name == CHECK_NAME and check.asset_key == SALES_GROWTH and not check.passed and "flagged" in check.metadata:
+            months = [f"{f['series']} {f['month']}" for f in check.metadata["flagged"].value]
+            return (
+                f"Published with {len(months)} implausible month(s) of online sales: {', '.join(months)}; "
+                f"see WARN {SALES_GROWTH.to_user_string()}:{CHECK_NAME} for the rows that carry them."
+            )
+    return None
+
+
 @contextlib.contextmanager
 def stderr_to(log: Path) -> Iterator[None]:
     """Everything written to stderr (Dagster's console log, dbt's, warnings) goes to `log` instead."""
@@ -320,6 +335,8 @@ def run() -> int:
         return 1
     with warehouse.connect() as con:
         record_run(con, result.run_id, fingerprint)
+    if implausible := implausible_line(result):
+        print(implausible)
     print(headline_report(warehouse.published_db))
     print(f"Run {result.run_id} succeeded in {time.monotonic() - started:.1f} s; see it with `make ui`.")
     return 0

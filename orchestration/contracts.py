@@ -19,7 +19,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 from pydantic_core import ErrorDetails, InitErrorDetails
 
-from orchestration.rules import RULES, VALID_FROM, VALID_TO, Regex, contract_problem, describe_rules, path_groups
+from orchestration.rules import RULES, VALID_FROM, VALID_TO, Regex, contract_problem, describe_rules, number_form, path_groups
 from orchestration.settings import CONTRACTS_FILE, REPO_ROOT
 
 
@@ -225,6 +225,17 @@ class _Feed(_Spec):
             if name_rules is not None and name_rules.references is None:
                 problems.append((("layout", "name_column"), "needs a `references` rule: the feed whose rows the names resolve to"))
         for i, column in enumerate(self.columns):
+            # Every number has a range, so no value is published however absurd: a lower and an upper
+            # bound, each by definition (`min`, `max`) or judged (`plausible`, with its reason).
+            if number_form(column.type) is not None:
+                plausible = column.rules.plausible
+                missing = [
+                    f"`{bound}` or `plausible.{bound}`"
+                    for bound in ("min", "max")
+                    if getattr(column.rules, bound) is None and (plausible is None or getattr(plausible, bound) is None)
+                ]
+                if missing:
+                    problems.append((("columns", i, "rules"), f"a {column.type} column needs a range: {' and '.join(missing)}"))
             # These rules compare the value with a named group of the file's path (in_file_month: `month`).
             path_rules = path_groups(column.rules.model_dump(exclude_none=True))
             problems += [

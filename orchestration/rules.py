@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import AfterValidator, PlainValidator
+from pydantic import AfterValidator, BaseModel, ConfigDict, PlainValidator, model_validator
 from pydantic_core import PydanticCustomError
 
 from orchestration.sql import quoted, sql_literal
@@ -107,8 +107,46 @@ def _shown(expression: str) -> str:
     return f"coalesce('''' || left({expression}::VARCHAR, 60) || '''', 'empty')"
 
 
+# The text a number may be landed as, by type: plain digits, a leading minus, and for a DECIMAL(p,s)
+# a point and at most s decimals (more would be rounded away). DuckDB's casts accept more and change
+# the value on the way: '2.7' casts to the BIGINT 3, '1_000_000' to a million, '1e3' to 1000, '0x10'
+# to 16, ' 5' to 5, and '1.005' to the DECIMAL(18,2) 1.01. Only a DOUBLE may have an exponent.
+_DECIMAL_TYPE = re.compile(r"DECIMAL\((\d+),(\d+)\)")
+
+
+def number_scale(type_name: str) -> int | None:
+    """The decimals a value of a numeric type may be landed with: 0 for a whole number, s for a
+    DECIMAL(p,s); None for a DOUBLE (any) and for other types."""
+    if type_name in ("BIGINT", "INTEGER"):
+        return 0
+    decimal = _DECIMAL_TYPE.fullmatch(type_name)
+    return int(decimal[2]) if decimal else None
+
+
+def number_form(type_name: str) -> tuple[str, str] | None:
+    """(regular expression, words) of the text a value of a numeric type may be landed as; None for other types."""
+    scale = number_scale(type_name)
+    if scale == 0:
+        return "-?[0-9]+", "a whole number in digits, e.g. 1250"
+    if scale is not None:
+        return f"-?[0-9]+([.][0-9]{{1,{scale}}})?", f"digits with at most {scale} decimals after a point, e.g. 1250.{'5' * scale}"
+    if type_name == "DOUBLE":
+        return "-?[0-9]+([.][0-9]+)?([eE][-+]?[0-9]+)?", "a number in digits with a decimal point, e.g. 1250.5 or 1.25e3"
+    return None
+
+
+def cast_sql(type_name: str, text: str) -> str:
+    """SQL of the value of landed text as the contract's type: NULL when empty, or when the text is
+    not a form the type may be landed as (NUMBER_FORMS), or does not cast."""
+    cast = f"TRY_CAST({text} AS {type_name})"
+    if (form := number_form(type_name)) is None:
+        return cast
+    return f"CASE WHEN regexp_full_match({text}, {sql_literal(form[0])}) THEN {cast} END"
+
+
 def _type_sql(contracts, column, text, typed, path_field):
-    return f"{text} IS NOT NULL AND {typed} IS NULL", f"'`{column.name}` value ' || {_shown(text)} || ' is not a {column.type}'"
+    words = f" ({form[1]})" if (form := number_form(column.type)) is not None else ""
+    return f"{text} IS NOT NULL AND {typed} IS NULL", f"'`{column.name}` value ' || {_shown(text)} || ' is not a {column.type}{words}'"
 
 
 def _required_sql(contracts, column, text, typed, path_field):
@@ -134,6 +172,65 @@ def _bound(name: str, operator: str, words: str) -> Rule:
         describe=lambda contracts, rules: f"{symbol} {rules[name]}" if name in rules else None,
         column_check=check,
     )
+
+
+class PlausibleRange(BaseModel):
+    """`plausible: {min, max, reason}`: the range a value can be believed in, and why. Unlike `min` and
+    `max` (what a value can be at all), a value beyond it is possible in type but not believable: a
+    typo, a sentinel such as 9999999999999999.99, a unit mix-up."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    min: Number | None = None
+    max: Number | None = None
+    reason: str
+
+    @model_validator(mode="after")
+    def _bounded(self) -> PlausibleRange:
+        if self.min is None and self.max is None:
+            raise contract_problem("needs `min`, `max` or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise contract_problem(f"min {self.min} is above max {self.max}")
+        if not self.reason.strip():
+            raise contract_problem("needs a `reason` saying why the range is plausible")
+        return self
+
+
+def _plausible_bounds(plausible: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
+    """(SQL operator a value beyond the bound has to it, words, bound) of each bound of a `plausible` rule."""
+    sides = (("min", "<", "below the plausible minimum"), ("max", ">", "above the plausible maximum"))
+    return [(op, words, plausible[name]) for name, op, words in sides if plausible.get(name) is not None]
+
+
+def _plausible_reason(plausible: Mapping[str, Any]) -> str:
+    return " ".join(plausible["reason"].split())
+
+
+def _plausible_sql(contracts, column, text, typed, path_field):
+    if (plausible := column.rules.get("plausible")) is None:
+        return None
+    bounds = _plausible_bounds(plausible)
+    which = " ".join(f"WHEN {typed} {op} {sql_literal(bound)} THEN {sql_literal(f', {words} {bound:,}: ')}" for op, words, bound in bounds)
+    return (
+        " OR ".join(f"{typed} {op} {sql_literal(bound)}" for op, _, bound in bounds),
+        f"'`{column.name}` is ' || {typed} || CASE {which} END || {sql_literal(_plausible_reason(plausible))}",
+    )
+
+
+def _plausible_check(contracts, rules, backend):
+    if (plausible := rules.get("plausible")) is None:
+        return None
+    pa, low, high = _pandera(), plausible.get("min"), plausible.get("max")
+    error = f"plausible({'' if low is None else low}..{'' if high is None else high})"
+    if low is not None and high is not None:
+        return pa.Check.in_range(low, high, error=error)
+    return pa.Check.ge(low, error=error) if low is not None else pa.Check.le(high, error=error)
+
+
+def _describe_plausible(contracts, rules):
+    if (plausible := rules.get("plausible")) is None:
+        return None
+    bounds = " and ".join(f"{'≥' if op == '<' else '≤'} {bound:,}" for op, _, bound in _plausible_bounds(plausible))
+    return f"plausibly {bounds} ({_plausible_reason(plausible)})"
 
 
 def _accepted_sql(contracts, column, text, typed, path_field):
@@ -299,6 +396,7 @@ RULES = (
     ),
     _bound("min", "<", "below the minimum"),
     _bound("max", ">", "above the maximum"),
+    Rule("plausible", PlausibleRange, _plausible_sql, describe=_describe_plausible, column_check=_plausible_check),
     Rule(
         "accepted_values", CodeListOrValues, _accepted_sql,
         describe=lambda contracts, rules: "one of " + ", ".join(f"`{v}`" for v in values) if (values := contracts.accepted_values(rules)) else None,

@@ -38,6 +38,10 @@ def test_province_reference_holds_the_provinces_since_2019():
                      "Papua Selatan": "ID-PS", "Papua Tengah": "ID-PT", "Papua Pegunungan": "ID-PE"}
 
 
+# Every number has a range (a BIGINT column without one is refused below).
+RANGE = {"min": 0, "max": 100}
+
+
 def _document(feed=None, column=None, **rules):
     """A one-feed contracts document, with the feed's and its column's keys replaced or added."""
     return {
@@ -45,7 +49,7 @@ def _document(feed=None, column=None, **rules):
         "feeds": {
             "f": {
                 "title": "t", "description": "d", "files": ["f/*.csv"], "format": "csv", "key": ["amount"],
-                "columns": [{"name": "amount", "type": "BIGINT", "description": "a", "rules": rules, **(column or {})}],
+                "columns": [{"name": "amount", "type": "BIGINT", "description": "a", "rules": {**RANGE, **rules}, **(column or {})}],
                 **(feed or {}),
             }
         },
@@ -53,7 +57,7 @@ def _document(feed=None, column=None, **rules):
 
 
 MONTH_FILES = r"f/(?P<month>[0-9]{4}-[0-9]{2})\.csv"
-ALL_RULES = "required, min, max, accepted_values, pattern, references, valid_in_period, in_file_month, from_path"
+ALL_RULES = "required, min, max, plausible, accepted_values, pattern, references, valid_in_period, in_file_month, from_path"
 
 
 @pytest.mark.parametrize(
@@ -70,6 +74,16 @@ ALL_RULES = "required, min, max, accepted_values, pattern, references, valid_in_
         ),
         (_document(minimum=0), f"feed f, column amount: rules: unknown key 'minimum' (allowed: {ALL_RULES})"),
         (_document(min="0"), "feed f, column amount: rules.min: '0' is not a number"),
+        (_document(min=None, max=None), "feed f, column amount: rules: a BIGINT column needs a range: `min` or `plausible.min` and `max` or `plausible.max`"),
+        (_document(max=None), "feed f, column amount: rules: a BIGINT column needs a range: `max` or `plausible.max`"),
+        (
+            _document(column={"type": "DECIMAL(18,2)"}, max=None, plausible={"min": 1, "reason": "r"}),
+            "feed f, column amount: rules: a DECIMAL(18,2) column needs a range: `max` or `plausible.max`",
+        ),
+        (_document(max=None, plausible={"max": 10}), "feed f, column amount: rules.plausible: missing key 'reason'"),
+        (_document(plausible={"reason": "r"}), "feed f, column amount: rules.plausible: needs `min`, `max` or both"),
+        (_document(plausible={"min": 5, "max": 1, "reason": "r"}), "feed f, column amount: rules.plausible: min 5 is above max 1"),
+        (_document(plausible={"max": 5, "reason": " "}), "feed f, column amount: rules.plausible: needs a `reason` saying why the range is plausible"),
         (
             _document(feed={"paths": ["f/*.csv"]}),
             "feed f: unknown key 'paths' (allowed: title, description, files, format, key, columns, path_pattern, layout)",
@@ -136,8 +150,8 @@ def test_every_problem_is_reported_on_its_own_line():
 
 
 def test_a_valid_document_keeps_only_the_rules_given():
-    contracts = _parse(_document(feed={"path_pattern": MONTH_FILES}, min=0, in_file_month=True))
-    assert contracts.feeds["f"].column("amount").rules == {"min": 0, "in_file_month": True}
+    contracts = _parse(_document(feed={"path_pattern": MONTH_FILES}, max=None, plausible={"max": 9, "reason": "r"}, in_file_month=True))
+    assert contracts.feeds["f"].column("amount").rules == {"min": 0, "plausible": {"max": 9, "reason": "r"}, "in_file_month": True}
     assert contracts.feeds["f"].layout == {}
 
 

@@ -95,6 +95,9 @@ def test_population_table_is_normalized(con, tmp_path):
          "unknown province name 'Daerah Istimewa Jogjakarta'; closest known: Daerah Istimewa Yogyakarta, Daerah Khusus Ibukota Jakarta, Irian Jaya Barat"),
         (3, "D.K.I. Jakarta;1,000,000;20.000;3.000;400", "type",
          "ULTRA_MIKRO count '1,000,000' is not a whole number in Indonesian format (e.g. 1.234.567)"),
+        (3, "D.K.I. Jakarta;1.000.000;20.000;3.000;99.999.999.999", "plausible",
+         "MENENGAH: `enterprises` is 99999999999, above the plausible maximum 70,000,000: a province's or the nation's count of one "
+         "size class: 70 million is more than every UMKM in Indonesia (about 65 million in 2019-2020, the national total of these tables)"),
     ],
 )
 def test_a_bad_population_line_is_quarantined_with_file_line_and_reason(con, tmp_path, line_index, text, rule, reason):
@@ -163,9 +166,12 @@ def test_a_feed_with_no_files_is_an_error(con, tmp_path):
         load_feed(con, CONTRACTS.feeds["sales"], _landing(tmp_path), "run")
 
 
+RANGE = {"min": 0, "plausible": {"max": 100_000_000, "reason": "about five times Indonesia's GDP"}}
+
+
 def test_another_ministry_table_is_a_contract_entry(con, tmp_path):
     """A table in the ministry's format whose value columns fill contract columns of their own (not
-    unpivoted), decimals included, loads from a contract entry alone."""
+    unpivoted), decimals included, loads from a contract entry alone, its ranges and scales held."""
     document = yaml.safe_load(CONTRACTS_FILE.read_text(encoding="utf-8"))
     document["feeds"]["gdp"] = {
         "title": "GDP", "description": "Value added by province.", "files": ["gdp/umkm_gdp_*.csv"],
@@ -176,10 +182,10 @@ def test_another_ministry_table_is_a_contract_entry(con, tmp_path):
             "value_columns": {"Nilai Tambah UMKM": "umkm_value_added", "PDB": "gdp"},
         },
         "columns": [
-            {"name": "year", "type": "INTEGER", "description": "Year."},
+            {"name": "year", "type": "INTEGER", "description": "Year.", "rules": {"min": 2000, "max": 2100}},
             {"name": "province_code", "type": "VARCHAR", "description": "Province.", "rules": {"references": "provinces.bps_code"}},
-            {"name": "umkm_value_added", "type": "DECIMAL(18,1)", "description": "UMKM value added."},
-            {"name": "gdp", "type": "DECIMAL(18,1)", "description": "GDP."},
+            {"name": "umkm_value_added", "type": "DECIMAL(18,1)", "description": "UMKM value added.", "rules": RANGE},
+            {"name": "gdp", "type": "DECIMAL(18,1)", "description": "GDP.", "rules": RANGE},
         ],
     }
     gdp = _parse(document).feeds["gdp"]
@@ -187,15 +193,18 @@ def test_another_ministry_table_is_a_contract_entry(con, tmp_path):
     (root / "gdp").mkdir()
     lines = ["PDB menurut Provinsi, 2019", "(miliar rupiah)", "", "Uraian;PDB;Nilai Tambah UMKM",
              "DKI Jakarta;2.840.000,5;1.100.000,2", "Jateng;1.360.000;820.000,7", "Bali;abc;1.000",
-             "INDONESIA;4.200.000,5;1.920.000,9", "Sumber: contoh"]
+             "Aceh;123.456.789,0;1.000", "Papua;1.000,25;1.000,50", "INDONESIA;4.200.000,5;1.920.000,9", "Sumber: contoh"]
     (root / "gdp" / "umkm_gdp_2019.csv").write_text("\n".join(lines) + "\n")
     load_feed(con, CONTRACTS.feeds["provinces"], root, "run")
     (loaded,) = load_feed(con, gdp, root, "run").files
-    assert (loaded.status, loaded.rows_read, loaded.rows_quarantined) == ("loaded", 4, 1)
+    assert (loaded.status, loaded.rows_read, loaded.rows_quarantined) == ("loaded", 6, 3)
     rows = con.execute("SELECT year, province_code, umkm_value_added, gdp FROM raw.gdp ORDER BY ALL").fetchall()
     assert [(y, p, float(u), float(g)) for y, p, u, g in rows] == [(2019, "31", 1_100_000.2, 2_840_000.5), (2019, "33", 820_000.7, 1_360_000.0)]
-    assert con.execute("SELECT column_name, reason FROM quarantine.gdp").fetchall() == [
-        ("gdp", "gdp value 'abc' is not a number in Indonesian format (e.g. 1.234.567,8)")
+    assert con.execute("SELECT line, rule, column_name, reason FROM quarantine.gdp ORDER BY line").fetchall() == [
+        (7, "type", "gdp", "gdp value 'abc' is not a number in Indonesian format (e.g. 1.234.567,8)"),
+        (8, "plausible", "gdp", "`gdp` is 123456789.0, above the plausible maximum 100,000,000: about five times Indonesia's GDP"),
+        # Not rounded to 1.000,3: a second decimal is more than the column holds (a trailing zero is not).
+        (9, "type", "gdp", "gdp value '1.000,25' has more than 1 decimal(s), the column's scale (not rounded)"),
     ]
     totals = con.execute("SELECT year, umkm_value_added::DOUBLE, gdp::DOUBLE, line FROM raw.gdp_reported_totals").fetchall()
-    assert totals == [(2019, 1_920_000.9, 4_200_000.5, 8)]
+    assert totals == [(2019, 1_920_000.9, 4_200_000.5, 10)]

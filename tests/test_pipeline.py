@@ -40,6 +40,8 @@ def test_every_step_and_check_succeeds(sample_run):
     assert ("raw/gdp", "national_total_matches_provinces") in checked
     assert ("marts/claims_check", "claims_hold") in checked and ("marts/indicator_vintages", "pandera_schema") in checked
     assert ("marts/indicators", "pandera_schema") in checked
+    # The pandemic's +114 % and +142 % are shared by the provinces: no month of the sample is implausible.
+    assert ("marts/sales_growth", "sales_change_plausible") in checked
     assert ("staging/stg_sales__daily_sales", "pandera_schema") in checked
     # dbt tests are asset checks too.
     assert any(name.startswith("unique_combination_indicators") for _, name in checked)

@@ -96,7 +96,33 @@ def test_reasons_say_what_is_wrong_with_which_value(con, landing):
     load(con, landing, "sales")
     load(con, landing, "population")
     reasons = dict(con.execute("SELECT source_file || ':' || line, reason FROM quarantine.sales").fetchall())
-    assert reasons["sales/2020-04/pasar_a__text_in_number.csv:3"] == "`orders` value 'dua' is not a BIGINT"
+    assert reasons["sales/2020-04/pasar_a__text_in_number.csv:3"] == "`orders` value 'dua' is not a BIGINT (a whole number in digits, e.g. 1250)"
+    # Forms DuckDB would cast to another number are refused, not rounded or read as a million.
+    not_numbers = "sales/2020-06/pasar_a__not_numbers.csv"
+    assert reasons[f"{not_numbers}:2"] == "`orders` value '2.7' is not a BIGINT (a whole number in digits, e.g. 1250)"
+    assert reasons[f"{not_numbers}:3"] == "`orders` value '1_000_000' is not a BIGINT (a whole number in digits, e.g. 1250)"
+    assert reasons[f"{not_numbers}:4"] == "`orders` value '1e3' is not a BIGINT (a whole number in digits, e.g. 1250)"
+    decimal = "is not a DECIMAL(18,2) (digits with at most 2 decimals after a point, e.g. 1250.55)"
+    assert reasons[f"{not_numbers}:5"] == f"`gross_sales_idr` value '1_000.5' {decimal}"
+    assert reasons[f"{not_numbers}:6"] == f"`gross_sales_idr` value '7218029.005' {decimal}"  # not rounded to .01
+    assert reasons[f"{not_numbers}:11"] == f"`gross_sales_idr` value '3.2e5' {decimal}"
+    assert con.execute(f"SELECT merchant_id, orders, gross_sales_idr::VARCHAR FROM raw.sales WHERE source_file = '{not_numbers}' ORDER BY 1").fetchall() == [
+        ("A0000035", 3, "1077004.00"), ("A0000037", 3, "852507.50")
+    ]
+    implausible = "sales/2020-06/pasar_a__implausible.csv"
+    assert reasons[f"{implausible}:3"] == (
+        "`gross_sales_idr` is 9999999999999999.99, above the plausible maximum 50,000,000,000: one merchant's sales in one day: "
+        "Rp 50 billion is a whole year's sales of the largest UMKM, a medium enterprise (annual sales up to Rp 50 billion, PP 7/2021 art. 35)"
+    )
+    assert reasons[f"{implausible}:4"].startswith("`orders` is 5000000000000000000, above the plausible maximum 100,000: one merchant's orders")
+    assert reasons[f"{implausible}:7"].startswith("`orders` is 100001, above the plausible maximum 100,000")
+    assert reasons[f"{implausible}:8"].startswith("`gross_sales_idr` is 50000000000.01, above the plausible maximum 50,000,000,000")
+    # The plausible maximum itself loads.
+    assert con.execute(f"SELECT merchant_id, orders, gross_sales_idr::VARCHAR FROM raw.sales WHERE source_file = '{implausible}' ORDER BY 1").fetchall() == [
+        ("A0000001", 1, "153358.00"), ("A0000013", 100_000, "50000000000.00")
+    ]
+    columns = dict(con.execute("SELECT source_file || ':' || line, column_name FROM quarantine.sales").fetchall())
+    assert (columns[f"{implausible}:3"], columns[f"{implausible}:4"], columns[f"{not_numbers}:2"]) == ("gross_sales_idr", "orders", "orders")
     assert reasons["sales/2020-04/pasar_a__negative_amount.csv:3"] == "`gross_sales_idr` is -125000.00, below the minimum 0"
     assert reasons["sales/2020-04/pasar_a__unknown_codes.csv:2"] == "`province_code` '99' is not a known provinces.bps_code"
     assert reasons["sales/2020-04/pasar_a__date_outside_month.csv:3"] == "`sale_date` '2020-05-01' is outside the file's month 2020-04"

@@ -12,7 +12,7 @@ import duckdb
 from orchestration.contracts import ColumnContract, Contracts, FeedContract
 from orchestration.ingest.landing import LandedFile, path_struct_sql
 from orchestration.ingest.staged import UNREADABLE, FeedError, Staged
-from orchestration.rules import column_problems, problems_expression
+from orchestration.rules import RULES, column_problems, number_scale, problems_expression
 from orchestration.sql import quoted, sql_literal
 
 # Indonesian official tables group thousands with '.' and use ',' as the decimal mark.
@@ -23,7 +23,33 @@ CREATE OR REPLACE MACRO id_number(text) AS
 CREATE OR REPLACE MACRO name_key(name) AS regexp_replace(upper(name), '[^A-Z]', '', 'g');
 """
 
-WHOLE_NUMBER_TYPES = ("BIGINT", "INTEGER")
+def _value_columns(feed: FeedContract) -> list[ColumnContract]:
+    """The contract columns a table's number cells fill."""
+    unpivot = feed.layout.get("unpivot")
+    return [feed.column(unpivot["value_column"])] if unpivot else [feed.column(name) for name in feed.layout["value_columns"].values()]
+
+
+def _cell_problems(contracts: Contracts, feed: FeedContract) -> str:
+    """SQL of the list of {rule, column_name, reason} of the cells of a line (`l.cells`) whose number
+    breaks a rule of the column it fills (min, max, plausible): the rules that judge values, as on
+    any feed's rows. A cell that is not a number is the `type` problem, reported before."""
+    judges_text = {rule.name for rule in RULES if rule.judges_text}
+    unpivot = feed.layout.get("unpivot")
+    branches = []
+    for column in _value_columns(feed):
+        scale = number_scale(column.type)
+        typed = f"TRY_CAST(id_number(c.value) AS DECIMAL(38, {6 if scale is None else scale}))"
+        for rule, condition, reason in column_problems(contracts, column, "c.value", typed, lambda group: "NULL"):
+            if rule in judges_text:
+                continue
+            shown = f"c.name || ': ' || {reason}" if unpivot else reason
+            branches.append(
+                f"WHEN c.filled = {sql_literal(column.name)} AND {typed} IS NOT NULL AND coalesce({condition}, false) "
+                f"THEN {{'rule': {sql_literal(rule)}, 'column_name': {sql_literal(column.name)}, 'reason': {shown}}}"
+            )
+    if not branches:
+        return "[]"
+    return f"list_filter(list_transform(l.cells, lambda c: CASE {' '.join(branches)} END), lambda p: p IS NOT NULL)"
 
 
 def install_macros(con: duckdb.DuckDBPyConnection) -> None:
@@ -97,7 +123,7 @@ def stage_ministry_table(con: duckdb.DuckDBPyConnection, contracts: Contracts, f
         raise FeedError(f"{', '.join(reference.files)}: the name {ambiguous[0][0]!r} is given to more than one {layout['name_noun']}")
     con.execute(
         "CREATE OR REPLACE TEMP TABLE table_lines (source_file VARCHAR, line BIGINT, raw_line VARCHAR, "
-        "name VARCHAR, cells STRUCT(name VARCHAR, value VARCHAR, whole BOOLEAN)[])"
+        "name VARCHAR, cells STRUCT(name VARCHAR, value VARCHAR, filled VARCHAR, scale INTEGER)[])"
     )
     rejected = {}
     for landed in files:
@@ -133,12 +159,15 @@ def stage_ministry_table(con: duckdb.DuckDBPyConnection, contracts: Contracts, f
             )
             continue
 
-        def whole(label: str) -> bool:
-            return feed.column(unpivot["value_column"] if unpivot else labels[label]).type in WHOLE_NUMBER_TYPES
+        def filled(label: str) -> ColumnContract:
+            return feed.column(unpivot["value_column"] if unpivot else labels[label])
+
+        def scale(label: str) -> str:
+            return "NULL" if (s := number_scale(filled(label).type)) is None else str(s)
 
         # Columns the layout does not name (a share, a note) are not read.
         cells = ", ".join(
-            f"{{'name': {sql_literal(labels[label])}, 'value': f[{i + 2}], 'whole': {whole(label)}}}"
+            f"{{'name': {sql_literal(labels[label])}, 'value': f[{i + 2}], 'filled': {sql_literal(filled(label).name)}, 'scale': {scale(label)}::INTEGER}}"
             for i, label in enumerate(columns[1:])
             if label in labels
         )
@@ -190,7 +219,8 @@ def _judge(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedContr
         CREATE OR REPLACE TEMP TABLE table_judged AS
         WITH resolved AS (
             SELECT l.*, upper(l.name) = upper($total) AS is_total, n.code, {path_struct_sql(feed, 'l.source_file')} AS file_path,
-                   list_filter(l.cells, lambda c: id_number(c.value) IS NULL OR (c.whole AND id_number(c.value) <> trunc(id_number(c.value)))) AS bad_cells
+                   list_filter(l.cells, lambda c: id_number(c.value) IS NULL OR length(rtrim(regexp_extract(trim(c.value), ',([0-9]+)$', 1), '0')) > c.scale) AS bad_cells,
+                   {_cell_problems(contracts, feed)} AS ruled_cells
             FROM table_lines l LEFT JOIN row_names n ON n.key = name_key(l.name)
         ),
         ranked AS (
@@ -211,9 +241,14 @@ def _judge(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedContr
             WHEN len(bad_cells) > 0 THEN struct_pack(
                 rule := 'type', column_name := {value_column},
                 reason := array_to_string(list_transform(bad_cells,
-                    lambda c: c.name || CASE WHEN c.whole
+                    lambda c: c.name || CASE WHEN c.scale = 0
                         THEN ' count ' || coalesce('''' || c.value || '''', 'empty') || ' is not a whole number in Indonesian format (e.g. 1.234.567)'
-                        ELSE ' value ' || coalesce('''' || c.value || '''', 'empty') || ' is not a number in Indonesian format (e.g. 1.234.567,8)' END), '; '))
+                        WHEN id_number(c.value) IS NULL
+                        THEN ' value ' || coalesce('''' || c.value || '''', 'empty') || ' is not a number in Indonesian format (e.g. 1.234.567,8)'
+                        ELSE ' value ''' || c.value || ''' has more than ' || c.scale || ' decimal(s), the column''s scale (not rounded)' END), '; '))
+            WHEN len(ruled_cells) > 0 THEN struct_pack(
+                rule := ruled_cells[1].rule, column_name := ruled_cells[1].column_name,
+                reason := array_to_string(list_transform(ruled_cells, lambda p: p.reason), '; '))
             WHEN occurrence > 1 THEN struct_pack(
                 rule := 'unique_key', column_name := {sql_literal(code.name)},
                 reason := CASE WHEN is_total THEN 'a second national total line'

@@ -19,7 +19,7 @@ from orchestration.contracts import Contracts, FeedContract
 from orchestration.ingest.formats import file_format
 from orchestration.ingest.landing import LandedFile, path_struct_sql
 from orchestration.ingest.staged import Staged, about_the_file
-from orchestration.rules import broken_expression, problems_expression
+from orchestration.rules import broken_expression, cast_sql, problems_expression
 from orchestration.sql import quoted, sql_literal
 
 # DuckDB's CSV reader reports these for lines it cannot split into the contract's fields.
@@ -75,7 +75,7 @@ def stage_tabular(
 
 
 def _typed(feed: FeedContract) -> str:
-    return ", ".join(f"TRY_CAST({quoted(c.name)} AS {c.type}) AS {quoted(c.name + '__typed')}" for c in feed.columns)
+    return ", ".join(f"{cast_sql(c.type, quoted(c.name))} AS {quoted(c.name + '__typed')}" for c in feed.columns)
 
 
 def _scan(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedContract, files: list[LandedFile]) -> dict[str, str]:
@@ -102,7 +102,7 @@ def _scan(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedContra
             f"""
             INSERT INTO {SCAN}
             SELECT source_file, {', '.join(f'{quoted(c.name + "__typed")} AS {quoted(c.name)}' for c in feed.columns)}, {broken}
-            FROM (SELECT p.source_file, p.file_path, {_typed(feed)}
+            FROM (SELECT p.source_file, p.file_path, {landed}, {_typed(feed)}
                   FROM (SELECT filename, {landed} FROM ({reader})) JOIN scan_paths p USING (filename))
             """,
             {**params, "files": paths},
