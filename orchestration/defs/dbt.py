@@ -68,8 +68,11 @@ class IndicatorTranslator(DagsterDbtTranslator):
 
 def catalog_markdown(codes: list[str] | None) -> str:
     rows = [r for r in indicator_catalog() if codes is None or r["indicator_code"] in codes]
-    lines = ["| indicator | unit | definition | source feeds |", "|---|---|---|---|"]
-    lines += [f"| **{r['indicator_code']}** {r['indicator_name']} | {r['unit_measure']} | {r['definition']} | {r['source_feeds']} |" for r in rows]
+    lines = ["| indicator | unit | definition | source feeds | origin | source |", "|---|---|---|---|---|---|"]
+    lines += [
+        f"| **{r['indicator_code']}** {r['indicator_name']} | {r['unit_measure']} | {r['definition']} | {r['source_feeds']} | {r['origin']} | {r['source']} |"
+        for r in rows
+    ]
     return "\n".join(lines)
 
 
