@@ -63,7 +63,7 @@ def indicators_db(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         "Files for tools that read files, from the published database: "
         "$DEI_WAREHOUSE_DIR/exports/<mart>.parquet for every mart, indicators.sdmx.csv "
         "(SDMX-CSV 2.1: STRUCTURE, STRUCTURE_ID, ACTION, dimensions, OBS_VALUE with NaN when missing, "
-        "OBS_STATUS) and indicators.structure.xml, its SDMX-ML 3.0 structure (codelists, concepts, "
+        "OBS_STATUS, the indicator's ORIGIN and SOURCE) and indicators.structure.xml, its SDMX-ML 3.0 structure (codelists, concepts, "
         "data structure, dataflow); each file is replaced atomically."
     ),
 )
