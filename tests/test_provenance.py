@@ -2,11 +2,13 @@
 
 import html
 import re
+import shutil
 
 import duckdb
 import pytest
 
 from orchestration import charts
+from orchestration.cli import headline_report
 from orchestration.docs import indicator_catalog
 from orchestration.provenance import catalog_provenance
 from orchestration.samplegen import GENERATED_FOLDERS
@@ -138,3 +140,23 @@ def test_the_report_captions_every_chart_with_its_origin_and_source_as_text(mart
     assert "<b>2022</b>" not in page
     assert drawn[1].markdown().endswith(r"Internet &lt;b&gt;2022&lt;/b&gt;")
     assert r"Tabel 1 &amp; 2 \(\$\\nosuchcommand\{a\}\$\)" in drawn[0].markdown()
+
+
+def test_the_headline_names_the_origin_of_its_figures_and_the_latest_of_each_published_table(sample_run, tmp_path):
+    result, warehouse = sample_run
+    assert result.success, "the sample run failed"
+    copy = tmp_path / "indicators.duckdb"
+    shutil.copy(warehouse.published_db, copy)
+    with duckdb.connect(str(copy)) as con:
+        add_published_tables(con)
+    lines = headline_report(copy).splitlines()
+    assert lines[1] == f"Origin: Synthetic sample, not official statistics. Source: {SYNTHETIC_SOURCE}"
+    start = lines.index("Published tables, Indonesia, latest figure")
+    assert lines[start + 1:start + 7] == [
+        "indicator                    period        value unit   status",
+        "HH_INTERNET_ACCESS           2022          86.54 PCT    A",
+        "RETAIL_SALES_GROWTH_YOY      2021-06        2.10 PCT    P",  # the month after, not published: no number
+        "RETAIL_SALES_INDEX           2021-06      220.30 INDEX  P",
+        f"HH_INTERNET_ACCESS: {PUBLISHED_CAPTION}{BPS_SOURCE}",
+        f"RETAIL_SALES_GROWTH_YOY, RETAIL_SALES_INDEX: {PUBLISHED_CAPTION}{BI_SOURCE}",
+    ]
