@@ -6,8 +6,9 @@ import shutil
 
 import duckdb
 import pytest
+import yaml
 
-from orchestration import charts
+from orchestration import charts, dashboard
 from orchestration.cli import headline_report
 from orchestration.docs import indicator_catalog
 from orchestration.provenance import catalog_provenance
@@ -160,3 +161,31 @@ def test_the_headline_names_the_origin_of_its_figures_and_the_latest_of_each_pub
         f"HH_INTERNET_ACCESS: {PUBLISHED_CAPTION}{BPS_SOURCE}",
         f"RETAIL_SALES_GROWTH_YOY, RETAIL_SALES_INDEX: {PUBLISHED_CAPTION}{BI_SOURCE}",
     ]
+
+
+def test_the_dashboard_shows_the_charts_whose_indicators_have_rows_each_captioned_as_text(marts, tmp_path):
+    add_published_tables(marts)
+    marts.close()  # the bundle reads the file as Superset's import would, read-only
+    contents = dashboard.bundle(tmp_path / "indicators.duckdb")
+    assert sorted(rel for rel in contents if rel.startswith("charts/")) == [
+        "charts/internet_access_by_province.yaml", "charts/retail_sales_growth_yoy.yaml", "charts/retail_sales_index.yaml",
+    ]
+    position = yaml.safe_load(contents["dashboards/umkm_digital_economy.yaml"])["position"]
+    # Only the published tables' rows: no synthetic figure, no note saying so.
+    assert position["GRID_ID"]["children"] == ["ROW-4", "ROW-4-CAPTIONS", "ROW-5", "ROW-5-CAPTIONS"]
+    assert {c for c, v in position.items() if isinstance(v, dict) and v.get("type") == "CHART"} == {"CHART-6", "CHART-7", "CHART-8"}
+    assert position["ROW-4-CAPTIONS"]["children"] == ["MARKDOWN-CHART-6", "MARKDOWN-CHART-7"]
+    caption = position["MARKDOWN-CHART-6"]
+    assert caption["meta"]["width"] == position["CHART-6"]["meta"]["width"] == 6
+    assert caption["meta"]["code"] == (
+        r"Origin: Published table, as released by its publisher\. Source: Bank Indonesia, Survei Penjualan Eceran, "
+        r"Tabel 1 &amp; 2 \(\$\\nosuchcommand\{a\}\$\), release of mid\-2021"
+    )
+    assert position["MARKDOWN-CHART-8"]["meta"]["code"].endswith(r"Internet &lt;b&gt;2022&lt;/b&gt;")
+
+
+def test_without_a_published_table_its_charts_leave_the_dashboard(marts, tmp_path):
+    marts.close()
+    contents = dashboard.bundle(tmp_path / "indicators.duckdb")
+    assert not [rel for rel in contents if rel.startswith("charts/")]
+    assert yaml.safe_load(contents["dashboards/umkm_digital_economy.yaml"])["position"]["GRID_ID"]["children"] == []
