@@ -189,3 +189,15 @@ def test_without_a_published_table_its_charts_leave_the_dashboard(marts, tmp_pat
     contents = dashboard.bundle(tmp_path / "indicators.duckdb")
     assert not [rel for rel in contents if rel.startswith("charts/")]
     assert yaml.safe_load(contents["dashboards/umkm_digital_economy.yaml"])["position"]["GRID_ID"]["children"] == []
+
+
+def test_the_sample_report_says_first_and_under_every_chart_that_its_figures_are_synthetic(sample_run, published):
+    _, warehouse = sample_run
+    page = (warehouse.reports_dir / "index.html").read_text(encoding="utf-8")
+    synthetic, total = published.execute(
+        "SELECT count(DISTINCT indicator_code) FILTER (origin = 'synthetic'), count(DISTINCT indicator_code) FROM marts.indicators_labelled"
+    ).fetchone()
+    assert synthetic >= 13
+    assert re.search(rf'<p class="note"><strong>{synthetic} of the {total} indicators published here are a synthetic sample: ', page)
+    captions = re.findall(r"<figcaption>(.*?)</figcaption>", page)
+    assert [c.split("). ", 1)[1] for c in captions[:4]] == [f"Origin: Synthetic sample, not official statistics. Source: {SYNTHETIC_SOURCE}"] * 4
