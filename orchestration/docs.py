@@ -45,7 +45,8 @@ def indicator_catalog() -> tuple[dict[str, str], ...]:
 def provenance(row: dict[str, str]) -> str:
     """A catalog row's origin, and the source of a published one (the synthetic sample's is said
     once, above the table)."""
-    return row["origin"] if row["origin"] == "synthetic" else f"{row['origin']}: {row['source']}"
+    source = row["source"].replace("|", r"\|")  # a `|` would end the table cell
+    return row["origin"] if row["origin"] == "synthetic" else f"{row['origin']}: {source}"
 
 
 def render_catalog_table() -> str:

@@ -18,6 +18,7 @@ from orchestration.defs.partitions import WAREHOUSE_POOL, month_keys, monthly, s
 from orchestration.defs.raw import OWNER
 from orchestration.defs.resources import WarehouseResource, dbt_project, retry_if_locked
 from orchestration.docs import indicator_catalog
+from orchestration.provenance import markdown_text
 from orchestration.publish import code_version
 from orchestration.releases import latest_release_revisions
 from orchestration.validation import dbt_meta
@@ -70,7 +71,7 @@ def catalog_markdown(codes: list[str] | None) -> str:
     rows = [r for r in indicator_catalog() if codes is None or r["indicator_code"] in codes]
     lines = ["| indicator | unit | definition | source feeds | origin | source |", "|---|---|---|---|---|---|"]
     lines += [
-        f"| **{r['indicator_code']}** {r['indicator_name']} | {r['unit_measure']} | {r['definition']} | {r['source_feeds']} | {r['origin']} | {r['source']} |"
+        f"| **{r['indicator_code']}** {r['indicator_name']} | {r['unit_measure']} | {r['definition']} | {r['source_feeds']} | {r['origin']} | {markdown_text(r['source'])} |"
         for r in rows
     ]
     return "\n".join(lines)
