@@ -93,7 +93,7 @@ def chart_indicators(params: dict) -> list[str]:
 
 def _markdown(component_id: str, row_id: str, width: int, text: str) -> dict:
     return {"type": "MARKDOWN", "id": component_id, "children": [], "parents": ["ROOT_ID", "GRID_ID", row_id],
-            "meta": {"width": width, "height": 14, "code": text}}  # fmt: skip
+            "meta": {"width": width, "height": 10, "code": text}}  # fmt: skip
 
 
 def _row(row_id: str, children: list[str]) -> dict:
