@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration.audit import run_summary
+from orchestration.provenance import captions, catalog_provenance
 from orchestration.releases import claims, claims_table, latest_release_revisions
 from orchestration.text import printable
 
@@ -33,6 +34,21 @@ SELECT time_period,
        max(obs_value) FILTER (indicator_code = 'ONBOARDING_RATE' AND size_class = 'ULTRA_MIKRO'),
        max(obs_value) FILTER (indicator_code = 'ONBOARDING_RATE' AND size_class = '_T')
 FROM national GROUP BY time_period ORDER BY time_period
+"""
+
+# The indicators the two headline tables show, whose origin the headline states.
+HEADLINE_INDICATORS = (
+    "ONLINE_SALES", "ONLINE_SALES_GROWTH_MOM", "ONLINE_SALES_GROWTH_VS_BASE", "ONBOARDING_RATE",
+    "TRAINING_REGISTRATIONS", "TRAINING_CAPACITY", "TRAINING_OVERSUBSCRIPTION", "TRAINING_COMPLETION_RATE",
+)  # fmt: skip
+
+# The latest national figure of every indicator from a published table (none on the sample alone).
+PUBLISHED_SQL = """
+SELECT i.indicator_code, i.time_period, i.obs_value, i.unit_measure, i.obs_status
+FROM marts.indicators i JOIN marts.indicator_catalog c USING (indicator_code)
+WHERE c.origin = 'published' AND i.ref_area = 'ID' AND i.size_class = '_T' AND i.breakdown = '_T' AND i.obs_value IS NOT NULL
+QUALIFY row_number() OVER (PARTITION BY i.indicator_code ORDER BY i.period_start DESC) = 1
+ORDER BY i.indicator_code
 """
 
 TRAINING_SQL = """
@@ -59,10 +75,13 @@ def headline_report(published_db: Path, year: str | None = None) -> str:
         run_id, published_at, release_id = con.execute("SELECT run_id, published_at, release_id FROM meta.publication").fetchall()[0]
         last_release = latest_release_revisions(con)
         claim_rows = claims(con)
+        catalog = catalog_provenance(con)
+        published = con.execute(PUBLISHED_SQL).fetchall()
     finally:
         con.close()
     lines = [
         f"Headline indicators, Indonesia, {year} (published {published_at:%Y-%m-%d %H:%M} UTC, run {run_id[:8]}, release {release_id})",
+        *captions(catalog, HEADLINE_INDICATORS),
         f"{'month':<8} {'online sales':>14} {'MoM':>9} {'vs ' + (base or 'base'):>11} {'onboarded':>10} {'onboarded':>10}",
         f"{'':<8} {'(IDR bn)':>14} {'(%)':>9} {'(%)':>11} {'ultra-mikro %':>10} {'all UMKM %':>10}",
     ]
@@ -74,6 +93,10 @@ def headline_report(published_db: Path, year: str | None = None) -> str:
     lines += ["", f"{'training programme':<40} {'registrations':>13} {'capacity':>9} {'oversubscr. %':>14} {'completion %':>13}"]
     for name, registrations, capacity, oversubscription, completion in training:
         lines.append(f"{printable(name):<40} {registrations:>13,} {capacity:>9,} {_fmt(oversubscription, '.1f'):>14} {_fmt(completion, '.1f'):>13}")
+    if published:
+        lines += ["", "Published tables, Indonesia, latest figure", f"{'indicator':<28} {'period':<8} {'value':>10} {'unit':<6} status"]
+        lines += [f"{code:<28} {period:<8} {value:>10,.2f} {unit:<6} {status}" for code, period, value, unit, status in published]
+        lines += captions(catalog, [row[0] for row in published])
     lines += ["", last_release.line(), "", *claims_table(claim_rows)]
     lines.append(f"\nPublished database: {published_db}")
     return "\n".join(lines)

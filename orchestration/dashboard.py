@@ -19,9 +19,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import yaml
 
 from orchestration import settings
+from orchestration.provenance import captions, catalog_provenance, synthetic_note
+from orchestration.text import markdown_text
 
 DASHBOARD_DIR = settings.REPO_ROOT / "dashboard"
 BUNDLE_DIR = DASHBOARD_DIR / "bundle"
@@ -83,20 +86,81 @@ def query_context(params: dict) -> dict:
     return {"datasource": {"id": 0, "type": "table"}, "queries": [query], "form_data": params, "result_format": "json", "result_type": "full"}
 
 
+def chart_indicators(params: dict) -> list[str]:
+    """The indicator codes a chart's filters select."""
+    for f in params.get("adhoc_filters", []):
+        if f["subject"] == "indicator_code":
+            return [f["comparator"]] if f["operator"] == "==" else list(f["comparator"])
+    return []
+
+
+def _markdown(component_id: str, row_id: str, width: int, text: str) -> dict:
+    return {"type": "MARKDOWN", "id": component_id, "children": [], "parents": ["ROOT_ID", "GRID_ID", row_id],
+            "meta": {"width": width, "height": 10, "code": text}}  # fmt: skip
+
+
+def _row(row_id: str, children: list[str]) -> dict:
+    return {"type": "ROW", "id": row_id, "children": children, "parents": ["ROOT_ID", "GRID_ID"], "meta": {"background": "BACKGROUND_TRANSPARENT"}}
+
+
+def captioned(dashboard: dict, chart_captions: dict[str, str], note: str | None) -> dict:
+    """The dashboard with only the charts in `chart_captions` (by uuid), each captioned under it
+    (a row of captions under each row of charts), and `note` above them all; rows left without a
+    chart are dropped. Captions are data: Markdown-escaped text."""
+    position = dashboard["position"]
+    grid = position["GRID_ID"]
+    rows = [] if note is None else ["ROW-NOTE"]
+    if note is not None:
+        position["ROW-NOTE"] = _row("ROW-NOTE", ["MARKDOWN-NOTE"])
+        position["MARKDOWN-NOTE"] = _markdown("MARKDOWN-NOTE", "ROW-NOTE", 12, f"**{markdown_text(note)}**")
+    for row_id in grid["children"]:
+        shown = [c for c in position[row_id]["children"] if position[c]["meta"]["uuid"] in chart_captions]
+        for chart_id in set(position[row_id]["children"]) - set(shown):
+            del position[chart_id]
+        if not shown:
+            del position[row_id]
+            continue
+        position[row_id]["children"] = shown
+        caption_row = f"{row_id}-CAPTIONS"
+        position[caption_row] = _row(caption_row, [f"MARKDOWN-{chart_id}" for chart_id in shown])
+        for chart_id in shown:
+            meta = position[chart_id]["meta"]
+            text = markdown_text(chart_captions[meta["uuid"]])
+            position[f"MARKDOWN-{chart_id}"] = _markdown(f"MARKDOWN-{chart_id}", caption_row, meta["width"], text)
+        rows += [row_id, caption_row]
+    grid["children"] = rows
+    return dashboard
+
+
 def bundle(published_db: Path) -> dict[str, str]:
     """The committed bundle as Superset imports it (path -> YAML text): the published file's path in
-    the database's URI, and every chart's query derived from its params."""
-    contents = {}
-    for path in sorted(BUNDLE_DIR.rglob("*.yaml")):
-        rel = path.relative_to(BUNDLE_DIR).as_posix()
-        text = path.read_text(encoding="utf-8")
+    the database's URI, every chart's query derived from its params, and on the dashboard the
+    charts whose indicators have rows (a published table not landed has none), each captioned with
+    the origin and source of its figures."""
+    con = duckdb.connect(str(published_db), read_only=True)
+    try:
+        catalog = catalog_provenance(con)
+        with_rows = {code for (code,) in con.execute("SELECT DISTINCT indicator_code FROM marts.indicators").fetchall()}
+        note = synthetic_note(con)
+    finally:
+        con.close()
+    texts = {path.relative_to(BUNDLE_DIR).as_posix(): path.read_text(encoding="utf-8") for path in sorted(BUNDLE_DIR.rglob("*.yaml"))}
+    contents, chart_captions = {}, {}
+    for rel, text in texts.items():
         if rel.startswith("databases/"):
             text = text.replace(PUBLISHED_DB_PLACEHOLDER, str(published_db.resolve()))
         elif rel.startswith("charts/"):
             chart = yaml.safe_load(text)
+            codes = [code for code in chart_indicators(chart["params"]) if code in with_rows]
+            if not codes:
+                continue
+            chart_captions[chart["uuid"]] = " ".join(captions(catalog, codes))
             chart["query_context"] = json.dumps(query_context(chart["params"]))
             text = yaml.safe_dump(chart, sort_keys=False, allow_unicode=True)
         contents[rel] = text
+    for rel in [rel for rel in contents if rel.startswith("dashboards/")]:
+        dashboard = captioned(yaml.safe_load(contents[rel]), chart_captions, note)
+        contents[rel] = yaml.safe_dump(dashboard, sort_keys=False, allow_unicode=True)
     return contents
 
 

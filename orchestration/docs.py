@@ -42,11 +42,18 @@ def indicator_catalog() -> tuple[dict[str, str], ...]:
         return tuple(csv.DictReader(f))
 
 
+def provenance(row: dict[str, str]) -> str:
+    """A catalog row's origin, and the source of a published one (the synthetic sample's is said
+    once, above the table)."""
+    source = row["source"].replace("|", r"\|")  # a `|` would end the table cell
+    return row["origin"] if row["origin"] == "synthetic" else f"{row['origin']}: {source}"
+
+
 def render_catalog_table() -> str:
     rows = indicator_catalog()
-    lines = ["| indicator_code | unit_measure | frequency | definition | source_feeds |", "|---|---|---|---|---|"]
+    lines = ["| indicator_code | unit_measure | frequency | definition | source_feeds | origin |", "|---|---|---|---|---|---|"]
     lines += [
-        f"| `{r['indicator_code']}` | {r['unit_measure']} | {r['frequency']} | {r['definition']} | {r['source_feeds']} |"
+        f"| `{r['indicator_code']}` | {r['unit_measure']} | {r['frequency']} | {r['definition']} | {r['source_feeds']} | {provenance(r)} |"
         for r in rows
     ]
     return "\n".join(lines) + "\n"

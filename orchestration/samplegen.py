@@ -35,6 +35,10 @@ START_MONTH = "2019-01"
 END_MONTH = "2020-12"
 SAMPLE_SALES_ROWS = 60_000
 
+# The landing folders this generator writes (and replaces): whatever is computed from them alone is
+# synthetic, which the indicator catalog's `origin` says.
+GENERATED_FOLDERS = ("sales", "onboarding", "population", "gdp", "training", "claims")
+
 SIZE_CLASSES = list(load_contracts().code_lists["size_class"])
 
 # Approximate 2020 census population (millions) by BPS code: spreads activity over provinces.
@@ -465,7 +469,7 @@ def generate(out: Path, sales_rows: int = SAMPLE_SALES_ROWS, start: str = START_
     if out.resolve() != repo_sources.resolve():
         reference.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(repo_sources / "reference" / "provinces.csv", reference)
-    for folder in ("sales", "onboarding", "population", "gdp", "training", "claims"):
+    for folder in GENERATED_FOLDERS:
         shutil.rmtree(out / folder, ignore_errors=True)
     with open(reference, encoding="utf-8") as f:
         provinces = list(csv.DictReader(f))

@@ -37,7 +37,8 @@ STRUCTURE_ID = f"{AGENCY}:{DATAFLOW_ID}({VERSION})"
 TOTAL = "_T"
 
 # Concept names of the components. The coded dimensions, in series-key order, then TIME_PERIOD, are
-# the key; OBS_VALUE the measure; OBS_STATUS its attribute.
+# the key; OBS_VALUE the measure; OBS_STATUS its attribute; ORIGIN and SOURCE attributes of the
+# indicator (one per INDICATOR, from marts.indicator_catalog).
 CONCEPT_NAMES = {
     "FREQ": "Frequency",
     "INDICATOR": "Indicator",
@@ -48,11 +49,14 @@ CONCEPT_NAMES = {
     "TIME_PERIOD": "Time period",
     "OBS_VALUE": "Observation value",
     "OBS_STATUS": "Observation status",
+    "ORIGIN": "Origin: a published table, or the synthetic sample",
+    "SOURCE": "Source: publisher, table and release, or the synthetic sample",
 }
 CODED_DIMENSIONS = ("FREQ", "INDICATOR", "REF_AREA", "SIZE_CLASS", "BREAKDOWN", "UNIT_MEASURE")
 
 # SDMX-CSV 2.1: STRUCTURE, STRUCTURE_ID, ACTION (M: merge, what SDMX 3.1 calls loading new or
-# changed data), the dimensions, the measure and its status. A value that cannot be computed is the
+# changed data), the dimensions, the measure and the attributes (its status, the indicator's origin
+# and source). A value that cannot be computed is the
 # SDMX intentionally missing number `NaN`; whole values (counts above all) have no trailing .0
 # (below 2^53 a double is an exact integer).
 DATA_QUERY = f"""
@@ -69,8 +73,11 @@ SELECT 'dataflow' AS STRUCTURE,
        CASE WHEN i.obs_value IS NULL THEN 'NaN'
             WHEN i.obs_value = trunc(i.obs_value) AND abs(i.obs_value) < 9007199254740992 THEN i.obs_value::BIGINT::VARCHAR
             ELSE i.obs_value::VARCHAR END AS OBS_VALUE,
-       i.obs_status AS OBS_STATUS
+       i.obs_status AS OBS_STATUS,
+       c.origin AS ORIGIN,
+       c.source AS SOURCE
 FROM marts.indicators i
+LEFT JOIN marts.indicator_catalog c USING (indicator_code)
 ORDER BY INDICATOR, REF_AREA, SIZE_CLASS, BREAKDOWN, TIME_PERIOD
 """
 
@@ -125,6 +132,7 @@ def codelists(con: duckdb.DuckDBPyConnection) -> dict[str, Codelist]:
         )),
         "UNIT_MEASURE": _codelist("CL_UNIT_MEASURE", "Unit of measure", _labelled(labels, "UNIT_MEASURE", (row[4] for row in catalog))),
         "OBS_STATUS": _codelist("CL_OBS_STATUS", "Observation status", _labelled(labels, "OBS_STATUS", labels.get("OBS_STATUS", {}))),
+        "ORIGIN": _codelist("CL_ORIGIN", "Origin of the figures", _labelled(labels, "ORIGIN", labels.get("ORIGIN", {}))),
     }
 
 
@@ -144,6 +152,9 @@ def structures(con: duckdb.DuckDBPyConnection) -> tuple[list, Components]:
         # Mandatory: a value that cannot be computed is reported as NaN, its status saying why.
         component("OBS_VALUE", Role.MEASURE, local_dtype=DataType.DOUBLE),
         component("OBS_STATUS", Role.ATTRIBUTE, local_codes=lists["OBS_STATUS"], attachment_level="O"),
+        # The indicator's, the same on each of its series: attached to the INDICATOR dimension.
+        component("ORIGIN", Role.ATTRIBUTE, local_codes=lists["ORIGIN"], attachment_level="INDICATOR"),
+        component("SOURCE", Role.ATTRIBUTE, local_dtype=DataType.STRING, attachment_level="INDICATOR"),
     ])
     name = "UMKM digital-economy indicators"
     dsd = DataStructureDefinition(id=DSD_ID, agency=AGENCY, version=VERSION, name=name, components=components)

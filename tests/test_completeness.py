@@ -90,7 +90,7 @@ def test_the_completeness_check_summary_and_report_say_what_is_missing(gaps):
     report = (warehouse_dir / "reports" / "index.html").read_text()
     assert line in report
     sdmx = (warehouse_dir / "exports" / "indicators.sdmx.csv").read_text().splitlines()
-    assert [x for x in sdmx if ",ONLINE_SALES,ID,_T,_T,IDR,2020-06," in x][0].endswith(",2020-06,NaN,L")
+    assert ",2020-06,NaN,L,synthetic," in [x for x in sdmx if ",ONLINE_SALES,ID,_T,_T,IDR,2020-06," in x][0]
     from orchestration.audit import run_summary
 
     working = duckdb.connect(str(warehouse_dir / settings.WORKING_DB_NAME), read_only=True)

@@ -18,6 +18,7 @@ import urllib.request
 
 import duckdb
 import pytest
+import yaml
 from playwright.sync_api import sync_playwright
 
 from orchestration import dashboard
@@ -115,7 +116,9 @@ def test_every_chart_answers_with_the_published_figures(superset):
             ).fetchall()
         }
 
-    assert len(data) == 5
+    # The committed charts whose indicators have rows: the sample's five, and those of the published tables that landed.
+    shown = {yaml.safe_load(text)["slice_name"] for rel, text in dashboard.bundle(superset[2]).items() if rel.startswith("charts/")}
+    assert set(data) == shown and len(shown) >= 5
     sales = {_month(r["period_start"]): r["Online sales (IDR)"] for r in data["National online sales (IDR)"]}
     assert sales == series("ONLINE_SALES") and len(sales) == 24
     assert sales[dt.date(2020, 4, 1)] == pytest.approx(11.6e9)  # the sample's calibration: IDR 11.6 bn
@@ -143,6 +146,20 @@ def test_every_chart_answers_with_the_published_figures(superset):
     ).fetchall())
     bars = {(r["breakdown_name"], r["indicator_name"]): r["People"] for r in data["Training registrations and capacity"]}
     assert bars == training and bars[("UMKM Go Digital", "Training registrations")] == 6500
+
+    if "Retail sales index, Indonesia" in data:
+        index = {_month(r["period_start"]): r["Real sales index"] for r in data["Retail sales index, Indonesia"]}
+        assert index == series("RETAIL_SALES_INDEX")
+        yoy = {_month(r["period_start"]): r["Y-o-y growth (%)"] for r in data["Retail sales index, year-on-year growth (%)"]}
+        assert yoy == series("RETAIL_SALES_GROWTH_YOY")
+    if "Household internet access by province, latest year (%)" in data:
+        access = dict(con.execute(
+            "SELECT p.iso_3166_2, i.obs_value FROM marts.indicators i JOIN marts.provinces p ON p.bps_code = i.ref_area "
+            "WHERE i.indicator_code = 'HH_INTERNET_ACCESS' AND i.size_class = '_T' AND i.breakdown = '_T' "
+            "AND i.period_start = (SELECT max(period_start) FROM marts.indicators WHERE indicator_code = 'HH_INTERNET_ACCESS')"
+        ).fetchall())
+        shown = {r["ref_area_iso_code"]: r["Households using the internet (%)"] for r in data["Household internet access by province, latest year (%)"]}
+        assert shown == access
     con.close()
 
 
@@ -174,7 +191,12 @@ def test_the_map_of_indonesia_draws_the_provinces_it_knows():
 
 
 def test_dashboard_in_chromium(superset):
-    url, password, *_ = superset
+    url, password, published_db, _home = superset
+    position = yaml.safe_load(dashboard.bundle(published_db)["dashboards/umkm_digital_economy.yaml"])["position"]
+    expected_charts = sum(1 for v in position.values() if isinstance(v, dict) and v.get("type") == "CHART")
+    synthetic_captions = sum(
+        1 for key, v in position.items() if key.startswith("MARKDOWN-CHART-") and v["meta"]["code"].startswith(r"Origin\: Synthetic sample")
+    )
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
@@ -194,11 +216,15 @@ def test_dashboard_in_chromium(superset):
             page.wait_for_timeout(2000)
         errors = page.locator(".dashboard-chart [role=alert], .dashboard-chart .alert-danger").count()
         charts = page.locator(".dashboard-chart").count()
+        # Under each chart, the origin and source of its figures; above them all, how many are synthetic.
+        captions = page.get_by_text("Origin: Synthetic sample, not official statistics. Source: Synthetic sample (orchestration/samplegen.py)").count()
+        note = page.get_by_text("indicators published here are a synthetic sample: invented figures, not official statistics").count()
         # Counted before the full-page screenshot, which resizes the page: Superset may lay its grid out again
         # on a resize (a run under load found the charts drawn, then an empty grid in the screenshot and no chart).
         page.screenshot(path=str(SHOTS / "superset_dashboard.png"), full_page=True)
         browser.close()
-    assert charts == 5 and errors == 0
+    assert charts == expected_charts and errors == 0
+    assert captions == synthetic_captions == 5 and note == 1
 
 
 # What a SQL Lab user could type to reach beyond the published marts (issue found: Superset's secret

@@ -189,6 +189,13 @@ def test_the_labelled_view_names_every_code_of_every_row(published):
     assert names("indicator_code", "indicator_name") == dict(
         published.execute("SELECT indicator_code, indicator_name FROM marts.indicator_catalog").fetchall()
     )
+    # Every row says where its value comes from, as the catalog does for its indicator.
+    assert names("indicator_code", "[origin, source]") == {
+        code: [origin, source] for code, origin, source in published.execute(
+            "SELECT indicator_code, origin, source FROM marts.indicator_catalog WHERE indicator_code IN (SELECT indicator_code FROM marts.indicators)"
+        ).fetchall()
+    }
+    assert names("indicator_code", "origin")["ONLINE_SALES"] == "synthetic"
 
 
 def test_onboarding_rate_uses_the_latest_population(published):

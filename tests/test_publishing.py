@@ -183,7 +183,7 @@ def test_sdmx_csv_has_one_row_per_observation(sample_run, published):
         reader = csv.DictReader(f)
         rows = list(reader)
     assert reader.fieldnames[:3] == ["STRUCTURE", "STRUCTURE_ID", "ACTION"]
-    assert reader.fieldnames[-2:] == ["OBS_VALUE", "OBS_STATUS"]
+    assert reader.fieldnames[-4:] == ["OBS_VALUE", "OBS_STATUS", "ORIGIN", "SOURCE"]
     assert len(rows) == published.execute("SELECT count(*) FROM marts.indicators").fetchall()[0][0]
     keys = {(r["INDICATOR"], r["REF_AREA"], r["SIZE_CLASS"], r["BREAKDOWN"], r["TIME_PERIOD"]) for r in rows}
     assert len(keys) == len(rows)
@@ -191,4 +191,4 @@ def test_sdmx_csv_has_one_row_per_observation(sample_run, published):
     assert all((r["OBS_VALUE"] == "NaN") == (r["OBS_STATUS"] != "A") for r in rows)
     headline = next(r for r in rows if r["INDICATOR"] == "ONLINE_SALES_GROWTH_VS_BASE" and r["REF_AREA"] == "ID"
                     and r["SIZE_CLASS"] == "_T" and r["BREAKDOWN"] == "_T" and r["TIME_PERIOD"] == "2020-04")
-    assert float(headline["OBS_VALUE"]) == 480.0 and headline["FREQ"] == "M"
+    assert float(headline["OBS_VALUE"]) == 480.0 and headline["FREQ"] == "M" and headline["ORIGIN"] == "synthetic"

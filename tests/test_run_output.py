@@ -40,6 +40,13 @@ def test_make_run_shows_its_steps_then_every_warning(tmp_path):
         r"  WARN raw/sales:sales_freshness: the newest sales month is 2020-12, which ended [0-9]+ days ago \(allowed: 45\)", warnings[0]
     ), warnings
     assert summary.index("  WARN ") < summary.index("Headline indicators")
+    # Under the headline's title, the origin of its figures: the sample's are synthetic, and it says so.
+    assert re.search(
+        r"^Headline indicators, Indonesia, 2020 \(published .*\)\n"
+        r"Origin: Synthetic sample, not official statistics\. Source: Synthetic sample \(orchestration/samplegen\.py\), "
+        r"calibrated to a news report on UMKM going digital of 5 October 2020\nmonth ",
+        summary, re.M,
+    ), summary
     assert "Reporting period" not in out
 
     # Dagster's log is not in the terminal but in the file named at the start.

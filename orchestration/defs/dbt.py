@@ -21,6 +21,7 @@ from orchestration.docs import indicator_catalog
 from orchestration.history import roll_back_unpublished
 from orchestration.publish import code_version
 from orchestration.releases import latest_release_revisions
+from orchestration.text import markdown_text
 from orchestration.validation import dbt_meta
 
 # dbt unit tests run in the test suite (tests/test_dbt_unit.py), not on every production build.
@@ -69,8 +70,11 @@ class IndicatorTranslator(DagsterDbtTranslator):
 
 def catalog_markdown(codes: list[str] | None) -> str:
     rows = [r for r in indicator_catalog() if codes is None or r["indicator_code"] in codes]
-    lines = ["| indicator | unit | definition | source feeds |", "|---|---|---|---|"]
-    lines += [f"| **{r['indicator_code']}** {r['indicator_name']} | {r['unit_measure']} | {r['definition']} | {r['source_feeds']} |" for r in rows]
+    lines = ["| indicator | unit | definition | source feeds | origin | source |", "|---|---|---|---|---|---|"]
+    lines += [
+        f"| **{r['indicator_code']}** {r['indicator_name']} | {r['unit_measure']} | {r['definition']} | {r['source_feeds']} | {r['origin']} | {markdown_text(r['source'])} |"
+        for r in rows
+    ]
     return "\n".join(lines)
 
 

@@ -11,6 +11,7 @@ from orchestration.defs.partitions import WAREHOUSE_POOL
 from orchestration.defs.raw import OWNER
 from orchestration.defs.resources import WarehouseResource
 from orchestration.exports import export
+from orchestration.provenance import synthetic_note
 from orchestration.publish import PUBLISHED_STORAGE_VERSION, publish
 from orchestration.releases import claims, formatted, latest_release_revisions, not_consistent
 
@@ -63,7 +64,7 @@ def indicators_db(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         "Files for tools that read files, from the published database: "
         "$DEI_WAREHOUSE_DIR/exports/<mart>.parquet for every mart, indicators.sdmx.csv "
         "(SDMX-CSV 2.1: STRUCTURE, STRUCTURE_ID, ACTION, dimensions, OBS_VALUE with NaN when missing, "
-        "OBS_STATUS) and indicators.structure.xml, its SDMX-ML 3.0 structure (codelists, concepts, "
+        "OBS_STATUS, the indicator's ORIGIN and SOURCE) and indicators.structure.xml, its SDMX-ML 3.0 structure (codelists, concepts, "
         "data structure, dataflow); each file is replaced atomically."
     ),
 )
@@ -81,7 +82,9 @@ def exports(warehouse: WarehouseResource) -> dg.MaterializeResult:
     description=(
         "Charts of the headline indicators from the published database (national online sales and "
         "MoM growth, onboarding rate by size class, the ten provinces with the highest onboarding "
-        "rate, training registrations against capacity), what the last release revised and the published "
+        "rate, training registrations against capacity; the retail sales index with its y-o-y growth and household "
+        "internet access by province when published tables have landed), each captioned with the origin and source "
+        "of its figures, what the last release revised and the published "
         "claims checked against it: PNG files and a one-page HTML report in $DEI_WAREHOUSE_DIR/reports/."
     ),
 )
@@ -93,9 +96,10 @@ def report(warehouse: WarehouseResource) -> dg.MaterializeResult:
         incomplete = completeness_line(con)
         last_release = latest_release_revisions(con)
         claim_rows = claims(con)
+        synthetic = synthetic_note(con)
     finally:
         con.close()
-    notes = [incomplete] if incomplete else []
+    notes = [note for note in (synthetic, incomplete) if note]
     sections = [
         Section(
             f"Revisions in release {last_release.release_id}",

@@ -1,5 +1,6 @@
 {#
-  marts.indicators with a label beside every code, for BI tools that show names, not codes.
+  marts.indicators with a label beside every code, for BI tools that show names, not codes, and
+  the origin and source of every value: a chart built on it can always say which figures are synthetic.
 #}
 
 with
@@ -51,7 +52,9 @@ labelled as (
         indicators.unit_measure,
         unit.label as unit_name,
         indicators.obs_status,
-        status.label as obs_status_name
+        status.label as obs_status_name,
+        catalog.origin,
+        catalog.source
     from indicators
     left join catalog on catalog.indicator_code = indicators.indicator_code
     left join provinces on provinces.bps_code = indicators.ref_area
