@@ -134,7 +134,8 @@ def commit(
                 f"""
                 DELETE FROM {feed.raw_table} WHERE source_file IN (SELECT source_file FROM {staged.files});
                 DELETE FROM {quarantine} WHERE source_file IN (SELECT source_file FROM {staged.files});
-                INSERT INTO {feed.raw_table} BY NAME SELECT * FROM {staged.rows};
+                -- Only the files still staged: a reader or the read-back may have dropped some after staging.
+                INSERT INTO {feed.raw_table} BY NAME SELECT * FROM {staged.rows} WHERE source_file IN (SELECT source_file FROM {staged.files});
                 """
             )
             con.execute(
@@ -144,9 +145,9 @@ def commit(
             if feed.format == "ministry_table":
                 con.execute(
                     f"DELETE FROM {totals_table(feed)} WHERE source_file IN (SELECT source_file FROM {staged.files}); "
-                    f"INSERT INTO {totals_table(feed)} BY NAME SELECT * FROM {staged.totals}"
+                    f"INSERT INTO {totals_table(feed)} BY NAME SELECT * FROM {staged.totals} WHERE source_file IN (SELECT source_file FROM {staged.files})"
                 )
-            rows_written = con.execute(f"SELECT count(*) FROM {staged.rows}").fetchall()[0][0]
+            rows_written = con.execute(f"SELECT count(*) FROM {staged.rows} WHERE source_file IN (SELECT source_file FROM {staged.files})").fetchall()[0][0]
             counted = sum(counts[f.source_file][1] for f in candidates)
             # Population lines load as one row per size class; every other feed loads row for row.
             if feed.format != "ministry_table" and rows_written != counted:

@@ -8,10 +8,11 @@ import duckdb
 
 from orchestration.contracts import FeedContract, load_contracts
 from orchestration.ingest.commit import FeedLoad, FileLoad, commit, prepare_tables
-from orchestration.ingest.formats import file_problem
+from orchestration.ingest.formats import file_format, file_problem
 from orchestration.ingest.landing import LandedFile, file_month, landed_in_scope, sha256_file
 from orchestration.ingest.ministry_table import stage_ministry_table, totals_columns
-from orchestration.ingest.staged import STAGED, FeedError
+from orchestration.ingest.records import read_back
+from orchestration.ingest.staged import STAGED, FeedError, Staged
 from orchestration.ingest.tabular import stage_tabular
 
 # The reader of each format a contract can name: it stages the rows of the files it is given and
@@ -63,7 +64,40 @@ def load_feed(
             if landed.source_file in unreadable:
                 outcomes[landed.source_file] = _rejected(landed, previous, unreadable[landed.source_file])
         candidates = [f for f in candidates if f.source_file not in unreadable]
+        not_as_read = _read_back(con, feed, candidates, staged)
+        staged.drop_files(con, not_as_read)
+        for landed in candidates:
+            if landed.source_file in not_as_read:
+                outcomes[landed.source_file] = _rejected(landed, previous, not_as_read[landed.source_file])
+        candidates = [f for f in candidates if f.source_file not in not_as_read]
     return commit(con, feed, candidates, removed, previous, outcomes, staged, run_id)
+
+
+def _read_back(con: duckdb.DuckDBPyConnection, feed: FeedContract, files: list[LandedFile], staged: Staged) -> dict[str, str]:
+    """The files whose rows cannot be loaded as read, with the reason: rewritten while they were
+    read (their hash changed), or a CSV whose records, counted from its bytes, are not the rows the
+    reader returned plus the lines it rejected."""
+    read = dict(con.execute(f"SELECT source_file, rows_read FROM {staged.read}").fetchall())
+    problems = {}
+    for landed in files:
+        name = file_format(landed.path).name if feed.format == "csv" else None
+        back = read_back(landed.path, {"CSV": "csv", "gzip CSV": "gzip"}.get(name))
+        rows = read.get(landed.source_file, 0)
+        if back.sha256 != landed.sha256:
+            problems[landed.source_file] = "changed while being read (its SHA-256 differs after the read); it will be read again next run"
+        elif back.problem:
+            problems[landed.source_file] = back.problem
+        elif back.unclosed_line is not None:
+            problems[landed.source_file] = (
+                f"line {back.unclosed_line} opens a quoted field (`\"`) that is never closed, so the rest of the file would be "
+                f"one field; the CSV reader returned {rows:,} rows and stopped there. Close or remove that quote and land the file again"
+            )
+        elif back.records is not None and back.records - 1 != rows:
+            problems[landed.source_file] = (
+                f"holds {back.records - 1:,} rows by the contract's CSV quoting, but the CSV reader returned {rows:,} "
+                "(loaded or quarantined): nothing of it is loaded rather than a part"
+            )
+    return problems
 
 
 def _rejected(landed: LandedFile, previous: dict[str, str], problem: str) -> FileLoad:
