@@ -19,6 +19,18 @@ import duckdb
 from orchestration.audit import run_summary
 from orchestration.releases import claims, claims_table, latest_release_revisions
 
+# The exit status of `run` and `rebuild`, for a scheduler to act on (README, "Exit status").
+PUBLISHED = 0  # published; every landed file loaded, or unchanged since it was
+NOT_PUBLISHED = 1  # nothing published (a step, a blocking check or a settings file failed): the published database is as it was
+PUBLISHED_WITH_REJECTED = 3  # published, but at least one landed file was rejected or held back: its rows are not in it
+EXIT_STATUS = f"""exit status (run, rebuild):
+  {PUBLISHED}  published; every landed file loaded, or unchanged since its last load
+  {PUBLISHED_WITH_REJECTED}  published, but some landed files were rejected or held back (listed in the summary;
+     rows of their earlier versions, if any, stay loaded)
+  {NOT_PUBLISHED}  not published: a step, a blocking check or a settings file failed (the cause and what to do
+     are printed; the published database was left as it was)
+  2  the command line is wrong"""
+
 HEADLINE_SQL = """
 WITH national AS (
     SELECT indicator_code, size_class, time_period, obs_value
@@ -121,6 +133,10 @@ def failure_cause(error, warehouse_dir: Path) -> tuple[str, str | None]:
         ("Permission denied",
          f"this user may not write in {warehouse_dir}: give it write access or set DEI_WAREHOUSE_DIR to a directory it "
          "owns, then `make run` again."),
+        ("Failure while replaying WAL|WAL does not match database file",
+         "the write-ahead log beside the working database (working.duckdb.wal) is not that database's (copied or left from "
+         "another file): `make rebuild` moves the working database and that WAL aside (kept, not deleted) and rebuilds and "
+         "republishes everything from the landed files."),
         ("Corrupt database file|stored checksum|not a valid DuckDB database file|Could not read enough bytes from file",
          "the database file named above is damaged (truncated or corrupt): `make rebuild` moves the working database "
          "aside (kept, not deleted) and rebuilds and republishes everything from the landed files."),
@@ -156,11 +172,15 @@ def failure_report(result, warehouse) -> list[str]:
         if not check.passed and check.severity.value != "WARN":  # warnings are listed with the summary
             lines.append(f"  check {check.asset_key.to_user_string()}:{check.check_name} failed: {check.description}")
     lines += [f"What to do: {todo}" for todo in advice]
-    if warehouse.published_db.exists():
-        lines.append(f"The published database was left as it was: {warehouse.published_db}")
-    else:
-        lines.append(f"No database has been published yet: {warehouse.published_db} is written by the first run that succeeds.")
+    lines.append(published_state(warehouse.published_db))
     return lines
+
+
+def published_state(published_db: Path) -> str:
+    """What a failed run left published."""
+    if published_db.exists():
+        return f"The published database was left as it was: {published_db}"
+    return f"No database has been published yet: {published_db} is written by the first run that succeeds."
 
 
 class StepProgress:
@@ -268,12 +288,27 @@ def run() -> int:
     # Answered before Dagster and dbt are imported: with nothing changed there is nothing to do.
     warehouse_dir = settings.warehouse_dir()
     working_db, published_db = warehouse_dir / settings.WORKING_DB_NAME, warehouse_dir / settings.PUBLISHED_DB_NAME
-    fingerprint = inputs_fingerprint(settings.sources_dir())
+    try:
+        fingerprint = inputs_fingerprint(settings.sources_dir())
+    except settings.SettingsError as error:
+        print(f"Run failed before loading anything: {error}", file=sys.stderr)
+        print(
+            f"What to do: correct it ({settings.REPORTING_PERIOD_FILE} declares first_month and last_month, YYYY-MM, each once; "
+            "or delete that file to judge months against today), then `make run` again.",
+            file=sys.stderr,
+        )
+        print(published_state(published_db), file=sys.stderr)
+        return NOT_PUBLISHED
     if (last := unchanged_run(working_db, published_db, fingerprint)) is not None:
         print(f"Nothing landed or changed since run {last[:8]} (same files, code and settings): nothing to load, build or publish.")
+        with duckdb.connect(str(working_db), read_only=True) as con:
+            rejected = run_summary(con, last).rejected
+        if rejected:
+            print(f"Still not loaded since that run: {len(rejected)} landed file(s) rejected.")
+            print("\n".join(f"  rejected {error}" for error in rejected))
         print(headline_report(published_db))
         print(f"Checked in {time.monotonic() - started:.1f} s.")
-        return 0
+        return PUBLISHED_WITH_REJECTED if rejected else PUBLISHED
 
     print("Loading Dagster and dbt ...", flush=True)
     import dagster as dg
@@ -304,10 +339,12 @@ def run() -> int:
                 run_config={"loggers": {"console": {"config": {"log_level": "DEBUG"}}}},
             )
     print()
+    summary = None
     if warehouse.working_db.exists():
         try:
             with warehouse.connect(read_only=True) as con:
-                print("\n".join(run_summary(con, result.run_id).lines(str(warehouse.working_db))), flush=True)
+                summary = run_summary(con, result.run_id)
+                print("\n".join(summary.lines(str(warehouse.working_db))), flush=True)
         except (duckdb.Error, WarehouseLocked):
             pass  # the run failed on the same: the failure report below says why and what to do
     checks = result.get_asset_check_evaluations()
@@ -316,12 +353,16 @@ def run() -> int:
         print("\n".join(notes), flush=True)
     if not result.success:
         print("\n" + "\n".join(failure_report(result, warehouse)), file=sys.stderr)
-        return 1
+        return NOT_PUBLISHED
     with warehouse.connect() as con:
         record_run(con, result.run_id, fingerprint)
     print(headline_report(warehouse.published_db))
+    if summary is not None and summary.rejected:
+        print(f"Run {result.run_id} published in {time.monotonic() - started:.1f} s without the rows of {len(summary.rejected)} rejected "
+              f"landed file(s) (exit status {PUBLISHED_WITH_REJECTED}); see it with `make ui`.")
+        return PUBLISHED_WITH_REJECTED
     print(f"Run {result.run_id} succeeded in {time.monotonic() - started:.1f} s; see it with `make ui`.")
-    return 0
+    return PUBLISHED
 
 
 def move_aside(working_db: Path) -> list[tuple[Path, Path]]:
@@ -336,7 +377,7 @@ def move_aside(working_db: Path) -> list[tuple[Path, Path]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, epilog=EXIT_STATUS, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["run", "rebuild", "report"])
     args = parser.parse_args()
     from orchestration import settings
