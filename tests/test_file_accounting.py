@@ -159,3 +159,22 @@ def test_a_file_rewritten_between_its_hash_and_its_read_is_not_recorded_as_loade
 
     assert (file.status, file.rows_read, file.rows_loaded) == ("loaded", 1199, 1199)
     assert file.sha256 == read_back(path, "csv").sha256
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_a_crlf_file_with_one_lf_line_is_rejected_naming_that_line(con, root, compressed):
+    data = "\r\n".join(sales_lines(500)) + "\r\n"
+    lines = data.split("\r\n")
+    data = "\r\n".join(lines[:56]) + "\n" + "\r\n".join(lines[56:])  # line 56 ends with LF alone
+    rel = SALES_FILE + (".gz" if compressed else "")
+    (root / rel).parent.mkdir(parents=True, exist_ok=True)
+    (root / rel).write_bytes(gzip.compress(data.encode()) if compressed else data.encode())
+
+    (file,) = load_feed(con, CONTRACTS.feeds["sales"], root, "run").files
+
+    # Before: "cannot be read (Invalid Input Error: The CSV Parser state machine reached an invalid state.)", no line.
+    assert (file.status, file.rows_loaded) == ("rejected", 0)
+    assert file.error == (
+        f"{rel}: line 56 ends with LF where the lines before it end with CRLF (DuckDB's CSV reader reads one kind of line end "
+        "per file): end every line the same way and land the file again"
+    )

@@ -12,6 +12,7 @@ rewritten while it was being read, and the rows read may be of neither version.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import re
 import zlib
@@ -117,3 +118,38 @@ def read_back(path: Path, count: str | None) -> ReadBack:
         return ReadBack(digest.hexdigest(), None, problem=problem)
     counter.close()
     return ReadBack(digest.hexdigest(), counter.records, counter.unclosed_line)
+
+
+LINE_END_NAMES = {b"\r\n": "CRLF", b"\n": "LF", b"\r": "CR"}
+# A line end of another kind than the first line's, for each kind the first line can end with.
+OTHER_LINE_END = {b"\r\n": re.compile(rb"(?<!\r)\n|\r(?!\n)"), b"\n": re.compile(rb"\r\n?"), b"\r": re.compile(rb"\r?\n")}
+
+
+def mixed_line_end(path: Path, compressed: bool) -> str | None:
+    """Where a CSV's lines stop ending as its first one does (DuckDB's reader takes one kind of line
+    end per file and cannot read on past another), as a reason naming the line; None if they never do."""
+    opener = gzip.open if compressed else open
+    first, line, tail = None, 1, b""  # tail: a block's final \r, which may be half of a \r\n
+    with opener(path, "rb") as f:
+        for block in [*iter(lambda: f.read(BLOCK), b""), None]:
+            if block is None:  # the end: a \r left over ends the last line
+                text, tail = tail + b"\n" if tail else b"", b""
+            else:
+                text, tail = tail + block, b""
+                if text.endswith(b"\r"):
+                    text, tail = text[:-1], b"\r"
+            if first is None:
+                found = re.search(rb"\r\n|\n|\r", text)
+                if found is None:
+                    continue
+                first = found.group()
+            other = OTHER_LINE_END[first].search(text)
+            if other is not None:
+                line += text.count(first, 0, other.start())
+                name = LINE_END_NAMES[other.group()]
+                return (
+                    f"line {line} ends with {name} where the lines before it end with {LINE_END_NAMES[first]} (DuckDB's CSV "
+                    "reader reads one kind of line end per file): end every line the same way and land the file again"
+                )
+            line += text.count(first)
+    return None
