@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import json
 import os
 import re
 import sys
@@ -280,7 +281,8 @@ def progress_bar(items, description: str):
     return track(items, description=f"          {description}", transient=True)
 
 
-def run() -> int:
+def run(confirmed: list[str] | None = None) -> int:
+    """`make run`; `confirmed`: the landed files whose held change (see the summary) is to be made."""
     from orchestration import settings
     from orchestration.fingerprint import inputs_fingerprint, record_run, unchanged_run
 
@@ -299,16 +301,16 @@ def run() -> int:
         )
         print(published_state(published_db), file=sys.stderr)
         return NOT_PUBLISHED
-    if (last := unchanged_run(working_db, published_db, fingerprint)) is not None:
+    if not confirmed and (last := unchanged_run(working_db, published_db, fingerprint)) is not None:
         print(f"Nothing landed or changed since run {last[:8]} (same files, code and settings): nothing to load, build or publish.")
         with duckdb.connect(str(working_db), read_only=True) as con:
-            rejected = run_summary(con, last).rejected
-        if rejected:
-            print(f"Still not loaded since that run: {len(rejected)} landed file(s) rejected.")
-            print("\n".join(f"  rejected {error}" for error in rejected))
+            last_summary = run_summary(con, last)
+        if not_loaded := last_summary.not_loaded:
+            print(f"Still not loaded since that run: {len(last_summary.rejected)} landed file(s) rejected, {len(last_summary.held)} held back.")
+            print("\n".join(not_loaded))
         print(headline_report(published_db))
         print(f"Checked in {time.monotonic() - started:.1f} s.")
-        return PUBLISHED_WITH_REJECTED if rejected else PUBLISHED
+        return PUBLISHED_WITH_REJECTED if not_loaded else PUBLISHED
 
     print("Loading Dagster and dbt ...", flush=True)
     import dagster as dg
@@ -316,6 +318,7 @@ def run() -> int:
     from orchestration import progress
     from orchestration.definitions import defs
     from orchestration.defs.partitions import all_months_tags
+    from orchestration.defs.raw import CONFIRM_TAG
     from orchestration.defs.resources import WarehouseLocked
 
     if sys.stdout.isatty():
@@ -335,7 +338,10 @@ def run() -> int:
                 run_id=run_id,
                 raise_on_error=False,
                 # Every landed month in one run (a single-run backfill of the monthly partitions).
-                tags={**all_months_tags(warehouse.sources_path), "dei/cli": "run", "dei/pid": str(os.getpid())},
+                tags={
+                    **all_months_tags(warehouse.sources_path), "dei/cli": "run", "dei/pid": str(os.getpid()),
+                    **({CONFIRM_TAG: json.dumps(sorted(confirmed))} if confirmed else {}),
+                },
                 run_config={"loggers": {"console": {"config": {"log_level": "DEBUG"}}}},
             )
     print()
@@ -357,9 +363,9 @@ def run() -> int:
     with warehouse.connect() as con:
         record_run(con, result.run_id, fingerprint)
     print(headline_report(warehouse.published_db))
-    if summary is not None and summary.rejected:
-        print(f"Run {result.run_id} published in {time.monotonic() - started:.1f} s without the rows of {len(summary.rejected)} rejected "
-              f"landed file(s) (exit status {PUBLISHED_WITH_REJECTED}); see it with `make ui`.")
+    if summary is not None and summary.not_loaded:
+        print(f"Run {result.run_id} published in {time.monotonic() - started:.1f} s without the rows landed in {len(summary.rejected)} rejected "
+              f"and {len(summary.held)} held-back file(s) (exit status {PUBLISHED_WITH_REJECTED}); see it with `make ui`.")
         return PUBLISHED_WITH_REJECTED
     print(f"Run {result.run_id} succeeded in {time.monotonic() - started:.1f} s; see it with `make ui`.")
     return PUBLISHED
@@ -379,6 +385,11 @@ def move_aside(working_db: Path) -> list[tuple[Path, Path]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, epilog=EXIT_STATUS, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["run", "rebuild", "report"])
+    parser.add_argument(
+        "--confirm", action="append", default=[], metavar="SOURCE_FILE",
+        help="make the held-back change to this landed file (as the summary names it, e.g. sales/2020-07/pasar_a.csv): "
+        "load its resend with far fewer rows, or remove the rows of a file gone under a symbolic link; repeatable",
+    )
     args = parser.parse_args()
     from orchestration import settings
 
@@ -390,7 +401,7 @@ def main() -> None:
         if not moved:
             print(f"No {working_db} to move aside.")
     if args.command in ("run", "rebuild"):
-        sys.exit(run())
+        sys.exit(run(args.confirm))
     print(headline_report(settings.warehouse_dir() / settings.PUBLISHED_DB_NAME))
 
 

@@ -178,3 +178,93 @@ def test_a_crlf_file_with_one_lf_line_is_rejected_naming_that_line(con, root, co
         f"{rel}: line 56 ends with LF where the lines before it end with CRLF (DuckDB's CSV reader reads one kind of line end "
         "per file): end every line the same way and land the file again"
     )
+
+
+def test_a_resend_with_far_fewer_rows_is_held_until_confirmed_and_a_declared_zero_loads(con, root):
+    sales = CONTRACTS.feeds["sales"]
+    write(root, SALES_FILE, sales_lines(500))
+    write(root, "sales/2020-05/pasar_a.csv", [SALES_HEADER])  # a month that truly had no sales: a real zero
+    first = {f.source_file: (f.status, f.rows_loaded) for f in load_feed(con, sales, root, "run").files}
+    assert first == {SALES_FILE: ("loaded", 500), "sales/2020-05/pasar_a.csv": ("loaded", 0)}
+
+    write(root, SALES_FILE, sales_lines(300))  # more than half: a correction, loaded
+    assert load_feed(con, sales, root, "run").files[0].rows_loaded == 300
+    write(root, SALES_FILE, [SALES_HEADER])  # the header alone
+
+    (held, _) = load_feed(con, sales, root, "run").files
+
+    # Before: loaded, 0 rows; the 300 rows gone without a word.
+    assert (held.status, held.rows_loaded) == ("held", 0)
+    assert held.error == (
+        f"{SALES_FILE}: the version landed now has 0 rows, fewer than 50% of the 300 loaded; held back, the 300 rows loaded "
+        f"from it stay. If the change is right, confirm it: make run CONFIRM={SALES_FILE}"
+    )
+    assert con.execute("SELECT count(*) FROM raw.sales").fetchall() == [(300,)]
+    assert con.execute("SELECT status FROM audit.file_loads WHERE source_file = ? ORDER BY load_id DESC LIMIT 1", [SALES_FILE]).fetchall() == [("held",)]
+    assert load_feed(con, sales, root, "run").files[0].status == "held"  # every run, until confirmed
+
+    (confirmed, _) = load_feed(con, sales, root, "run", confirmed=frozenset({SALES_FILE})).files
+
+    assert (confirmed.status, confirmed.rows_read) == ("loaded", 0)
+    assert con.execute("SELECT count(*) FROM raw.sales").fetchall() == [(0,)]
+
+
+@pytest.mark.parametrize("target", ["/etc/passwd", "/dev/zero", "outside dir"])
+def test_a_link_out_of_the_landing_zone_is_reported_under_its_own_name_and_not_read(con, root, tmp_path, target):
+    if target == "outside dir":
+        target = tmp_path / "elsewhere"
+        target.mkdir()
+    link = root / "sales" / "2020-04" / "pasar_z.csv"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(target)
+
+    (file,) = load_feed(con, CONTRACTS.feeds["sales"], root, "run").files
+
+    # Before: no audit row and no message.
+    assert (file.source_file, file.status, file.sha256) == ("sales/2020-04/pasar_z.csv", "rejected", None)
+    assert file.error == f"sales/2020-04/pasar_z.csv: a symbolic link to {target}, outside the landing zone: not followed"
+
+
+@pytest.mark.parametrize("how", ["dangling", "loop"])
+def test_a_dangling_or_looping_link_is_rejected_under_its_own_name(con, root, how):
+    link = root / "sales" / "2020-04" / "pasar_z.csv"
+    link.parent.mkdir(parents=True)
+    link.symlink_to("pasar_gone.csv" if how == "dangling" else "pasar_z.csv")
+
+    (file,) = load_feed(con, CONTRACTS.feeds["sales"], root, "run").files
+
+    # Before: reported as sales/2020-04/pasar_gone.csv (the target's name) for a dangling link.
+    assert (file.source_file, file.status) == ("sales/2020-04/pasar_z.csv", "rejected")
+    reason = "No such file or directory" if how == "dangling" else "Too many levels of symbolic links"
+    target = "pasar_gone.csv" if how == "dangling" else "pasar_z.csv"
+    assert file.error == f"sales/2020-04/pasar_z.csv: a symbolic link to {target} that cannot be read ({reason})"
+
+
+@pytest.mark.parametrize("same_files", [True, False])
+def test_a_month_folder_replaced_by_a_link_keeps_its_rows_until_confirmed(con, root, tmp_path, same_files):
+    sales = CONTRACTS.feeds["sales"]
+    write(root, SALES_FILE, sales_lines(500))
+    write(root, "sales/2020-04/pasar_b.csv", [line.replace("pasar_a", "pasar_b") for line in sales_lines(20)])
+    load_feed(con, sales, root, "run")
+    moved = tmp_path / "archive" / "2020-04"
+    shutil.move(root / "sales" / "2020-04", moved)
+    if not same_files:
+        shutil.rmtree(moved)
+        moved.mkdir()
+    (root / "sales" / "2020-04").symlink_to(moved)
+
+    files = load_feed(con, sales, root, "run").files
+
+    # Before: both files "removed", their 520 rows deleted, the month published as not collected.
+    assert [(f.source_file, f.status) for f in files] == [(SALES_FILE, "held"), ("sales/2020-04/pasar_b.csv", "held")]
+    why = f"a symbolic link to {moved}, outside the landing zone: not followed" if same_files else f"no longer landed: sales/2020-04 is a symbolic link to {moved}"
+    assert files[0].error == (
+        f"{SALES_FILE}: {'sales/2020-04 is ' if same_files else ''}{why}; held back, the 500 rows loaded from it stay. "
+        f"If the change is right, confirm it: make run CONFIRM={SALES_FILE}"
+    )
+    assert con.execute("SELECT count(*) FROM raw.sales").fetchall() == [(520,)]
+
+    files = load_feed(con, sales, root, "run", confirmed=frozenset({SALES_FILE})).files
+
+    assert [(f.source_file, f.status) for f in files] == [(SALES_FILE, "removed"), ("sales/2020-04/pasar_b.csv", "held")]
+    assert con.execute("SELECT count(*) FROM raw.sales").fetchall() == [(20,)]

@@ -77,7 +77,7 @@ def test_a_run_that_rejected_a_file_publishes_with_exit_status_3_and_says_so_aga
     assert first.returncode == 3, first.stderr[-3000:]
     assert "Landed files: 122 loaded, 0 unchanged, 1 rejected; 73,821 rows loaded, 0 quarantined." in first.stdout
     assert f"  {reason}" in first.stdout.splitlines()
-    assert re.search(r"^Run \S+ published in [0-9.]+ s without the rows of 1 rejected landed file\(s\) \(exit status 3\)", first.stdout, re.M)
+    assert re.search(r"^Run \S+ published in [0-9.]+ s without the rows landed in 1 rejected and 0 held-back file\(s\) \(exit status 3\)", first.stdout, re.M)
     assert "2020-04           11.60    +141.7" in first.stdout  # the sample's April, the rejected part not in it
 
     again = cli_run(tmp_path, sources)
@@ -85,7 +85,7 @@ def test_a_run_that_rejected_a_file_publishes_with_exit_status_3_and_says_so_aga
     assert again.returncode == 3, again.stderr[-3000:]
     assert again.stdout.splitlines()[:3] == [
         again.stdout.splitlines()[0],
-        "Still not loaded since that run: 1 landed file(s) rejected.",
+        "Still not loaded since that run: 1 landed file(s) rejected, 0 held back.",
         f"  {reason}",
     ]
     assert again.stdout.startswith("Nothing landed or changed since run ")
