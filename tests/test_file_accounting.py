@@ -268,3 +268,53 @@ def test_a_month_folder_replaced_by_a_link_keeps_its_rows_until_confirmed(con, r
 
     assert [(f.source_file, f.status) for f in files] == [(SALES_FILE, "removed"), ("sales/2020-04/pasar_b.csv", "held")]
     assert con.execute("SELECT count(*) FROM raw.sales").fetchall() == [(20,)]
+
+
+NATIONAL_SALES = """
+SELECT time_period, round(obs_value / 1e9, 2), obs_status FROM marts.indicators
+WHERE indicator_code = 'ONLINE_SALES' AND ref_area = 'ID' AND size_class = '_T' AND breakdown = '_T' AND time_period IN ('2020-07', '2020-10')
+ORDER BY time_period
+"""
+
+
+def published_sales(warehouse: Path) -> list[tuple]:
+    with duckdb.connect(str(warehouse / "indicators.duckdb"), read_only=True) as published:
+        return published.execute(NATIONAL_SALES).fetchall()
+
+
+def test_a_header_only_resend_and_a_month_behind_a_link_publish_the_rows_loaded_until_confirmed(defs, sources_copy, tmp_path):
+    from orchestration.defs.raw import CONFIRM_TAG
+    from tests.conftest import run_pipeline
+
+    warehouse = tmp_path / "warehouse"
+    assert run_pipeline(defs, sources_copy, warehouse).success
+    assert published_sales(warehouse) == [("2020-07", 12.4, "A"), ("2020-10", 13.8, "A")]
+    resent = sources_copy / "sales" / "2020-07" / "pasar_b.csv"
+    resent.write_text(resent.read_text().splitlines()[0] + "\n")
+    moved = tmp_path / "archive" / "2020-10"
+    shutil.move(sources_copy / "sales" / "2020-10", moved)
+    (sources_copy / "sales" / "2020-10").symlink_to(moved)
+
+    result = run_pipeline(defs, sources_copy, warehouse)
+
+    # Before: 2020-07 republished at 9.34 bn without a warning; 2020-10 as not collected (4,816 raw rows gone).
+    assert result.success
+    assert published_sales(warehouse) == [("2020-07", 12.4, "A"), ("2020-10", 13.8, "A")]
+    with duckdb.connect(str(warehouse / "working.duckdb"), read_only=True) as con:
+        held = con.execute(
+            "SELECT source_file, error FROM audit.file_loads WHERE run_id = ? AND status = 'held' ORDER BY source_file", [result.run_id]
+        ).fetchall()
+        assert con.execute("SELECT count(*) FROM raw.sales WHERE source_file LIKE 'sales/2020-10/%'").fetchall() == [(4816,)]
+    assert [f for f, _ in held] == [
+        "sales/2020-07/pasar_b.csv", "sales/2020-10/pasar_a.csv", "sales/2020-10/pasar_b.csv", "sales/2020-10/pasar_c.parquet", "sales/2020-10/pasar_d.csv.gz",
+    ]
+    assert held[0][1] == (
+        "sales/2020-07/pasar_b.csv: the version landed now has 0 rows, fewer than 50% of the 1,251 loaded; held back, the 1,251 rows "
+        "loaded from it stay. If the change is right, confirm it: make run CONFIRM=sales/2020-07/pasar_b.csv"
+    )
+    assert held[1][1].startswith(f"sales/2020-10/pasar_a.csv: sales/2020-10 is a symbolic link to {moved}, outside the landing zone: not followed; held back, the ")
+
+    confirmed = run_pipeline(defs, sources_copy, warehouse, tags={CONFIRM_TAG: '["sales/2020-07/pasar_b.csv"]'})
+
+    assert confirmed.success
+    assert published_sales(warehouse) == [("2020-07", 9.34, "A"), ("2020-10", 13.8, "A")]
