@@ -318,3 +318,37 @@ def test_a_header_only_resend_and_a_month_behind_a_link_publish_the_rows_loaded_
 
     assert confirmed.success
     assert published_sales(warehouse) == [("2020-07", 9.34, "A"), ("2020-10", 13.8, "A")]
+
+
+def test_a_file_read_half_written_then_completed_under_the_hash_taken_is_not_loaded_short(con, root, monkeypatch):
+    """The writer had the whole file in place when it was hashed and again when it was hashed after
+    the read; the reader met 1,199 rows in between. The hashes agree: the records counted from the
+    bytes do not."""
+    complete = "\n".join(sales_lines(3000)) + "\n"
+    path = root / SALES_FILE
+    path.parent.mkdir(parents=True)
+    path.write_text(complete)
+    sniff, read = load_module.file_problem, load_module.READERS["csv"]
+
+    def truncate_after_hashing(feed, landed, connection):
+        path.write_text("\n".join(sales_lines(1199)) + "\n")
+        return sniff(feed, landed, connection)
+
+    def complete_after_reading(*args):
+        unreadable = read(*args)
+        path.write_text(complete)
+        return unreadable
+
+    monkeypatch.setattr(load_module, "file_problem", truncate_after_hashing)
+    monkeypatch.setitem(load_module.READERS, "csv", complete_after_reading)
+    (file,) = load_feed(con, CONTRACTS.feeds["sales"], root, "run").files
+
+    # Before: loaded, 1,199 rows under the complete file's SHA-256; the next run found it unchanged.
+    assert (file.status, file.rows_loaded) == ("rejected", 0)
+    assert file.error == (
+        f"{SALES_FILE}: holds 3,000 rows by the contract's CSV quoting, but the CSV reader returned 1,199 (loaded or quarantined): "
+        "nothing of it is loaded rather than a part"
+    )
+    monkeypatch.undo()
+    (file,) = load_feed(con, CONTRACTS.feeds["sales"], root, "run").files
+    assert (file.status, file.rows_loaded) == ("loaded", 3000)
