@@ -19,8 +19,9 @@ SPARK_JAVA := $(if $(filter spark,$(DEI_ENGINE)),java)
 
 .PHONY: run rebuild test test-quick test-cluster lint ui daemon dashboard docs setup chromium java postgresql sample render clean postgres-up postgres-down cluster-up cluster-down
 
+# CONFIRM=<source file> (space-separated for several): make the change held back for that landed file.
 run: setup $(SPARK_JAVA) ## Materialize every asset on the landed feeds and print the headline indicators
-	$(BIN)/python -m orchestration.cli run
+	$(BIN)/python -m orchestration.cli run $(foreach file,$(CONFIRM),--confirm '$(file)')
 
 # The cluster test (tests/test_cluster.py, 30-60 s of JVMs on this machine) runs apart: `make test-cluster`.
 test: lint chromium java ## Lint, then run the whole test suite, the browser test included, the cluster test not

@@ -36,23 +36,30 @@ class RunSummary:
     loaded: int
     unchanged: int
     rejected: list[str]
+    held: list[str]
     removed: int
     rows_loaded: int
     rows_quarantined: int
     quarantined_by_feed: dict[str, int]
     not_collected: str | None
 
+    @property
+    def not_loaded(self) -> list[str]:
+        """The landed files whose rows are not in the warehouse as landed, one line each."""
+        return [f"  rejected {printable(error)}" for error in self.rejected] + [f"  held {printable(error)}" for error in self.held]
+
     def lines(self, working_db: str) -> list[str]:
         out = [
             f"Landed files: {self.loaded} loaded, {self.unchanged} unchanged, {len(self.rejected)} rejected"
+            + (f", {len(self.held)} held back" if self.held else "")
             + (f", {self.removed} removed" if self.removed else "")
             + f"; {self.rows_loaded:,} rows loaded, {self.rows_quarantined:,} quarantined."
         ]
-        out += [f"  rejected {printable(error)}" for error in self.rejected]
+        out += self.not_loaded
         if self.rows_quarantined:
             feeds = ", ".join(f"quarantine.{feed} ({n:,})" for feed, n in self.quarantined_by_feed.items())
             out.append(f"  quarantined rows, with line, rule and reason: {feeds}")
-        if self.rejected or self.rows_quarantined:
+        if self.rejected or self.held or self.rows_quarantined:
             out.append(f"  every file and load: audit.file_loads (duckdb -readonly {working_db})")
         if self.not_collected:
             out.append(printable(self.not_collected))
@@ -61,9 +68,10 @@ class RunSummary:
 
 def run_summary(con: duckdb.DuckDBPyConnection, run_id: str) -> RunSummary:
     counts = dict(con.execute("SELECT status, count(*) FROM audit.file_loads WHERE run_id = ? GROUP BY ALL", [run_id]).fetchall())
-    rejected = [
-        r[0] for r in con.execute("SELECT error FROM audit.file_loads WHERE run_id = ? AND status = 'rejected' ORDER BY source_file", [run_id]).fetchall()
-    ]
+    rejected, held = (
+        [r[0] for r in con.execute("SELECT error FROM audit.file_loads WHERE run_id = ? AND status = ? ORDER BY source_file", [run_id, status]).fetchall()]
+        for status in ("rejected", "held")
+    )
     by_feed = dict(
         con.execute(
             "SELECT feed, sum(rows_quarantined) FROM audit.file_loads WHERE run_id = ? GROUP BY ALL HAVING sum(rows_quarantined) > 0 ORDER BY feed",
@@ -75,6 +83,7 @@ def run_summary(con: duckdb.DuckDBPyConnection, run_id: str) -> RunSummary:
         loaded=counts.get("loaded", 0),
         unchanged=counts.get("unchanged", 0),
         rejected=rejected,
+        held=held,
         removed=counts.get("removed", 0),
         rows_loaded=int(rows_loaded),
         rows_quarantined=int(sum(by_feed.values())),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import json
 import os
 import re
 import sys
@@ -20,6 +21,18 @@ from orchestration.audit import run_summary
 from orchestration.provenance import captions, catalog_provenance
 from orchestration.releases import claims, claims_table, latest_release_revisions
 from orchestration.text import printable
+
+# The exit status of `run` and `rebuild`, for a scheduler to act on (README, "Exit status").
+PUBLISHED = 0  # published; every landed file loaded, or unchanged since it was
+NOT_PUBLISHED = 1  # nothing published (a step, a blocking check or a settings file failed): the published database is as it was
+PUBLISHED_WITH_REJECTED = 3  # published, but at least one landed file was rejected or held back: its rows are not in it
+EXIT_STATUS = f"""exit status (run, rebuild):
+  {PUBLISHED}  published; every landed file loaded, or unchanged since its last load
+  {PUBLISHED_WITH_REJECTED}  published, but some landed files were rejected or held back (listed in the summary;
+     rows of their earlier versions, if any, stay loaded)
+  {NOT_PUBLISHED}  not published: a step, a blocking check or a settings file failed (the cause and what to do
+     are printed; the published database was left as it was)
+  2  the command line is wrong"""
 
 HEADLINE_SQL = """
 WITH national AS (
@@ -145,6 +158,10 @@ def failure_cause(error, warehouse_dir: Path) -> tuple[str, str | None]:
         ("Permission denied",
          f"this user may not write in {warehouse_dir}: give it write access or set DEI_WAREHOUSE_DIR to a directory it "
          "owns, then `make run` again."),
+        ("Failure while replaying WAL|WAL does not match database file",
+         "the write-ahead log beside the working database (working.duckdb.wal) is not that database's (copied or left from "
+         "another file): `make rebuild` moves the working database and that WAL aside (kept, not deleted) and rebuilds and "
+         "republishes everything from the landed files."),
         ("Corrupt database file|stored checksum|not a valid DuckDB database file|Could not read enough bytes from file",
          "the database file named above is damaged (truncated or corrupt): `make rebuild` moves the working database "
          "aside (kept, not deleted) and rebuilds and republishes everything from the landed files."),
@@ -180,11 +197,15 @@ def failure_report(result, warehouse) -> list[str]:
         if not check.passed and check.severity.value != "WARN":  # warnings are listed with the summary
             lines.append(f"  check {check.asset_key.to_user_string()}:{check.check_name} failed: {printable(check.description or '')}")
     lines += [f"What to do: {todo}" for todo in advice]
-    if warehouse.published_db.exists():
-        lines.append(f"The published database was left as it was: {warehouse.published_db}")
-    else:
-        lines.append(f"No database has been published yet: {warehouse.published_db} is written by the first run that succeeds.")
+    lines.append(published_state(warehouse.published_db))
     return lines
+
+
+def published_state(published_db: Path) -> str:
+    """What a failed run left published."""
+    if published_db.exists():
+        return f"The published database was left as it was: {published_db}"
+    return f"No database has been published yet: {published_db} is written by the first run that succeeds."
 
 
 class StepProgress:
@@ -299,7 +320,8 @@ def progress_bar(items, description: str):
     return track(items, description=f"          {description}", transient=True)
 
 
-def run() -> int:
+def run(confirmed: list[str] | None = None) -> int:
+    """`make run`; `confirmed`: the landed files whose held change (see the summary) is to be made."""
     from orchestration import settings
     from orchestration.fingerprint import inputs_fingerprint, record_run, unchanged_run
 
@@ -307,12 +329,27 @@ def run() -> int:
     # Answered before Dagster and dbt are imported: with nothing changed there is nothing to do.
     warehouse_dir = settings.warehouse_dir()
     working_db, published_db = warehouse_dir / settings.WORKING_DB_NAME, warehouse_dir / settings.PUBLISHED_DB_NAME
-    fingerprint = inputs_fingerprint(settings.sources_dir())
-    if (last := unchanged_run(working_db, published_db, fingerprint)) is not None:
+    try:
+        fingerprint = inputs_fingerprint(settings.sources_dir())
+    except settings.SettingsError as error:
+        print(f"Run failed before loading anything: {error}", file=sys.stderr)
+        print(
+            f"What to do: correct it ({settings.REPORTING_PERIOD_FILE} declares first_month and last_month, YYYY-MM, each once; "
+            "or delete that file to judge months against today), then `make run` again.",
+            file=sys.stderr,
+        )
+        print(published_state(published_db), file=sys.stderr)
+        return NOT_PUBLISHED
+    if not confirmed and (last := unchanged_run(working_db, published_db, fingerprint)) is not None:
         print(f"Nothing landed or changed since run {last[:8]} (same files, code and settings): nothing to load, build or publish.")
+        with duckdb.connect(str(working_db), read_only=True) as con:
+            last_summary = run_summary(con, last)
+        if not_loaded := last_summary.not_loaded:
+            print(f"Still not loaded since that run: {len(last_summary.rejected)} landed file(s) rejected, {len(last_summary.held)} held back.")
+            print("\n".join(not_loaded))
         print(headline_report(published_db))
         print(f"Checked in {time.monotonic() - started:.1f} s.")
-        return 0
+        return PUBLISHED_WITH_REJECTED if not_loaded else PUBLISHED
 
     print("Loading Dagster and dbt ...", flush=True)
     import dagster as dg
@@ -320,6 +357,7 @@ def run() -> int:
     from orchestration import progress
     from orchestration.definitions import defs
     from orchestration.defs.partitions import all_months_tags
+    from orchestration.defs.raw import CONFIRM_TAG
     from orchestration.defs.resources import WarehouseLocked
 
     if sys.stdout.isatty():
@@ -339,14 +377,19 @@ def run() -> int:
                 run_id=run_id,
                 raise_on_error=False,
                 # Every landed month in one run (a single-run backfill of the monthly partitions).
-                tags={**all_months_tags(warehouse.sources_path), "dei/cli": "run", "dei/pid": str(os.getpid())},
+                tags={
+                    **all_months_tags(warehouse.sources_path), "dei/cli": "run", "dei/pid": str(os.getpid()),
+                    **({CONFIRM_TAG: json.dumps(sorted(confirmed))} if confirmed else {}),
+                },
                 run_config={"loggers": {"console": {"config": {"log_level": "DEBUG"}}}},
             )
     print()
+    summary = None
     if warehouse.working_db.exists():
         try:
             with warehouse.connect(read_only=True) as con:
-                print("\n".join(run_summary(con, result.run_id).lines(str(warehouse.working_db))), flush=True)
+                summary = run_summary(con, result.run_id)
+                print("\n".join(summary.lines(str(warehouse.working_db))), flush=True)
         except (duckdb.Error, WarehouseLocked):
             pass  # the run failed on the same: the failure report below says why and what to do
     checks = result.get_asset_check_evaluations()
@@ -355,14 +398,18 @@ def run() -> int:
         print("\n".join(notes), flush=True)
     if not result.success:
         print("\n" + "\n".join(failure_report(result, warehouse)), file=sys.stderr)
-        return 1
+        return NOT_PUBLISHED
     with warehouse.connect() as con:
         record_run(con, result.run_id, fingerprint)
     if implausible := implausible_line(result):
         print(implausible)
     print(headline_report(warehouse.published_db))
+    if summary is not None and summary.not_loaded:
+        print(f"Run {result.run_id} published in {time.monotonic() - started:.1f} s without the rows landed in {len(summary.rejected)} rejected "
+              f"and {len(summary.held)} held-back file(s) (exit status {PUBLISHED_WITH_REJECTED}); see it with `make ui`.")
+        return PUBLISHED_WITH_REJECTED
     print(f"Run {result.run_id} succeeded in {time.monotonic() - started:.1f} s; see it with `make ui`.")
-    return 0
+    return PUBLISHED
 
 
 def move_aside(working_db: Path) -> list[tuple[Path, Path]]:
@@ -377,8 +424,13 @@ def move_aside(working_db: Path) -> list[tuple[Path, Path]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, epilog=EXIT_STATUS, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["run", "rebuild", "report"])
+    parser.add_argument(
+        "--confirm", action="append", default=[], metavar="SOURCE_FILE",
+        help="make the held-back change to this landed file (as the summary names it, e.g. sales/2020-07/pasar_a.csv): "
+        "load its resend with far fewer rows, or remove the rows of a file gone under a symbolic link; repeatable",
+    )
     args = parser.parse_args()
     from orchestration import settings
 
@@ -390,7 +442,7 @@ def main() -> None:
         if not moved:
             print(f"No {working_db} to move aside.")
     if args.command in ("run", "rebuild"):
-        sys.exit(run())
+        sys.exit(run(args.confirm))
     print(headline_report(settings.warehouse_dir() / settings.PUBLISHED_DB_NAME))
 
 

@@ -72,17 +72,25 @@ class FeedContract:
         return {c.name: c.type for c in self.columns}
 
     def landed_files(self, sources_dir: Path) -> list[Path]:
-        """The feed's paths under the sources dir, sorted, never following a path outside it. A path
-        that is not a regular file (a directory, a FIFO) is listed too, so that a load rejects it by name."""
+        """The feed's paths under the sources dir as landed (a link under its own name), sorted,
+        but none that leads outside it (`links_out`). A path that is not a regular file (a
+        directory, a FIFO, a dangling link, a loop) is listed too, so that a load rejects it by name."""
+        return self._landed(sources_dir)[0]
+
+    def links_out(self, sources_dir: Path) -> list[Path]:
+        """The feed's paths under the sources dir that a symbolic link (the file's, or a folder's on
+        its way) leads outside it: never read, reported by name."""
+        return self._landed(sources_dir)[1]
+
+    def _landed(self, sources_dir: Path) -> tuple[list[Path], list[Path]]:
         root = Path(os.path.realpath(sources_dir))
-        found: set[Path] = set()
+        inside: set[Path] = set()
+        outside: set[Path] = set()
         for pattern in self.files:
             for path in sources_dir.glob(pattern):
                 # realpath, not resolve(): a symlink loop is listed (and rejected), not raised.
-                resolved = Path(os.path.realpath(path))
-                if resolved.is_relative_to(root):
-                    found.add(resolved)
-        return sorted(found)
+                (inside if Path(os.path.realpath(path)).is_relative_to(root) else outside).add(path)
+        return sorted(inside), sorted(outside)
 
     def path_fields(self, relative_path: str) -> dict[str, str]:
         """Fields encoded in a landed file's path (e.g. its month), per `path_pattern`."""

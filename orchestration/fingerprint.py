@@ -14,7 +14,7 @@ import duckdb
 
 from orchestration import settings
 from orchestration.contracts import load_contracts
-from orchestration.ingest.landing import relative, sha256_file
+from orchestration.ingest.landing import link_out, relative, sha256_file
 
 # The code a run executes or reads: the Python package, the dbt project, the contracts, the locked
 # environment. Docs-only files (README) do not change a result.
@@ -45,6 +45,8 @@ def inputs_fingerprint(sources_dir: Path) -> str:
     for feed in load_contracts().feeds.values():
         for path in feed.landed_files(sources_dir):
             digest.update(f"landed {relative(path, sources_dir)} {sha256_file(path)}\n".encode())
+        for path in feed.links_out(sources_dir):  # never read: where they lead is what changes
+            digest.update(f"link out {relative(path, sources_dir)} {link_out(path, sources_dir)}\n".encode())
     for path in _code_files():
         digest.update(f"code {path.relative_to(settings.REPO_ROOT).as_posix()} {sha256_file(path)}\n".encode())
     for name in SETTINGS:

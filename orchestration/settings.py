@@ -133,27 +133,55 @@ class ReportingPeriod(BaseModel):
 
 def reporting_period(landing_zone: Path | None = None) -> ReportingPeriod | None:
     """The reporting period a landing zone (default: the sources dir) declares in
-    reporting_period.yml, or None: judged against today. ValueError, naming the file and the
+    reporting_period.yml, or None: judged against today. SettingsError, naming the file and the
     problem, when the declaration is invalid."""
     path = (landing_zone or sources_dir()) / REPORTING_PERIOD_FILE
     try:
         stat = path.stat()
     except FileNotFoundError:
         return None
+    except OSError as error:
+        raise SettingsError(f"{path}: cannot be read ({error.strerror})") from None
     return _read_reporting_period(path, stat.st_mtime_ns, stat.st_size)
+
+
+class SettingsError(ValueError):
+    """A settings file that cannot be used as it is; the message names the file and the problem."""
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in a mapping (PyYAML keeps the last one)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"`{key}` is given twice (lines {seen[key] + 1} and {key_node.start_mark.line + 1})", key_node.start_mark
+                )
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
 
 
 # Read once per version of the file: landed_month asks for every landed file of a scan.
 @functools.lru_cache(maxsize=16)
 def _read_reporting_period(path: Path, mtime_ns: int, size: int) -> ReportingPeriod:
-    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    try:
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 (a safe loader)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise SettingsError(f"{path}: {where}{error.problem or error.context}") from None
+    except (yaml.YAMLError, UnicodeDecodeError, OSError) as error:
+        raise SettingsError(f"{path}: cannot be read as YAML text ({error})") from None
     if not isinstance(document, dict):
-        raise ValueError(f"{path}: expected first_month and last_month (YYYY-MM), found {document!r}")
+        raise SettingsError(f"{path}: expected first_month and last_month (YYYY-MM), found {str(document)[:80]!r}")
     try:
         return ReportingPeriod.model_validate({**document, "path": path})
     except ValidationError as error:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'period'}: {e['msg']}" for e in error.errors(include_url=False))
-        raise ValueError(f"{path}: {problems}") from None
+        raise SettingsError(f"{path}: {problems}") from None
 
 
 def partition_months() -> tuple[str, str]:
@@ -180,7 +208,7 @@ def engine() -> str:
     database) or `spark` (a Spark session; the raw layer a Parquet lake). Publishing is DuckDB's on both."""
     name = (os.environ.get("DEI_ENGINE") or "duckdb").strip().lower()
     if name not in ENGINES:
-        raise ValueError(f"DEI_ENGINE={name!r}: expected one of {', '.join(ENGINES)}")
+        raise SettingsError(f"DEI_ENGINE={name!r}: expected one of {', '.join(ENGINES)}")
     return name
 
 

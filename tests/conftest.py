@@ -61,10 +61,12 @@ def run_pipeline(
     partition_key: str | None = None,
     run_config: dict | None = None,
     instance: dg.DagsterInstance | None = None,
+    tags: dict[str, str] | None = None,
     **config,
 ) -> dg.ExecuteInProcessResult:
     """Materialize the real assets and checks against a given landing dir and warehouse: one month
-    (`partition_key`, e.g. 2020-04-01) or, as `make run` does, every landed month in one run."""
+    (`partition_key`, e.g. 2020-04-01) or, as `make run` does, every landed month in one run; `tags`:
+    run tags besides (e.g. the held files a data engineer confirms)."""
     resources = dict(defs.resources)
     resources["warehouse"] = WarehouseResource(sources_dir=str(sources_dir), warehouse_dir=str(warehouse_dir), **config)
     return dg.materialize(
@@ -72,7 +74,7 @@ def run_pipeline(
         resources=resources,
         selection=selection,
         partition_key=partition_key,
-        tags=None if partition_key else all_months_tags(sources_dir),
+        tags={**({} if partition_key else all_months_tags(sources_dir)), **(tags or {})} or None,
         run_config=run_config,
         instance=instance or dg.DagsterInstance.ephemeral(),
         raise_on_error=False,

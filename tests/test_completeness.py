@@ -187,14 +187,14 @@ def test_the_sensor_never_requests_a_partition_that_does_not_exist(defs):
 
 def test_make_run_rejects_files_whose_month_cannot_hold_data(tmp_path, published):
     """`make run` with files under sales/2018-12, 2020-13 and 2031-05: three rejected files in the
-    audit, exit 0, and a fresh warehouse publishes exactly the sample's indicators."""
+    audit, exit 3 (published, with rejected files), and a fresh warehouse publishes exactly the sample's indicators."""
     sources = tmp_path / "sources"
     shutil.copytree(SAMPLE_SOURCES, sources)
     landed = land(FIXTURES / "landing_dates", sources)
     (tmp_path / "dagster_home").mkdir()
     env = {**os.environ, "DEI_SOURCES_DIR": str(sources), "DEI_WAREHOUSE_DIR": str(tmp_path / "warehouse"), "DAGSTER_HOME": str(tmp_path / "dagster_home")}
     run = subprocess.run([sys.executable, "-m", "orchestration.cli", "run"], cwd=settings.REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stderr
+    assert run.returncode == 3, run.stderr
     for rel in landed:
         assert f"rejected {rel}: month " in run.stdout
     # The sample's data end in 2020: the run says that freshness was judged at its declared end, and warns of nothing.
@@ -216,7 +216,7 @@ def test_make_run_rejects_files_whose_month_cannot_hold_data(tmp_path, published
 
     # Nothing landed or changed since: the next `make run` says so and publishes nothing new.
     again = subprocess.run([sys.executable, "-m", "orchestration.cli", "run"], cwd=settings.REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
-    assert again.returncode == 0, again.stderr
+    assert again.returncode == 3, again.stderr  # the rejected files are still landed as they were
     assert again.stdout.startswith(f"Nothing landed or changed since run {first_run[0][0][:8]}")
     assert "+480.0" in again.stdout  # the headline table of the publication in place
     con = duckdb.connect(str(tmp_path / "warehouse" / settings.PUBLISHED_DB_NAME), read_only=True)

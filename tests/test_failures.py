@@ -134,6 +134,10 @@ STEP_ERROR = 'dagster._core.errors.DagsterExecutionStepExecutionError: Error occ
          "Corrupt database file: computed checksum 5381 does not match stored checksum 0 in block at location 2633728", "`make rebuild`"),
         (error(STEP_ERROR, error('_duckdb.IOException: IO Error: The file "/wh/working.duckdb" exists, but it is not a valid DuckDB database file!\n')),
          '_duckdb.IOException: IO Error: The file "/wh/working.duckdb" exists, but it is not a valid DuckDB database file!', "`make rebuild`"),
+        # A WAL copied beside working.duckdb from another database (before: no "What to do").
+        (error(STEP_ERROR, error('_duckdb.IOException: IO Error: Failure while replaying WAL file "/wh/working.duckdb.wal": WAL does not match database file.\n')),
+         '_duckdb.IOException: IO Error: Failure while replaying WAL file "/wh/working.duckdb.wal": WAL does not match database file.',
+         "is not that database's (copied or left from another file): `make rebuild` moves the working database and that WAL aside"),
         # Found in the exception being handled (context) under a wrapper that names no cause.
         (error("Exceeded max_retries of 5\n", context=error(
             'IO Error: Could not set lock on file "/wh/working.duckdb": Conflicting lock is held in /usr/bin/python3 (PID 4242). See also https://duckdb.org\n')),
@@ -152,7 +156,7 @@ STEP_ERROR = 'dagster._core.errors.DagsterExecutionStepExecutionError: Error occ
         (error(STEP_ERROR, error("_duckdb.BinderException: Binder Error: Referenced column \"x\" not found\n")),
          '_duckdb.BinderException: Binder Error: Referenced column "x" not found', None),
     ],
-    ids=["enospc-os", "enospc-duckdb", "erofs", "eacces", "checksum-in-dbt", "not-duckdb", "lock", "no-java", "catalog-in-use", "unknown"],
+    ids=["enospc-os", "enospc-duckdb", "erofs", "eacces", "checksum-in-dbt", "not-duckdb", "foreign-wal", "lock", "no-java", "catalog-in-use", "unknown"],
 )
 def test_failure_cause_is_the_os_or_duckdb_message_with_what_to_do(failure, cause, advice):
     """Read-only and unwritable warehouse dirs are covered here only: the tests run as root, which

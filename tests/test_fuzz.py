@@ -241,8 +241,6 @@ def land_fuzz(root: Path, count: int, rng: random.Random) -> dict[str, str]:
             else:
                 with open(path, "wb") as f:
                     f.write(data)
-            if how == "dangling symlink":
-                name = name.removesuffix(b".csv") + b"_gone.csv"  # a link is landed under the path it points to
             month = base.parent.relative_to(root).as_posix()
             landed[f"{month}/{name.decode('utf-8', 'backslashreplace')}"] = f"{how} (from {month}/{base.name})"
     return landed

@@ -235,9 +235,10 @@ def test_file_names_and_values_never_reach_sql(con, landing, tmp_path):
     (month / "pasar_q.csv").write_text(f"{HEADER}\n2020-04-01,pasar_q,\"'); DROP TABLE raw.provinces; --\",31,MIKRO,1,1.00\n")
     outside = tmp_path / "outside.csv"
     outside.write_text(f"{HEADER}\n2020-04-02,pasar_o,O1,31,MIKRO,1,1.00\n")
-    (month / "pasar_o.csv").symlink_to(outside)  # a link out of the landing zone is not followed
+    (month / "pasar_o.csv").symlink_to(outside)  # a link out of the landing zone is not followed, but reported
     result = load(con, landing, "sales")
     assert {f.source_file: f.status for f in result.files} == {
+        "sales/2020-04/pasar_o.csv": "rejected",
         "sales/2020-04/pasar_q.csv": "loaded",
         "sales/2020-04/x'; DROP TABLE raw.provinces; --.csv": "rejected",
     }

@@ -7,6 +7,8 @@ import shutil
 import subprocess
 import sys
 
+import pytest
+
 from orchestration import settings
 from tests.conftest import SAMPLE_SOURCES
 
@@ -53,3 +55,72 @@ def test_make_run_shows_its_steps_then_every_warning(tmp_path):
     assert " - dagster - " not in out
     (log,) = re.findall(r"its log: (\S+\.log)\)", out)
     assert log.startswith(str(home)) and "STEP_START" in open(log).read()
+
+
+def cli_run(tmp_path, sources):
+    home = tmp_path / "dagster_home"
+    home.mkdir(exist_ok=True)
+    shutil.copy(settings.REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    env = {**os.environ, "DEI_SOURCES_DIR": str(sources), "DEI_WAREHOUSE_DIR": str(tmp_path / "warehouse"), "DAGSTER_HOME": str(home)}
+    return subprocess.run([sys.executable, "-m", "orchestration.cli", "run"], cwd=settings.REPO_ROOT, env=env, capture_output=True, text=True, timeout=900)
+
+
+def test_a_run_that_rejected_a_file_publishes_with_exit_status_3_and_says_so_again_while_it_stays(tmp_path):
+    sources = tmp_path / "sources"
+    shutil.copytree(SAMPLE_SOURCES, sources)
+    part = sources / "sales" / "2020-04" / "pasar_a__part2.csv"
+    part.write_text(
+        "sale_date,platform,merchant_id,province_code,size_class,orders,gross_sales_idr\n"
+        '2020-04-01,pasar_a,"A9000001,35,MIKRO,1,100.00\n2020-04-01,pasar_a,A9000002,35,MIKRO,1,100.00\n'
+    )
+    reason = (
+        "rejected sales/2020-04/pasar_a__part2.csv: line 2 opens a quoted field (`\"`) that is never closed, so the rest of "
+        "the file would be one field; the CSV reader returned 0 rows and stopped there. Close or remove that quote and land the file again"
+    )
+
+    first = cli_run(tmp_path, sources)
+
+    # Before: exit status 0, as for a clean run.
+    assert first.returncode == 3, first.stderr[-3000:]
+    assert "Landed files: 122 loaded, 0 unchanged, 1 rejected; 73,821 rows loaded, 0 quarantined." in first.stdout
+    assert f"  {reason}" in first.stdout.splitlines()
+    assert re.search(r"^Run \S+ published in [0-9.]+ s without the rows landed in 1 rejected and 0 held-back file\(s\) \(exit status 3\)", first.stdout, re.M)
+    assert "2020-04           11.60    +141.7" in first.stdout  # the sample's April, the rejected part not in it
+
+    again = cli_run(tmp_path, sources)
+
+    assert again.returncode == 3, again.stderr[-3000:]
+    assert again.stdout.splitlines()[:3] == [
+        again.stdout.splitlines()[0],
+        "Still not loaded since that run: 1 landed file(s) rejected, 0 held back.",
+        f"  {reason}",
+    ]
+    assert again.stdout.startswith("Nothing landed or changed since run ")
+
+
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        # Before: the last key won, 54 files were rejected as outside the period, exit status 0.
+        ('first_month: "2019-01"\nlast_month: "2020-12"\nlast_month: "2019-03"\n', "line 3, column 1: `last_month` is given twice (lines 2 and 3)"),
+        # Before: a Python traceback.
+        ('first_month: "2019-01\nlast_month: [\n', "line 3, column 1: found unexpected end of stream"),
+        ("- 2019-01\n- 2020-12\n", "expected first_month and last_month (YYYY-MM), found \"['2019-01', '2020-12']\""),
+        ('first_month: "2019-1"\nlast_month: "2020-12"\n', "first_month: String should match pattern"),
+    ],
+    ids=["duplicate-key", "not-yaml", "a-list", "not-a-month"],
+)
+def test_a_bad_reporting_period_file_stops_the_run_with_what_to_do(tmp_path, text, problem):
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    (sources / settings.REPORTING_PERIOD_FILE).write_text(text)
+
+    run = cli_run(tmp_path, sources)
+
+    assert run.returncode == 1
+    assert run.stdout == ""
+    lines = run.stderr.splitlines()
+    assert lines[0].startswith(f"Run failed before loading anything: {sources / settings.REPORTING_PERIOD_FILE}: {problem}")
+    assert lines[1].startswith("What to do: correct it (reporting_period.yml declares first_month and last_month, YYYY-MM, each once;")
+    assert lines[2] == f"No database has been published yet: {tmp_path / 'warehouse' / 'indicators.duckdb'} is written by the first run that succeeds."
+    assert "Traceback" not in run.stderr

@@ -1,7 +1,8 @@
 """One raw asset per landed feed, loaded by DuckDB and held to its contract by ingest."""
 
 
-from collections.abc import Iterator
+import json
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import dagster as dg
@@ -11,7 +12,7 @@ from orchestration.audit import quarantine_shares
 from orchestration.contracts import FeedContract, dbt_source_name, load_contracts
 from orchestration.defs.partitions import WAREHOUSE_POOL, is_monthly, month_keys, monthly, single_run
 from orchestration.defs.resources import WarehouseResource
-from orchestration.ingest.commit import FeedLoad
+from orchestration.ingest.commit import STATUSES, FeedLoad
 from orchestration.ingest.load import load_feed
 from orchestration.ingest.ministry_table import totals_columns, totals_table
 from orchestration.ingest.staged import FeedError
@@ -91,11 +92,12 @@ def build_raw_asset(feed: FeedContract) -> dg.AssetsDefinition:
         months = set(month_keys(context.partition_time_window)) if is_monthly(feed) else None
         with warehouse.connect() as con:
             try:
-                load = load_feed(con, feed, warehouse.sources_path, context.run.run_id, months=months)
+                load = load_feed(con, feed, warehouse.sources_path, context.run.run_id, months=months, confirmed=confirmed_files(context.run.tags))
             except FeedError as error:
                 raise dg.Failure(description=str(error), metadata={"feed": feed.name}) from error
-            for rejected in load.with_status("rejected"):
-                context.log.warning(f"rejected {printable(rejected.error)}")
+            for status in ("rejected", "held"):
+                for file in load.with_status(status):
+                    context.log.warning(f"{status} {printable(file.error)}")
             metadata = load_metadata(load)
             if settings.engine() == "spark":
                 months = land(con, feed, load)
@@ -124,6 +126,15 @@ def build_raw_asset(feed: FeedContract) -> dg.AssetsDefinition:
     return raw_asset
 
 
+# The run tag naming the landed files whose held change the data engineer confirms (a JSON list of
+# source files; `make run CONFIRM=...` sets it).
+CONFIRM_TAG = "dei/confirm"
+
+
+def confirmed_files(tags: Mapping[str, str]) -> frozenset[str]:
+    return frozenset(json.loads(tags[CONFIRM_TAG])) if CONFIRM_TAG in tags else frozenset()
+
+
 def load_metadata(load: FeedLoad) -> dict[str, Any]:
     """What a load did, file by file, for the raw asset's materialization."""
     touched = [f for f in load.files if f.status != "unchanged"]
@@ -134,7 +145,7 @@ def load_metadata(load: FeedLoad) -> dict[str, Any]:
     ]
     return {
         "dagster/row_count": load.rows_in_table,
-        **{f"files_{status}": len(load.with_status(status)) for status in ("loaded", "unchanged", "rejected", "removed")},
+        **{f"files_{status}": len(load.with_status(status)) for status in STATUSES},
         "rows_read": sum(f.rows_read for f in load.files),
         "rows_loaded": sum(f.rows_loaded for f in load.files),
         "rows_quarantined": sum(f.rows_quarantined for f in load.files),

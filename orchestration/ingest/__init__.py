@@ -16,6 +16,8 @@ Modules, by concern:
   tabular         tabular feeds: one scan of all of a load's files per reader, every rule a flag,
                   then a detailed read of only the files with rows to quarantine
   ministry_table  the reader of the ministry's formatted tables
+  records         a staged file read back: hashed again (a file rewritten while read is not loaded)
+                  and, for CSV, its records counted from its bytes against the rows the reader returned
   commit          the transaction that replaces a load's files, and the load audit
   load            a feed's load: which files, what happened to each
 

@@ -13,6 +13,10 @@ from orchestration.ingest.ministry_table import totals_columns, totals_table
 from orchestration.ingest.staged import QUARANTINE_COLUMNS, Staged
 from orchestration.sql import quoted
 
+# A file's fate in a load. `held`: a change that would take rows away (a resend with far fewer rows,
+# files gone under a symbolic link) is not made until the data engineer confirms it.
+STATUSES = ("loaded", "rejected", "unchanged", "removed", "held")
+
 AUDIT_DDL = """
 CREATE SCHEMA IF NOT EXISTS audit;
 CREATE SEQUENCE IF NOT EXISTS audit.load_id;
@@ -25,7 +29,7 @@ CREATE TABLE IF NOT EXISTS audit.file_loads (
     rows_read BIGINT NOT NULL,
     rows_loaded BIGINT NOT NULL,
     rows_quarantined BIGINT NOT NULL,
-    status VARCHAR NOT NULL CHECK (status IN ('loaded', 'rejected', 'unchanged', 'removed')),
+    status VARCHAR NOT NULL CHECK (status IN ('loaded', 'rejected', 'unchanged', 'removed', 'held')),
     error VARCHAR,
     loaded_at TIMESTAMP NOT NULL,
     run_id VARCHAR NOT NULL,
@@ -40,6 +44,27 @@ SELECT * FROM audit.file_loads
 WHERE status IN ('loaded', 'removed')
 QUALIFY row_number() OVER (PARTITION BY feed, source_file ORDER BY load_id DESC) = 1 AND status = 'loaded';
 """
+
+
+def _allow_held(con: duckdb.DuckDBPyConnection) -> None:
+    """A load history from before `held` existed has a status check without it, which DuckDB
+    cannot alter: its rows move to a table created with the current check, load ids kept."""
+    old_check = con.execute(
+        "SELECT count(*) FROM duckdb_constraints() WHERE database_name = current_database() AND schema_name = 'audit' "
+        "AND table_name = 'file_loads' AND constraint_type = 'CHECK' AND expression LIKE '%status IN%' AND expression NOT LIKE '%''held''%'"
+    ).fetchall()[0][0]
+    if not old_check:
+        return
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(
+            "DROP VIEW IF EXISTS audit.loaded_files; ALTER TABLE audit.file_loads RENAME TO file_loads_before_held; "
+            f"{AUDIT_DDL} INSERT INTO audit.file_loads BY NAME SELECT * FROM audit.file_loads_before_held; "
+            "DROP TABLE audit.file_loads_before_held; COMMIT"
+        )
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
 
 
 @dataclass(frozen=True)
@@ -72,6 +97,7 @@ class FeedLoad:
 def prepare_tables(con: duckdb.DuckDBPyConnection, feed: FeedContract) -> None:
     """Create the audit, raw and quarantine tables of a feed; a raw table whose columns no longer
     match the contract is dropped with the feed's load history, so the next load reloads every file."""
+    _allow_held(con)
     con.execute(AUDIT_DDL)
     if feed.path_pattern:  # load history from before path fields were recorded
         con.execute(
@@ -134,7 +160,8 @@ def commit(
                 f"""
                 DELETE FROM {feed.raw_table} WHERE source_file IN (SELECT source_file FROM {staged.files});
                 DELETE FROM {quarantine} WHERE source_file IN (SELECT source_file FROM {staged.files});
-                INSERT INTO {feed.raw_table} BY NAME SELECT * FROM {staged.rows};
+                -- Only the files still staged: a reader or the read-back may have dropped some after staging.
+                INSERT INTO {feed.raw_table} BY NAME SELECT * FROM {staged.rows} WHERE source_file IN (SELECT source_file FROM {staged.files});
                 """
             )
             con.execute(
@@ -144,9 +171,9 @@ def commit(
             if feed.format == "ministry_table":
                 con.execute(
                     f"DELETE FROM {totals_table(feed)} WHERE source_file IN (SELECT source_file FROM {staged.files}); "
-                    f"INSERT INTO {totals_table(feed)} BY NAME SELECT * FROM {staged.totals}"
+                    f"INSERT INTO {totals_table(feed)} BY NAME SELECT * FROM {staged.totals} WHERE source_file IN (SELECT source_file FROM {staged.files})"
                 )
-            rows_written = con.execute(f"SELECT count(*) FROM {staged.rows}").fetchall()[0][0]
+            rows_written = con.execute(f"SELECT count(*) FROM {staged.rows} WHERE source_file IN (SELECT source_file FROM {staged.files})").fetchall()[0][0]
             counted = sum(counts[f.source_file][1] for f in candidates)
             # Population lines load as one row per size class; every other feed loads row for row.
             if feed.format != "ministry_table" and rows_written != counted:

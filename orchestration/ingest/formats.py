@@ -9,6 +9,7 @@ Formats that share a reader (CSV and gzip CSV) are read by the same statement.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,5 +74,6 @@ def file_problem(feed: FeedContract, landed: LandedFile, con: duckdb.DuckDBPyCon
         if feed.format == "ministry_table":
             return None  # its layout is checked while its lines are read
         return file_format(landed.path).sniff(feed, landed.path, con)
-    except OSError as error:  # gone, no permission, a symlink loop
-        return f"cannot be read ({error.strerror or error})"
+    except OSError as error:  # gone, no permission, a dangling link, a symlink loop
+        link = f"a symbolic link to {os.readlink(landed.path)} that " if landed.path.is_symlink() else ""
+        return f"{link}cannot be read ({error.strerror or error})"

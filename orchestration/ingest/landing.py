@@ -28,9 +28,21 @@ class LandedFile:
 def relative(path: Path, sources_dir: Path) -> str:
     """A landed path's `source_file`: relative to the sources dir, as UTF-8 text even when the name's
     bytes are not (shown as \\xNN, which no feed's name pattern accepts)."""
-    # realpath, not resolve(): a symlink loop is a landed path to reject, not an exception.
-    rel = Path(os.path.realpath(path)).relative_to(os.path.realpath(sources_dir))
+    # As landed: a link is named by its own path, never its target's.
+    rel = path.relative_to(sources_dir)
     return os.fsencode(rel).decode("utf-8", "backslashreplace")
+
+
+def link_out(path: Path, sources_dir: Path) -> str:
+    """Which link on a landed path leads outside the landing zone, and where to."""
+    root = Path(os.path.realpath(sources_dir))
+    step = sources_dir
+    for part in path.relative_to(sources_dir).parts:
+        step = step / part
+        if step.is_symlink() and not Path(os.path.realpath(step)).is_relative_to(root):
+            what = "" if step == path else f"{relative(step, sources_dir)} is "
+            return f"{what}a symbolic link to {os.readlink(step)}, outside the landing zone: not followed"
+    return "outside the landing zone: not followed"
 
 
 # What a landed path can be besides a regular file. Such a path is never opened: reading a FIFO

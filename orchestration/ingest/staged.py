@@ -52,9 +52,11 @@ class Staged:
         """Empty tables for a load of `feed` that replaces `files` (with their `hashes`); `totals`:
         the (name, type) columns of the totals table, if the feed has one."""
         columns = ", ".join(f"{quoted(c.name)} {c.type}" for c in feed.raw_columns)
+        # The last load left its rows as a view (a reader replaced the table), or as the table when it staged none.
+        if con.execute("SELECT count(*) FROM duckdb_views() WHERE temporary AND view_name = ?", [self.rows]).fetchall()[0][0]:
+            con.execute(f"DROP VIEW {self.rows}")
         con.execute(
             f"""
-            DROP VIEW IF EXISTS {self.rows};
             CREATE OR REPLACE TEMP TABLE {self.rows} ({columns});
             CREATE OR REPLACE TEMP TABLE {self.quarantine} ({QUARANTINE_COLUMNS});
             CREATE OR REPLACE TEMP TABLE {self.read} (source_file VARCHAR, rows_read BIGINT);

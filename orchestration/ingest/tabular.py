@@ -16,8 +16,9 @@ import duckdb
 
 from orchestration import progress
 from orchestration.contracts import Contracts, FeedContract
-from orchestration.ingest.formats import file_format
+from orchestration.ingest.formats import CSV, GZIP_CSV, file_format
 from orchestration.ingest.landing import LandedFile, path_struct_sql
+from orchestration.ingest.records import mixed_line_end
 from orchestration.ingest.staged import Staged, about_the_file
 from orchestration.rules import broken_expression, cast_sql, problems_expression
 from orchestration.sql import quoted, sql_literal
@@ -124,12 +125,22 @@ def _scan(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedContra
                 except duckdb.Error as error:
                     if not about_the_file(error):
                         raise
-                    unreadable[file.source_file] = f"cannot be read ({str(error).splitlines()[0]})"
+                    unreadable[file.source_file] = _unreadable(file, error)
     con.execute(
         f"CREATE TEMP TABLE IF NOT EXISTS {SCAN_REJECTS} (scan_id UBIGINT, file_id UBIGINT); "
         f"CREATE TEMP TABLE IF NOT EXISTS {SCAN_REJECTS}_scans (scan_id UBIGINT, file_id UBIGINT, file_path VARCHAR)"
     )
     return unreadable
+
+
+def _unreadable(file: LandedFile, error: duckdb.Error) -> str:
+    """Why DuckDB could not read a file at all: its own message, or for a CSV whose line ends
+    change kind (the reader's "state machine reached an invalid state"), the line where they do."""
+    message = str(error).splitlines()[0]
+    if "state machine reached an invalid state" in message and file_format(file.path) in (CSV, GZIP_CSV):
+        if (reason := mixed_line_end(file.path, file_format(file.path) is GZIP_CSV)) is not None:
+            return reason
+    return f"cannot be read ({message})"
 
 
 def _files_to_explain(con: duckdb.DuckDBPyConnection, feed: FeedContract, staged: Staged) -> set[str]:
@@ -197,7 +208,7 @@ def _explain(
         except duckdb.Error as error:
             if not about_the_file(error):
                 raise
-            unreadable[file.source_file] = f"cannot be read ({str(error).splitlines()[0]})"
+            unreadable[file.source_file] = _unreadable(file, error)
     staged.drop_files(con, unreadable)
     con.execute(
         f"CREATE TEMP TABLE IF NOT EXISTS {DETAILED_REJECTS} (scan_id UBIGINT, file_id UBIGINT, line UBIGINT, column_name VARCHAR, "
