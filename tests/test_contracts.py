@@ -72,9 +72,9 @@ ALL_RULES = "required, min, max, accepted_values, pattern, references, valid_in_
         (_document(min="0"), "feed f, column amount: rules.min: '0' is not a number"),
         (
             _document(feed={"paths": ["f/*.csv"]}),
-            "feed f: unknown key 'paths' (allowed: title, description, files, format, key, columns, path_pattern, layout)",
+            "feed f: unknown key 'paths' (allowed: title, description, files, format, key, columns, path_pattern, layout, publisher, licence)",
         ),
-        (_document(feed={"format": "xml"}), "feed f: format: Input should be 'csv' or 'ministry_table'"),
+        (_document(feed={"format": "xml"}), "feed f: format: Input should be 'csv', 'ministry_table' or 'official_table'"),
         (_document(feed={"format": "ministry_table"}), "feed f: layout: required for format ministry_table"),
         (_document(feed={"key": ["id"]}), "feed f: key: 'id' is not a column (columns: amount)"),
         (

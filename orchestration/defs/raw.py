@@ -56,7 +56,7 @@ def build_raw_asset(feed: FeedContract) -> dg.AssetsDefinition:
             ),
         )
     ]
-    if feed.format == "ministry_table":
+    if feed.checks_totals:
         check_specs.append(
             dg.AssetCheckSpec(
                 TOTALS_CHECK,
@@ -107,7 +107,7 @@ def build_raw_asset(feed: FeedContract) -> dg.AssetsDefinition:
             for warning in under:
                 context.log.warning(warning)
             yield _contract_check(con, key, load, over, under, warehouse.max_quarantined_share)
-            if feed.format == "ministry_table":
+            if feed.checks_totals:
                 yield _totals_check(con, key, feed)
 
     return raw_asset
@@ -170,8 +170,10 @@ def _totals_check(con, key: dg.AssetKey, feed: FeedContract) -> dg.AssetCheckRes
     expected (the quarantine check reports those lines) and only warns."""
     layout, totals = feed.layout, totals_table(feed)
     unpivot = layout.get("unpivot")
-    values = [unpivot["value_column"]] if unpivot else list(layout["value_columns"].values())
-    groups = [name for name, _ in totals_columns(feed) if name not in (*values, "source_file", "line")]
+    values = [unpivot["value_column"]] if unpivot else [layout["value_column"]] if layout.get("value_column") else list(layout["value_columns"].values())
+    # An official table's status and note describe a value; they are not what it is grouped by.
+    described = (layout.get("status_column"), layout.get("note_column"))
+    groups = [name for name, _ in totals_columns(feed) if name not in (*values, *described, "source_file", "line")]
     shown = [(g, unpivot is None or g != unpivot["category_column"]) for g in groups]
     mismatches = []
     for value in values:
