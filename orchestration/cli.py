@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration.audit import run_summary
+from orchestration.reconciliation import reconciliation
 from orchestration.releases import claims, claims_table, latest_release_revisions
 
 HEADLINE_SQL = """
@@ -58,6 +59,7 @@ def headline_report(published_db: Path, year: str | None = None) -> str:
         run_id, published_at, release_id = con.execute("SELECT run_id, published_at, release_id FROM meta.publication").fetchall()[0]
         last_release = latest_release_revisions(con)
         claim_rows = claims(con)
+        reconciled = reconciliation(con)
     finally:
         con.close()
     lines = [
@@ -73,7 +75,7 @@ def headline_report(published_db: Path, year: str | None = None) -> str:
     lines += ["", f"{'training programme':<40} {'registrations':>13} {'capacity':>9} {'oversubscr. %':>14} {'completion %':>13}"]
     for name, registrations, capacity, oversubscription, completion in training:
         lines.append(f"{name:<40} {registrations:>13,} {capacity:>9,} {_fmt(oversubscription, '.1f'):>14} {_fmt(completion, '.1f'):>13}")
-    lines += ["", last_release.line(), "", *claims_table(claim_rows)]
+    lines += ["", last_release.line(), "", *claims_table(claim_rows), "", reconciled.line()]
     lines.append(f"\nPublished database: {published_db}")
     return "\n".join(lines)
 

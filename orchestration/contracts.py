@@ -471,6 +471,23 @@ def render_dbt_sources(contracts: Contracts) -> str:
                 "columns": [{"name": c.name, "description": c.description, "data_type": c.type} for c in feed.raw_columns],
             }
         )
+        if feed.is_table and not feed.checks_totals:
+            # The national line of a table whose figures do not add up (a percentage, an index) is
+            # the publisher's own national figure: a source of its own, published like the rows.
+            layout = feed.layout
+            sources[dbt_source_name(feed)].append(
+                {
+                    "name": layout["totals_table"],
+                    "description": f"The national line ({layout['national_total_label']}) of the {feed.name} feed's tables: "
+                    f"{feed.title}, for the whole country, as published. Key: the {feed.name} key without {layout['name_column']}.",
+                    "meta": {"dagster": {"asset_key": ["raw", layout["totals_table"]]}},
+                    "columns": [
+                        *({"name": c.name, "description": c.description, "data_type": c.type} for c in feed.columns if c.name != layout["name_column"]),
+                        {"name": SOURCE_FILE.name, "description": SOURCE_FILE.description, "data_type": SOURCE_FILE.type},
+                        {"name": "line", "description": "Line of the national total in its file (the row of its sheet).", "data_type": "BIGINT"},
+                    ],
+                }
+            )
     document = {
         "version": 2,
         "sources": [

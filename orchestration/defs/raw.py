@@ -30,6 +30,11 @@ def raw_key(feed: FeedContract) -> dg.AssetKey:
     return dg.AssetKey(["raw", feed.name])
 
 
+def published_totals_key(feed: FeedContract) -> dg.AssetKey | None:
+    """The asset of a table's national line when it is published (not only checked against a sum)."""
+    return dg.AssetKey(["raw", feed.layout["totals_table"]]) if feed.is_table and not feed.checks_totals else None
+
+
 def _column_schema(feed: FeedContract) -> dg.TableSchema:
     return dg.TableSchema(columns=[dg.TableColumn(c.name, c.type, description=c.description) for c in feed.raw_columns])
 
@@ -66,21 +71,30 @@ def build_raw_asset(feed: FeedContract) -> dg.AssetsDefinition:
             )
         )
 
-    @dg.asset(
-        key=key,
-        group_name="raw",
-        description=f"{feed.title}. {feed.description} Loaded from {', '.join(feed.files)} into {feed.raw_table}.",
-        kinds={"duckdb", "csv", *(["parquet"] if any(f.endswith(".parquet") for f in feed.files) else [])},
-        owners=[OWNER],
-        deps=_dependencies(feed),
+    description = f"{feed.title}. {feed.description} Loaded from {', '.join(feed.files)} into {feed.raw_table}."
+    kinds = {"duckdb", "csv", *(["parquet"] if any(f.endswith(".parquet") for f in feed.files) else [])}
+    metadata = {
+        "dagster/column_schema": _column_schema(feed),
+        "dagster/table_name": f"working.{feed.raw_table}",
+        "contract_key": ", ".join(feed.key),
+        "dbt_source": dbt_source_name(feed),
+    }
+    specs = [dg.AssetSpec(key, group_name="raw", description=description, kinds=kinds, owners=[OWNER], deps=_dependencies(feed),
+                          metadata=metadata, tags={"layer": "raw"})]
+    if (national := published_totals_key(feed)) is not None:
+        # The national line of a table whose figures do not add up is a figure of its own, which
+        # the same load writes to the layout's totals table (a dbt source of its own).
+        specs.append(dg.AssetSpec(
+            national, group_name="raw", kinds={"duckdb"}, owners=[OWNER], tags={"layer": "raw"},
+            description=f"The national line ({feed.layout['national_total_label']}) of the {feed.name} feed's tables, as published; "
+            f"written by the load of raw/{feed.name} into {totals_table(feed)}.",
+            metadata={"dagster/table_name": f"working.{totals_table(feed)}"},
+        ))
+
+    @dg.multi_asset(
+        name=f"raw__{feed.name}",
+        specs=specs,
         check_specs=check_specs,
-        metadata={
-            "dagster/column_schema": _column_schema(feed),
-            "dagster/table_name": f"working.{feed.raw_table}",
-            "contract_key": ", ".join(feed.key),
-            "dbt_source": dbt_source_name(feed),
-        },
-        tags={"layer": "raw"},
         partitions_def=monthly if is_monthly(feed) else None,
         backfill_policy=single_run if is_monthly(feed) else None,
         pool=WAREHOUSE_POOL,
@@ -100,7 +114,9 @@ def build_raw_asset(feed: FeedContract) -> dg.AssetsDefinition:
                 months = land(con, feed, load)
                 metadata["lake_table"] = f"spark: {feed.raw_table} ({table_dir(settings.lake_dir(), *feed.raw_table.split('.'))})"
                 metadata["lake_partitions_written"] = ", ".join(months) or "none (unchanged)"
-            yield dg.MaterializeResult(metadata=metadata)
+            yield dg.MaterializeResult(asset_key=key, metadata=metadata)
+            if national is not None:
+                yield dg.MaterializeResult(asset_key=national, metadata={"rows": con.execute(f"SELECT count(*) FROM {totals_table(feed)}").fetchone()[0]})
             # The load rewrote the audit's view too: recorded, so the UI never shows it as missing.
             yield dg.AssetMaterialization(asset_key=LOAD_AUDIT, description=f"written by the load of the {feed.name} feed")
             over, under = quarantine_shares(con, feed.name, warehouse.max_quarantined_share)
