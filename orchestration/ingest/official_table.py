@@ -148,7 +148,8 @@ def _columns(con: duckdb.DuckDBPyConnection, feed: FeedContract) -> None:
         f"[upper({clean_label(f'h{i}')})] AS {quoted(row['column'])}"
         for i, row in coded
     )
-    header_text = " || ' / ' || ".join(f"coalesce(h{i}, '')" for i in range(len(rows)))
+    # A year cell spans the columns up to the next: a column's header names its year.
+    header_text = " || ' / ' || ".join("coalesce(year::VARCHAR, '')" if f"h{i}" == year else f"coalesce(h{i}, '')" for i in range(len(rows)))
     problems = [
         "WHEN year IS NULL THEN 'no year above it'",
         *([f"WHEN m.month IS NULL THEN 'month header ''' || coalesce({month}, '') || ''' is not a month name'",
