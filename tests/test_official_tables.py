@@ -8,12 +8,13 @@ from pathlib import Path
 import duckdb
 import pytest
 import xlsxwriter
+import yaml
 from python_calamine import CalamineWorkbook
 
-from orchestration.contracts import load_contracts
+from orchestration.contracts import _parse, load_contracts
 from orchestration.ingest.load import load_feed
 from orchestration.ingest.official_table import YEAR_HEADER, clean_label, month_header_sql, skipped_lines
-from orchestration.settings import REPO_ROOT
+from orchestration.settings import CONTRACTS_FILE, REPO_ROOT
 
 CONTRACTS = load_contracts()
 SOURCES = REPO_ROOT / "sources"
@@ -243,3 +244,58 @@ def test_the_grid_keeps_every_line_of_the_file(con, tmp_path):
     [file] = loads["hh_internet_access"].files
     lines = (SOURCES / BPS).read_bytes().decode("utf-8-sig").split("\n")
     assert file.rows_read + len(loads["hh_internet_access:skipped"]) == len(lines) == 44
+
+
+THIRD_TABLE = [
+    "Persentase Rumah Tangga yang Memiliki/Menguasai Komputer Menurut Provinsi dan Klasifikasi Daerah (Persen),,,,",
+    ",2021,,2022,",
+    "Provinsi,Perkotaan,Perdesaan,Perkotaan,Perdesaan",
+    "ACEH,24.1,9.7,25.03,10.2",
+    "DKI JAKARTA,33.5,0,34.1,0",
+    "PAPUA SELATAN,...,...,12.5,3.1",
+    "INDONESIA,26.4,9.9,27.1,10.3",
+    "Sumber: Survei Sosial Ekonomi Nasional (Susenas),,,,",
+]
+
+
+def test_a_third_published_table_is_a_contract_entry(con, tmp_path):
+    """docs/howto-add-a-published-table.md, steps 1 and 2: another table, laid out otherwise (two
+    years spanning the classes under them, `...` for no figure, the label column headed), needs a
+    contract entry and no code."""
+    document = yaml.safe_load(CONTRACTS_FILE.read_text(encoding="utf-8"))
+    document["feeds"]["hh_computer"] = {
+        "title": "Households with a computer", "description": "A BPS table.", "publisher": "BPS", "licence": "cite BPS",
+        "files": ["bps/computer_*.csv"], "path_pattern": r"bps/computer_(?P<year>[0-9]{4})\.csv", "format": "official_table",
+        "layout": {
+            "delimiter": ",", "name_header": "Provinsi", "name_column": "province_code", "name_lookup": ["province_name", "name_variants"],
+            "name_noun": "province", "national_total_label": "INDONESIA", "totals_table": "hh_computer_reported_totals", "additive": False,
+            "header_rows": [{"column": "year", "period": "year"}, {"column": "urban_rural", "codes": {"Perkotaan": "URBAN", "Perdesaan": "RURAL"}}],
+            "value_column": "pct", "status_column": "obs_status", "markers": {"...": "L"}, "notes_start": ["Sumber"],
+            "overrides": [{"name": "DKI Jakarta", "columns": {"urban_rural": "RURAL"}, "cell": "0", "status": "M", "reason": "no rural households"}],
+        },
+        "key": ["year", "province_code", "urban_rural"],
+        "columns": [
+            {"name": "year", "type": "INTEGER", "description": "Year."},
+            {"name": "province_code", "type": "VARCHAR", "description": "Province.", "rules": {"references": "provinces.bps_code", "valid_in_period": "year"}},
+            {"name": "urban_rural", "type": "VARCHAR", "description": "Class.", "rules": {"accepted_values": "urban_rural"}},
+            {"name": "pct", "type": "DOUBLE", "description": "%.", "rules": {"required": False, "min": 0, "max": 100}},
+            {"name": "obs_status", "type": "VARCHAR", "description": "Status.", "rules": {"accepted_values": "published_status"}},
+        ],
+    }
+    feed = _parse(document).feeds["hh_computer"]
+    root = _landing(tmp_path)
+    (root / "bps").mkdir()
+    _write_csv(root / "bps" / "computer_2022.csv", THIRD_TABLE)
+    _load(con, root)
+    with con() as c:
+        [file] = load_feed(c, feed, root, "run").files
+        rows = c.execute("SELECT year, province_code, urban_rural, pct, obs_status FROM raw.hh_computer ORDER BY ALL").fetchall()
+        national = c.execute("SELECT year, urban_rural, pct FROM raw.hh_computer_reported_totals ORDER BY ALL").fetchall()
+    assert (file.status, file.rows_read, file.rows_quarantined) == ("loaded", 4, 0)
+    assert rows == [
+        (2021, "11", "RURAL", 9.7, "A"), (2021, "11", "URBAN", 24.1, "A"), (2021, "31", "RURAL", None, "M"), (2021, "31", "URBAN", 33.5, "A"),
+        (2021, "95", "RURAL", None, "L"), (2021, "95", "URBAN", None, "L"),
+        (2022, "11", "RURAL", 10.2, "A"), (2022, "11", "URBAN", 25.03, "A"), (2022, "31", "RURAL", None, "M"), (2022, "31", "URBAN", 34.1, "A"),
+        (2022, "95", "RURAL", 3.1, "A"), (2022, "95", "URBAN", 12.5, "A"),
+    ]
+    assert national == [(2021, "RURAL", 9.9), (2021, "URBAN", 26.4), (2022, "RURAL", 10.3), (2022, "URBAN", 27.1)]

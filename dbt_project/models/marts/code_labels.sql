@@ -19,4 +19,4 @@ union all
 select 'BREAKDOWN', category_code, category_name_en || ' (' || category_name || ')' from categories
 union all
 select 'REF_AREA', city_code, city_name_en || ' (Bank Indonesia survey city: ' || coverage || ')' from cities
-where city_code not in (select bps_code from provinces)
+where cities.city_code not in (select provinces.bps_code from provinces)

@@ -4,7 +4,7 @@
   Judged at the publisher's precision: BI states growth to one decimal in its releases
   ("-16,9% (yoy)"), so a computed and a published figure are consistent when they are equal
   rounded to one decimal, or differ by no more than the warehouse's own rounding of its growth
-  (half a unit of its 4 decimals: -16.84995 published, -16.8500 computed). A month whose base
+  (half a unit of its 4 decimals: 0.04996 published, 0.0500 computed). A month whose base
   the workbook does not hold (2012's year on year growth rests on 2011) is not_computable, not
   inconsistent.
 #}
