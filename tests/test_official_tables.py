@@ -174,14 +174,16 @@ def test_an_unknown_province_is_quarantined_naming_it(con, tmp_path):
     lines = (SOURCES / BPS).read_text(encoding="utf-8-sig").splitlines()
     lines[5] = lines[5].replace("SUMATERA UTARA", "SUMATRA UTAR")
     lines[6] = lines[6].replace("87.52", "87.5x")
+    lines[7] += ",1.5"  # a figure under no header
     _write_csv(root / BPS, lines)
     loads = _load(con, root, "hh_internet_access")
     [file] = loads["hh_internet_access"].files
-    assert (file.rows_read, file.rows_loaded, file.rows_quarantined) == (39, 37, 2)
+    assert (file.rows_read, file.rows_loaded, file.rows_quarantined) == (39, 36, 3)
     with con() as c:
         quarantined = c.execute("SELECT line, rule, reason FROM quarantine.hh_internet_access ORDER BY line").fetchall()
     assert quarantined[0][:2] == (6, "references") and "line 6: unknown province label 'SUMATRA UTAR'; closest known: Sumatra Utara, Sumatera Utara" in quarantined[0][2]
     assert quarantined[1] == (7, "type", "line 7: Perkotaan+Perdesaan / 2022: '87.5x' is neither a number nor a marker the layout maps")
+    assert quarantined[2] == (8, "type", "line 8: column E: '1.5' is under no header")
 
 
 def _workbook_rows(sheet: str) -> list[list]:

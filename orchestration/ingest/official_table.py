@@ -295,9 +295,19 @@ def _lines(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedContr
         WHERE is_published;
 
         CREATE OR REPLACE TEMP TABLE official_judged AS
-        WITH bad AS (
-            SELECT source_file, sheet, line, list(header || ': ' || problem ORDER BY pos) AS problems
-            FROM official_values WHERE problem IS NOT NULL GROUP BY ALL
+        WITH bad_values AS (
+            SELECT source_file, sheet, line, pos, header || ': ' || problem AS problem FROM official_values WHERE problem IS NOT NULL
+        ),
+        -- A figure in a column the header does not name (a cell beyond the table, an extra delimiter).
+        stray AS (
+            SELECT x.source_file, x.sheet, x.line, x.pos, 'column ' || {_column_letters('x.pos')} || ': ''' || x.cell || ''' is under no header' AS problem
+            FROM official_cells x JOIN official_lines l USING (source_file, sheet, line) JOIN official_blocks b USING (source_file, sheet)
+            WHERE x.cell IS NOT NULL AND x.pos <> b.label_pos AND x.pos IS DISTINCT FROM b.label_en_pos
+              AND NOT EXISTS (SELECT 1 FROM official_columns c WHERE c.source_file = x.source_file AND c.sheet = x.sheet AND c.pos = x.pos)
+        ),
+        bad AS (
+            SELECT source_file, sheet, line, list(problem ORDER BY pos) AS problems
+            FROM (SELECT * FROM bad_values UNION ALL SELECT * FROM stray) GROUP BY ALL
         ),
         ranked AS (
             SELECT r.*, bad.problems AS bad_cells,
