@@ -104,6 +104,8 @@ def _cell_text(value: Any) -> str | None:
 def xlsx_grid(con: duckdb.DuckDBPyConnection, path: Path, layout: dict[str, Any]) -> None:
     """The sheets the layout names, each a grid read with python-calamine into DuckDB through Arrow;
     lines are numbered as the spreadsheet numbers its rows (the first is 1, empty rows included)."""
+    if not layout.get("sheets"):
+        raise GridError("a workbook, but the feed's layout names no sheets to read (layout.sheets)")
     try:
         workbook = CalamineWorkbook.from_path(str(path))
         missing = [sheet for sheet in layout["sheets"] if sheet not in workbook.sheet_names]
