@@ -1,19 +1,13 @@
 {#
-  BPS's table, one row per year, area and urban/rural class: the provinces' lines and BPS's own
-  national line (ref_area ID), which is a figure of its own, never a sum of the provinces.
+  BPS's table, one row per year, province and urban/rural class. Its national line is
+  stg_bps__hh_internet_access_reported_totals.
 #}
 
 with
 
-provinces as (
+source as (
 
     select * from {{ source('bps', 'hh_internet_access') }}
-
-),
-
-national as (
-
-    select * from {{ source('bps', 'hh_internet_access_reported_totals') }}
 
 ),
 
@@ -37,19 +31,7 @@ renamed as (
         ---------- lineage
         source_file
 
-    from provinces
-
-    union all
-
-    select
-        'ID',
-        urban_rural,
-        year,
-        households_pct,
-        obs_status,
-        obs_note,
-        source_file
-    from national
+    from source
 
 )
 
