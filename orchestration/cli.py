@@ -19,6 +19,7 @@ import duckdb
 
 from orchestration.audit import run_summary
 from orchestration.provenance import captions, catalog_provenance
+from orchestration.reconciliation import reconciliation
 from orchestration.releases import claims, claims_table, latest_release_revisions
 from orchestration.text import printable
 
@@ -90,6 +91,7 @@ def headline_report(published_db: Path, year: str | None = None) -> str:
         claim_rows = claims(con)
         catalog = catalog_provenance(con)
         published = con.execute(PUBLISHED_SQL).fetchall()
+        reconciled = reconciliation(con)
     finally:
         con.close()
     lines = [
@@ -110,7 +112,7 @@ def headline_report(published_db: Path, year: str | None = None) -> str:
         lines += ["", "Published tables, Indonesia, latest figure", f"{'indicator':<28} {'period':<8} {'value':>10} {'unit':<6} status"]
         lines += [f"{code:<28} {period:<8} {value:>10,.2f} {unit:<6} {status}" for code, period, value, unit, status in published]
         lines += captions(catalog, [row[0] for row in published])
-    lines += ["", last_release.line(), "", *claims_table(claim_rows)]
+    lines += ["", last_release.line(), "", *claims_table(claim_rows), "", reconciled.line()]
     lines.append(f"\nPublished database: {published_db}")
     return "\n".join(lines)
 

@@ -39,6 +39,10 @@ class ColumnContract:
 SOURCE_FILE = ColumnContract("source_file", "VARCHAR", "Landed file the row came from, relative to the sources dir.")
 
 
+# The formats whose files are formatted tables, read by a layout.
+TABLE_FORMATS = ("ministry_table", "official_table")
+
+
 @dataclass(frozen=True)
 class FeedContract:
     name: str
@@ -50,6 +54,20 @@ class FeedContract:
     columns: tuple[ColumnContract, ...]
     path_pattern: str | None = None
     layout: dict[str, Any] = field(default_factory=dict)
+    # Who published the data and under what terms (the published tables; the sample has none).
+    publisher: str | None = None
+    licence: str | None = None
+
+    @property
+    def is_table(self) -> bool:
+        """A formatted table (ministry or official): lines of labelled cells, not one row per line."""
+        return self.format in TABLE_FORMATS
+
+    @property
+    def checks_totals(self) -> bool:
+        """A table whose national total line is checked against the sum of its rows: only where adding
+        makes sense (a percentage's or an index's national figure is the publisher's own)."""
+        return self.is_table and bool(self.layout.get("additive", True))
 
     @property
     def raw_table(self) -> str:
@@ -181,23 +199,84 @@ class _Unpivot(_Spec):
     value_column: str
 
 
-class _Layout(_Spec):
-    """How a `ministry_table` file is laid out, and which contract column each part fills."""
+class _HeaderRow(_Spec):
+    """One row of an official table's header, from the header's first: what its cells give each
+    value column. `period: year` cells are years (text '2012' or a number 2013.0), each spanning
+    the columns up to the next; `period: month` cells are month names (Indonesian or English,
+    `Mei`, `Agst`, `Dec`), perhaps with a marker (`Jun*`, `DesR`); else the cells are labels, each
+    mapped by `codes` to the code it gives `column`."""
 
-    delimiter: str
-    name_header: str
+    column: str
+    period: Literal["year", "month"] | None = None
+    codes: dict[str, str] | None = None
+
+    @model_validator(mode="after")
+    def _one_meaning(self) -> _HeaderRow:
+        if (self.period is None) == (self.codes is None):
+            _refuse(self, [((), "needs either `period` (year or month) or `codes` (header label: code)")])
+        return self
+
+
+class _Override(_Spec):
+    """A cell the publisher filled with something that is not its figure (DKI Jakarta's rural `0`,
+    where no rural household exists): the cell of the row whose label resolves to `name` and of
+    the column whose header codes are `columns` holds `cell`; it loads as no value, with `status`
+    and `reason`. Any other content of that cell loads as the figure it is."""
+
+    name: str
+    columns: dict[str, str] = Field(min_length=1)
+    cell: str
+    status: str
+    reason: str
+
+
+class _Layout(_Spec):
+    """How a formatted table is laid out, and which contract column each part fills.
+
+    Both formats: a label column whose labels resolve to the `name_column` codes (through the
+    `name_lookup` columns of the feed its `references` rule points at), and a national total line
+    that goes to `totals_table`. `ministry_table`: one header line (`name_header` first),
+    `value_columns` by header, Indonesian number format. `official_table`: title rows, then the
+    `header_rows`, then the table's lines, then notes; see sources/README.md.
+    """
+
     name_column: str
     name_lookup: list[str] = Field(min_length=1)
     name_noun: str
     national_total_label: str
     totals_table: str
-    footnote_prefix: str
-    value_columns: dict[str, str] = Field(min_length=1)
+    delimiter: str | None = None
+    name_header: str | None = None
+    footnote_prefix: str | None = None
+    value_columns: dict[str, str] | None = None
     unpivot: _Unpivot | None = None
+    # official_table
+    sheets: dict[str, dict[str, str]] | None = None
+    name_header_en: str | None = None
+    header_rows: list[_HeaderRow] | None = None
+    value_column: str | None = None
+    status_column: str | None = None
+    note_column: str | None = None
+    markers: dict[str, str] = Field(default_factory=dict)
+    header_markers: dict[str, str] = Field(default_factory=dict)
+    overrides: list[_Override] = Field(default_factory=list)
+    notes_start: list[str] = Field(default_factory=list)
+    additive: bool = True
 
-    def filled(self) -> list[str]:
+    def required(self, table_format: str) -> list[str]:
+        """The options a table of this format cannot do without."""
+        if table_format == "ministry_table":
+            return ["delimiter", "name_header", "footnote_prefix", "value_columns"]
+        return ["header_rows", "value_column", "status_column"]
+
+    def filled(self, table_format: str) -> list[str]:
         """The contract columns the table itself fills (the others come from the file's path)."""
-        values = [self.unpivot.category_column, self.unpivot.value_column] if self.unpivot else list(self.value_columns.values())
+        if table_format == "official_table":
+            constants = {c for columns in (self.sheets or {}).values() for c in columns}
+            headers = {row.column for row in self.header_rows or []}
+            note = [self.note_column] if self.note_column else []
+            return [self.name_column, *sorted(headers), *sorted(constants), self.value_column, self.status_column, *note]
+        values = [self.unpivot.category_column, self.unpivot.value_column] if self.unpivot else list((self.value_columns or {}).values())
         return [self.name_column, *values]
 
 
@@ -205,11 +284,13 @@ class _Feed(_Spec):
     title: str
     description: str
     files: list[str] = Field(min_length=1)
-    format: Literal["csv", "ministry_table"]
+    format: Literal["csv", "ministry_table", "official_table"]
     key: list[str] = Field(min_length=1)
     columns: list[_Column] = Field(min_length=1)
     path_pattern: Regex | None = None
     layout: _Layout | None = None
+    publisher: str | None = None
+    licence: str | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> _Feed:
@@ -217,13 +298,17 @@ class _Feed(_Spec):
         problems: list[tuple[Location, str]] = [
             (("key",), f"{k!r} is not a column (columns: {', '.join(names)})") for k in self.key if k not in names
         ]
-        if self.format == "ministry_table" and self.layout is None:
-            problems.append((("layout",), "required for format ministry_table"))
-        if self.format != "ministry_table" and self.layout is not None:
-            problems.append((("layout",), f"only for format ministry_table, not {self.format}"))
+        if self.format in TABLE_FORMATS and self.layout is None:
+            problems.append((("layout",), f"required for format {self.format}"))
+        if self.format not in TABLE_FORMATS and self.layout is not None:
+            problems.append((("layout",), f"only for the formats {', '.join(TABLE_FORMATS)}, not {self.format}"))
         groups = list(re.compile(self.path_pattern).groupindex) if self.path_pattern else []
         if self.layout is not None:
-            filled = self.layout.filled()
+            problems += [
+                (("layout", option), f"required for format {self.format}")
+                for option in self.layout.required(self.format) if getattr(self.layout, option) is None
+            ]
+            filled = [c for c in self.layout.filled(self.format) if c is not None]
             problems += [(("layout",), f"fills {c!r}, which is not a column (columns: {', '.join(names)})") for c in filled if c not in names]
             problems += [
                 (("layout",), f"leaves column {c!r} unfilled: the table does not fill it and the path_pattern has no group {c!r}")
@@ -374,6 +459,8 @@ def _parse(document: Any, source: Path = CONTRACTS_FILE) -> Contracts:
                 ),
                 path_pattern=feed.path_pattern,
                 layout=feed.layout.model_dump() if feed.layout else {},
+                publisher=feed.publisher,
+                licence=feed.licence,
             )
             for name, feed in spec.feeds.items()
         },
@@ -403,6 +490,23 @@ def render_dbt_sources(contracts: Contracts) -> str:
                 "columns": [{"name": c.name, "description": c.description, "data_type": c.type} for c in feed.raw_columns],
             }
         )
+        if feed.is_table and not feed.checks_totals:
+            # The national line of a table whose figures do not add up (a percentage, an index) is
+            # the publisher's own national figure: a source of its own, published like the rows.
+            layout = feed.layout
+            sources[dbt_source_name(feed)].append(
+                {
+                    "name": layout["totals_table"],
+                    "description": f"The national line ({layout['national_total_label']}) of the {feed.name} feed's tables: "
+                    f"{feed.title}, for the whole country, as published. Key: the {feed.name} key without {layout['name_column']}.",
+                    "meta": {"dagster": {"asset_key": ["raw", layout["totals_table"]]}},
+                    "columns": [
+                        *({"name": c.name, "description": c.description, "data_type": c.type} for c in feed.columns if c.name != layout["name_column"]),
+                        {"name": SOURCE_FILE.name, "description": SOURCE_FILE.description, "data_type": SOURCE_FILE.type},
+                        {"name": "line", "description": "Line of the national total in its file (the row of its sheet).", "data_type": "BIGINT"},
+                    ],
+                }
+            )
     document = {
         "version": 2,
         "sources": [
@@ -432,6 +536,7 @@ def render_feed_tables(contracts: Contracts) -> str:
             "",
             f"{feed.description}",
             "",
+            *([f"Published by {feed.publisher}. Licence: {feed.licence}.", ""] if feed.publisher else []),
             f"Files: {', '.join(f'`{f}`' for f in feed.files)}. Key: {', '.join(f'`{k}`' for k in feed.key)}. "
             f"Loaded into `{feed.raw_table}`.",
             "",

@@ -40,8 +40,12 @@ def land(con: duckdb.DuckDBPyConnection, feed: FeedContract, load: FeedLoad) -> 
 
     lake = settings.lake_dir()
     months = export_feed(con, feed, load, lake)
+    # A table's published national line (a dbt source of its own) goes with its rows.
+    national = [("raw", feed.layout["totals_table"])] if feed.is_table and not feed.checks_totals else []
+    for schema, table in national:
+        _swap(con, f"SELECT * FROM {schema}.{quoted(table)}", table_dir(lake, schema, table))
     export_audit(con, lake)
-    register(session(), lake, [tuple(feed.raw_table.split(".")), AUDIT_TABLE])
+    register(session(), lake, [tuple(feed.raw_table.split(".")), *national, AUDIT_TABLE])
     return months
 
 

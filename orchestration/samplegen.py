@@ -461,14 +461,25 @@ def write_reporting_period(out: Path, start: str, end: str) -> None:
     )
 
 
+LANDED_AS_FOUND = (
+    "reference/provinces.csv",
+    "reference/bi_retail_categories.csv",
+    "reference/bi_cities.csv",
+    "bps/internet_access_households_by_province_2022.csv",
+    "bi/survei_penjualan_eceran.xlsx",
+)
+
+
 def generate(out: Path, sales_rows: int = SAMPLE_SALES_ROWS, start: str = START_MONTH, end: str = END_MONTH) -> int:
     """Write every feed under `out` (its generated folders are replaced) and return the sales row count."""
     months = months_between(start, end)
     repo_sources = Path(__file__).resolve().parent.parent / "sources"
     reference = out / "reference" / "provinces.csv"
     if out.resolve() != repo_sources.resolve():
-        reference.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(repo_sources / "reference" / "provinces.csv", reference)
+        # Landed as found, not generated: the provinces, and the published tables with their code lists.
+        for rel in LANDED_AS_FOUND:
+            (out / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(repo_sources / rel, out / rel)
     for folder in GENERATED_FOLDERS:
         shutil.rmtree(out / folder, ignore_errors=True)
     with open(reference, encoding="utf-8") as f:

@@ -119,14 +119,15 @@ def codelists(con: duckdb.DuckDBPyConnection) -> dict[str, Codelist]:
         "INDICATOR": _codelist("CL_INDICATOR", "UMKM digital-economy indicators", (
             Code(id=code, name=name, description=definition) for code, name, definition, *_ in catalog
         )),
-        "REF_AREA": _codelist("CL_AREA", "Indonesia and its provinces (BPS codes)", (
+        "REF_AREA": _codelist("CL_AREA", "Indonesia, its provinces (BPS codes) and the retail sales survey's cities (from BPS regency codes)", (
             *_labelled(labels, "REF_AREA", labels.get("REF_AREA", {})), *(Code(id=code, name=name) for code, name in provinces)
         )),
         "SIZE_CLASS": _codelist("CL_SIZE_CLASS", "UMKM size class", _labelled(
             labels, "SIZE_CLASS", [*load_contracts().code_lists["size_class"], TOTAL]
         )),
-        "BREAKDOWN": _codelist("CL_BREAKDOWN", "Marketplace platform or training programme", (
-            *_labelled(labels, "BREAKDOWN", [TOTAL]),
+        # _T, urban/rural classes and the retail sales survey's categories are labelled codes.
+        "BREAKDOWN": _codelist("CL_BREAKDOWN", "Marketplace platform, training programme, urban/rural class or retail sales category", (
+            *_labelled(labels, "BREAKDOWN", labels.get("BREAKDOWN", {})),
             *(Code(id=platform, name=name, description="Marketplace platform") for platform, name in platforms),
             *(Code(id=program_id, name=name, description="Training programme") for program_id, name in programmes),
         )),

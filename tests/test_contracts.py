@@ -86,9 +86,9 @@ ALL_RULES = "required, min, max, plausible, accepted_values, pattern, references
         (_document(plausible={"max": 5, "reason": " "}), "feed f, column amount: rules.plausible: needs a `reason` saying why the range is plausible"),
         (
             _document(feed={"paths": ["f/*.csv"]}),
-            "feed f: unknown key 'paths' (allowed: title, description, files, format, key, columns, path_pattern, layout)",
+            "feed f: unknown key 'paths' (allowed: title, description, files, format, key, columns, path_pattern, layout, publisher, licence)",
         ),
-        (_document(feed={"format": "xml"}), "feed f: format: Input should be 'csv' or 'ministry_table'"),
+        (_document(feed={"format": "xml"}), "feed f: format: Input should be 'csv', 'ministry_table' or 'official_table'"),
         (_document(feed={"format": "ministry_table"}), "feed f: layout: required for format ministry_table"),
         (_document(feed={"key": ["id"]}), "feed f: key: 'id' is not a column (columns: amount)"),
         (

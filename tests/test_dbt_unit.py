@@ -20,4 +20,4 @@ def test_dbt_unit_tests_pass(sample_run):
         cwd=settings.DBT_PROJECT_DIR, env=env, capture_output=True, text=True,
     )
     assert proc.returncode == 0, proc.stdout[-4000:]
-    assert "PASS=6" in proc.stdout
+    assert "PASS=8" in proc.stdout

@@ -107,7 +107,7 @@ def test_growth_periods_and_missing_bases(published):
     assert indicator(published, "ONLINE_SALES_GROWTH_YOY", period="2020-04")[0] == pytest.approx(round((sales["2020-04"] / sales["2019-04"] - 1) * 100, 4))
     # No division errors or infinities anywhere; NULL exactly when the status says missing.
     assert published.execute(
-        "SELECT count(*) FROM marts.indicators WHERE isinf(obs_value) OR isnan(obs_value) OR ((obs_value IS NULL) <> (obs_status <> 'A'))"
+        "SELECT count(*) FROM marts.indicators WHERE isinf(obs_value) OR isnan(obs_value) OR ((obs_value IS NULL) <> (obs_status IN ('L', 'M')))"
     ).fetchall() == [(0,)]
 
 
@@ -181,7 +181,10 @@ def test_the_labelled_view_names_every_code_of_every_row(published):
     areas = names("ref_area", "ref_area_name")
     provinces = dict(published.execute("SELECT bps_code, province_name FROM marts.provinces").fetchall())
     assert areas.pop("ID") == "Indonesia"
-    assert areas and areas == {code: provinces[code] for code in areas}
+    # Provinces by their name; Bank Indonesia's survey cities (but Jakarta, the province) by their label.
+    cities = dict(published.execute("SELECT code, label FROM marts.code_labels WHERE code_list = 'REF_AREA' AND code <> 'ID'").fetchall())
+    assert cities.keys() <= areas.keys() and "31" not in cities
+    assert areas and areas == {code: provinces.get(code) or cities[code] for code in areas}
     breakdowns = names("breakdown", "breakdown_name")
     assert breakdowns["_T"] == "Total" and breakdowns["pasar_a"] == "Pasar A"
     programme = published.execute("SELECT program_name FROM marts.training_uptake WHERE program_id = 'umkm_go_digital'").fetchall()[0][0]
@@ -234,3 +237,32 @@ def test_raw_rows_carry_their_source_file(sample_run):
         rows = con.execute("SELECT source_file, count(*) FROM raw.sales GROUP BY 1 ORDER BY 1").fetchall()
     assert rows[0][0] == "sales/2019-01/pasar_a.csv"
     assert {r[0].rsplit(".", 1)[-1] for r in rows} == {"csv", "gz", "parquet"}
+
+
+def test_published_tables_become_indicators(published):
+    """BPS's and Bank Indonesia's tables, as landed in sources/, published beside the sample."""
+    assert indicator(published, "HH_INTERNET_ACCESS", period="2022") == (86.54, "A", "PCT")
+    assert indicator(published, "HH_INTERNET_ACCESS", breakdown="URBAN", period="2022") == (90.9, "A", "PCT")
+    assert indicator(published, "HH_INTERNET_ACCESS", breakdown="RURAL", period="2022") == (80.54, "A", "PCT")
+    # `-`: not collected (the four provinces created in 2022); DKI Jakarta has no rural households.
+    for province in ("92", "95", "96", "97"):
+        assert indicator(published, "HH_INTERNET_ACCESS", ref_area=province, period="2022") == (None, "L", "PCT")
+    assert indicator(published, "HH_INTERNET_ACCESS", ref_area="31", breakdown="RURAL", period="2022") == (None, "M", "PCT")
+    # Papua's and Papua Barat's figures cover their territory before the split: a break in series.
+    assert indicator(published, "HH_INTERNET_ACCESS", ref_area="94", period="2022") == (35.14, "B", "PCT")
+    assert indicator(published, "HH_INTERNET_ACCESS", ref_area="91", period="2022") == (78.32, "B", "PCT")
+
+    value, status, unit = indicator(published, "RETAIL_SALES_INDEX", period="2020-04")
+    assert (round(value, 2), status, unit) == (190.66, "A", "IX")
+    assert indicator(published, "RETAIL_SALES_GROWTH_YOY", period="2020-04") == (-16.8658, "A", "PCT")
+    assert indicator(published, "RETAIL_SALES_INDEX", period="2021-06")[1] == "P"
+    assert indicator(published, "RETAIL_SALES_GROWTH_MOM", period="2021-06")[1] == "P"
+    assert indicator(published, "RETAIL_SALES_GROWTH_YOY", period="2012-01") == (None, "L", "PCT")
+    assert indicator(published, "RETAIL_SALES_INDEX", ref_area="3374_3302", period="2020-04")[1] == "A"
+    assert published.execute("SELECT max(time_period) FROM marts.indicators WHERE indicator_code LIKE 'RETAIL_SALES%'").fetchone() == ("2021-06",)
+    # Every month BI publishes growth for, national total: consistent, or (2012's y-o-y) not computable.
+    verdicts = dict(published.execute(
+        "SELECT verdict, count(*) FROM marts.source_reconciliation WHERE ref_area = 'ID' AND breakdown = '_T' AND published_in IN ('Tabel 2', 'Tabel 3') GROUP BY ALL"
+    ).fetchall())
+    assert verdicts == {"consistent": 114 + 114 - 12 - 1, "not_computable": 13}
+    assert published.execute("SELECT count(*) FROM marts.source_reconciliation WHERE verdict = 'inconsistent'").fetchone() == (0,)

@@ -126,7 +126,7 @@ def test_recipe_duckdb_cli_read_only(sample_run):
         [str(BIN / "duckdb"), "-readonly", "-csv", str(warehouse.published_db), "-c", "select count(*) as n from marts.indicator_catalog"],
         capture_output=True, text=True, check=True,
     ).stdout
-    assert out.split() == ["n", "13"]
+    assert out.split() == ["n", "17"]
 
 
 def test_recipe_python_read_only(sample_run):
@@ -188,7 +188,7 @@ def test_sdmx_csv_has_one_row_per_observation(sample_run, published):
     keys = {(r["INDICATOR"], r["REF_AREA"], r["SIZE_CLASS"], r["BREAKDOWN"], r["TIME_PERIOD"]) for r in rows}
     assert len(keys) == len(rows)
     assert {r["STRUCTURE_ID"] for r in rows} == {STRUCTURE_ID}
-    assert all((r["OBS_VALUE"] == "NaN") == (r["OBS_STATUS"] != "A") for r in rows)
+    assert all((r["OBS_VALUE"] == "NaN") == (r["OBS_STATUS"] in ("L", "M")) for r in rows)
     headline = next(r for r in rows if r["INDICATOR"] == "ONLINE_SALES_GROWTH_VS_BASE" and r["REF_AREA"] == "ID"
                     and r["SIZE_CLASS"] == "_T" and r["BREAKDOWN"] == "_T" and r["TIME_PERIOD"] == "2020-04")
     assert float(headline["OBS_VALUE"]) == 480.0 and headline["FREQ"] == "M" and headline["ORIGIN"] == "synthetic"

@@ -50,15 +50,24 @@ def test_structure_message_describes_the_published_indicators(files, published):
     catalog = dict(published.execute("SELECT indicator_code, indicator_name FROM marts.indicator_catalog").fetchall())
     assert codes(structure, "CL_INDICATOR") == catalog
     provinces = dict(published.execute("SELECT bps_code, province_name FROM marts.provinces").fetchall())
-    assert codes(structure, "CL_AREA") == {"ID": "Indonesia", **provinces}
+    # The retail sales survey's cities, besides Jakarta (the province of DKI Jakarta), from their reference file.
+    with open(SAMPLE_SOURCES / "reference" / "bi_cities.csv", newline="", encoding="utf-8") as f:
+        cities = {row["city_code"]: row for row in csv.DictReader(f) if row["city_code"] not in provinces}
+    area = codes(structure, "CL_AREA")
+    assert area.keys() == {"ID", *provinces, *cities}
+    assert {code: area[code] for code in ("ID", *provinces)} == {"ID": "Indonesia", **provinces}
+    assert area["3374_3302"].startswith("Semarang and Purwokerto (Bank Indonesia survey city: A composite")
     assert set(codes(structure, "CL_SIZE_CLASS")) == {*load_contracts().code_lists["size_class"], "_T"}
     with open(SAMPLE_SOURCES / "reference" / "platforms.csv", newline="", encoding="utf-8") as f:
         platforms = {row["platform"] for row in csv.DictReader(f)}
     programmes = {p for (p,) in published.execute("SELECT program_id FROM marts.training_uptake").fetchall()}
-    assert set(codes(structure, "CL_BREAKDOWN")) == {"_T", *platforms, *programmes}
+    with open(SAMPLE_SOURCES / "reference" / "bi_retail_categories.csv", newline="", encoding="utf-8") as f:
+        categories = {row["category_code"] for row in csv.DictReader(f)}
+    assert set(codes(structure, "CL_BREAKDOWN")) == {"_T", "URBAN", "RURAL", *categories, *platforms, *programmes}
     assert codes(structure, "CL_OBS_STATUS") == {
         "A": "Normal value", "B": "Time series break",
         "L": "Missing value; data exist but were not collected", "M": "Missing value; data cannot exist",
+        "P": "Provisional value",
     }
 
 

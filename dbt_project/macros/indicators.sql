@@ -97,10 +97,49 @@
          else 'A' end
 {%- endmacro %}
 
-{% macro growth_rate(name, area, current, base, current_start, base_start) -%}
+{#
+  A growth rate `name`_pct and its status `name`_status. With the statuses of the two values
+  compared (`current_status`, `base_status`: a published series'), a rate that could be computed
+  from a provisional value (`P`) is provisional too.
+#}
+{% macro growth_rate(name, area, current, base, current_start, base_start, current_status=none, base_status=none) -%}
     {%- set changed_between = territory_changed(area,
         "date_trunc('month', changes.changed_on) > least(" ~ current_start ~ ", " ~ base_start ~ ")"
         ~ " and date_trunc('month', changes.changed_on) <= greatest(" ~ current_start ~ ", " ~ base_start ~ ")") -%}
     case when {{ changed_between }} then null else {{ pct_change(current, base) }} end as {{ name }}_pct,
-    case when {{ changed_between }} then 'M' else {{ obs_status(current, base) }} end as {{ name }}_status
+    case when {{ changed_between }} then 'M'
+    {%- if current_status is not none %}
+         when {{ obs_status(current, base) }} = 'A' and 'P' in ({{ current_status }}, {{ base_status }}) then 'P'
+    {%- endif %}
+         else {{ obs_status(current, base) }} end as {{ name }}_status
+{%- endmacro %}
+
+{#
+  A monthly series (`series`: one row per `keys` and `month`, a first day) beside the same
+  series one month and twelve months before (`previous_month`, `previous_year`): what month on
+  month and year on year growth compare. A month the series lacks joins no row (its value NULL).
+#}
+{% macro months_compared(series, keys, month) -%}
+    {{ series }} as current_month
+    left join {{ series }} as previous_month
+        on {% for key in keys %}previous_month.{{ key }} = current_month.{{ key }}
+        and {% endfor %}previous_month.{{ month }} = current_month.{{ month }} - interval 1 month
+    left join {{ series }} as previous_year
+        on {% for key in keys %}previous_year.{{ key }} = current_month.{{ key }}
+        and {% endfor %}previous_year.{{ month }} = current_month.{{ month }} - interval 12 month
+{%- endmacro %}
+
+{#
+  Month on month (BPS m-to-m) and year on year (y-on-y) growth of `value` over months_compared:
+  one definition for every monthly series (online sales, the retail sales index), its missing
+  and zero bases, territory changes and (with `status`, a published series' status column)
+  provisional values included.
+#}
+{% macro monthly_growth(area, value, month, status=none) -%}
+    {{ growth_rate('growth_mom', area, 'current_month.' ~ value, 'previous_month.' ~ value,
+                   'current_month.' ~ month, 'current_month.' ~ month ~ ' - interval 1 month',
+                   none if status is none else 'current_month.' ~ status, none if status is none else 'previous_month.' ~ status) }},
+    {{ growth_rate('growth_yoy', area, 'current_month.' ~ value, 'previous_year.' ~ value,
+                   'current_month.' ~ month, 'current_month.' ~ month ~ ' - interval 12 month',
+                   none if status is none else 'current_month.' ~ status, none if status is none else 'previous_year.' ~ status) }}
 {%- endmacro %}

@@ -32,6 +32,11 @@ def raw_key(feed: FeedContract) -> dg.AssetKey:
     return dg.AssetKey(["raw", feed.name])
 
 
+def published_totals_key(feed: FeedContract) -> dg.AssetKey | None:
+    """The asset of a table's national line when it is published (not only checked against a sum)."""
+    return dg.AssetKey(["raw", feed.layout["totals_table"]]) if feed.is_table and not feed.checks_totals else None
+
+
 def _column_schema(feed: FeedContract) -> dg.TableSchema:
     return dg.TableSchema(columns=[dg.TableColumn(c.name, c.type, description=c.description) for c in feed.raw_columns])
 
@@ -58,7 +63,7 @@ def build_raw_asset(feed: FeedContract) -> dg.AssetsDefinition:
             ),
         )
     ]
-    if feed.format == "ministry_table":
+    if feed.checks_totals:
         check_specs.append(
             dg.AssetCheckSpec(
                 TOTALS_CHECK,
@@ -68,21 +73,30 @@ def build_raw_asset(feed: FeedContract) -> dg.AssetsDefinition:
             )
         )
 
-    @dg.asset(
-        key=key,
-        group_name="raw",
-        description=f"{feed.title}. {feed.description} Loaded from {', '.join(feed.files)} into {feed.raw_table}.",
-        kinds={"duckdb", "csv", *(["parquet"] if any(f.endswith(".parquet") for f in feed.files) else [])},
-        owners=[OWNER],
-        deps=_dependencies(feed),
+    description = f"{feed.title}. {feed.description} Loaded from {', '.join(feed.files)} into {feed.raw_table}."
+    kinds = {"duckdb", "csv", *(["parquet"] if any(f.endswith(".parquet") for f in feed.files) else [])}
+    metadata = {
+        "dagster/column_schema": _column_schema(feed),
+        "dagster/table_name": f"working.{feed.raw_table}",
+        "contract_key": ", ".join(feed.key),
+        "dbt_source": dbt_source_name(feed),
+    }
+    specs = [dg.AssetSpec(key, group_name="raw", description=description, kinds=kinds, owners=[OWNER], deps=_dependencies(feed),
+                          metadata=metadata, tags={"layer": "raw"})]
+    if (national := published_totals_key(feed)) is not None:
+        # The national line of a table whose figures do not add up is a figure of its own, which
+        # the same load writes to the layout's totals table (a dbt source of its own).
+        specs.append(dg.AssetSpec(
+            national, group_name="raw", kinds={"duckdb"}, owners=[OWNER], tags={"layer": "raw"},
+            description=f"The national line ({feed.layout['national_total_label']}) of the {feed.name} feed's tables, as published; "
+            f"written by the load of raw/{feed.name} into {totals_table(feed)}.",
+            metadata={"dagster/table_name": f"working.{totals_table(feed)}"},
+        ))
+
+    @dg.multi_asset(
+        name=f"raw__{feed.name}",
+        specs=specs,
         check_specs=check_specs,
-        metadata={
-            "dagster/column_schema": _column_schema(feed),
-            "dagster/table_name": f"working.{feed.raw_table}",
-            "contract_key": ", ".join(feed.key),
-            "dbt_source": dbt_source_name(feed),
-        },
-        tags={"layer": "raw"},
         partitions_def=monthly if is_monthly(feed) else None,
         backfill_policy=single_run if is_monthly(feed) else None,
         pool=WAREHOUSE_POOL,
@@ -109,13 +123,15 @@ def build_raw_asset(feed: FeedContract) -> dg.AssetsDefinition:
             for warning in under:
                 context.log.warning(printable(warning))
             checks = [_contract_check(con, key, load, over, under, warehouse.max_quarantined_share)]
-            if feed.format == "ministry_table":
+            if feed.checks_totals:
                 checks.append(_totals_check(con, key, feed))
             # Checked before the asset is recorded as materialized: a blocking check that fails
             # fails the step, and its partitions are not materialized (nothing downstream runs).
             blocked = [c.check_name for c in checks if not c.passed and c.severity == dg.AssetCheckSeverity.ERROR]
             if not blocked:
-                yield dg.MaterializeResult(metadata=metadata)
+                yield dg.MaterializeResult(asset_key=key, metadata=metadata)
+                if national is not None:
+                    yield dg.MaterializeResult(asset_key=national, metadata={"rows": con.execute(f"SELECT count(*) FROM {totals_table(feed)}").fetchone()[0]})
             yield from checks
             if blocked:
                 raise dg.Failure(
@@ -192,8 +208,10 @@ def _totals_check(con, key: dg.AssetKey, feed: FeedContract) -> dg.AssetCheckRes
     expected (the quarantine check reports those lines) and only warns."""
     layout, totals = feed.layout, totals_table(feed)
     unpivot = layout.get("unpivot")
-    values = [unpivot["value_column"]] if unpivot else list(layout["value_columns"].values())
-    groups = [name for name, _ in totals_columns(feed) if name not in (*values, "source_file", "line")]
+    values = [unpivot["value_column"]] if unpivot else [layout["value_column"]] if layout.get("value_column") else list(layout["value_columns"].values())
+    # An official table's status and note describe a value; they are not what it is grouped by.
+    described = (layout.get("status_column"), layout.get("note_column"))
+    groups = [name for name, _ in totals_columns(feed) if name not in (*values, *described, "source_file", "line")]
     shown = [(g, unpivot is None or g != unpivot["category_column"]) for g in groups]
     mismatches = []
     for value in values:

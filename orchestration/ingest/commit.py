@@ -123,7 +123,7 @@ def prepare_tables(con: duckdb.DuckDBPyConnection, feed: FeedContract) -> None:
         );
         """
     )
-    if feed.format == "ministry_table":
+    if feed.is_table:
         con.execute(f"CREATE TABLE IF NOT EXISTS {totals_table(feed)} ({', '.join(f'{quoted(n)} {t}' for n, t in totals_columns(feed))})")
 
 
@@ -168,7 +168,7 @@ def commit(
                 f"INSERT INTO {quarantine} SELECT q.*, f.sha256, $run_id, $now FROM {staged.quarantine} q JOIN {staged.files} f USING (source_file)",
                 {"run_id": run_id, "now": now},
             )
-            if feed.format == "ministry_table":
+            if feed.is_table:
                 con.execute(
                     f"DELETE FROM {totals_table(feed)} WHERE source_file IN (SELECT source_file FROM {staged.files}); "
                     f"INSERT INTO {totals_table(feed)} BY NAME SELECT * FROM {staged.totals} WHERE source_file IN (SELECT source_file FROM {staged.files})"
@@ -176,7 +176,7 @@ def commit(
             rows_written = con.execute(f"SELECT count(*) FROM {staged.rows} WHERE source_file IN (SELECT source_file FROM {staged.files})").fetchall()[0][0]
             counted = sum(counts[f.source_file][1] for f in candidates)
             # Population lines load as one row per size class; every other feed loads row for row.
-            if feed.format != "ministry_table" and rows_written != counted:
+            if not feed.is_table and rows_written != counted:
                 raise AssertionError(f"{feed.name}: {rows_written} rows written but {counted} counted as loaded")
         record(con, feed, load.files, run_id, now)
         con.execute("COMMIT")

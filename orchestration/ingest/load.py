@@ -14,12 +14,13 @@ from orchestration.ingest.formats import file_format, file_problem
 from orchestration.ingest.landing import LandedFile, file_month, landed_in_scope, link_out, relative, sha256_file
 from orchestration.ingest.ministry_table import stage_ministry_table, totals_columns
 from orchestration.ingest.records import read_back
+from orchestration.ingest.official_table import stage_official_table
 from orchestration.ingest.staged import STAGED, FeedError
 from orchestration.ingest.tabular import stage_tabular
 
 # The reader of each format a contract can name: it stages the rows of the files it is given and
 # returns the files it could not read after all, with the reason.
-READERS = {"csv": stage_tabular, "ministry_table": stage_ministry_table}
+READERS = {"csv": stage_tabular, "ministry_table": stage_ministry_table, "official_table": stage_official_table}
 
 
 def load_feed(
@@ -78,7 +79,7 @@ def load_feed(
     staged = STAGED
     staged.create(
         con, feed, [f.source_file for f in candidates] + removed, [f.sha256 for f in candidates] + [None] * len(removed),
-        totals_columns(feed) if feed.format == "ministry_table" else [],
+        totals_columns(feed) if feed.is_table else [],
     )
     if candidates:
         unreadable = READERS[feed.format](con, contracts, feed, candidates, staged)

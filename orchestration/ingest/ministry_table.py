@@ -86,24 +86,12 @@ def _from_path(feed: FeedContract) -> list[str]:
     return [f"file_path.{quoted(c.name)}::{c.type} AS {quoted(c.name)}" for c in feed.columns if c.name not in filled]
 
 
-def stage_ministry_table(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedContract, files: list[LandedFile], staged: Staged) -> dict[str, str]:
-    """Normalize formatted tables to the contract's rows (population: year, province_code, size_class,
-    enterprises).
-
-    A table line is a record: its cells load together or the line is quarantined (unknown name,
-    with the closest known names; a name whose code breaks the contract's rules, say a province not
-    valid in the file's year; a cell that is not an Indonesian number; a name listed twice). The
-    total line goes to the layout's totals table, so a check can compare it with the sum of the
-    rows. Names resolve through the referenced feed's name columns, compared without case, spaces or
-    punctuation.
-
-    Returns the files rejected as a whole, with the reason.
-    """
+def create_row_names(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedContract) -> None:
+    """row_names: every name a table's row may carry (key: compared without case, spaces or
+    punctuation), with the code it resolves to, from the layout's `name_lookup` columns of the feed
+    the name column references ('|' separates variants). A name given to two codes fails the feed."""
     layout = feed.layout
-    labels: dict[str, str] = layout["value_columns"]
-    unpivot = layout.get("unpivot")
-    code = feed.column(layout["name_column"])
-    reference, key = contracts.reference(code.rules)
+    reference, key = contracts.reference(feed.column(layout["name_column"]).rules)
     install_macros(con)
     names = " UNION ALL ".join(
         f"SELECT {quoted(key)} AS code, unnest(string_split({quoted(column)}, '|')) AS name FROM {reference.raw_table}"
@@ -121,6 +109,26 @@ def stage_ministry_table(con: duckdb.DuckDBPyConnection, contracts: Contracts, f
     ambiguous = con.execute("SELECT name FROM row_names WHERE codes > 1 LIMIT 1").fetchall()
     if ambiguous:
         raise FeedError(f"{', '.join(reference.files)}: the name {ambiguous[0][0]!r} is given to more than one {layout['name_noun']}")
+
+
+def stage_ministry_table(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedContract, files: list[LandedFile], staged: Staged) -> dict[str, str]:
+    """Normalize formatted tables to the contract's rows (population: year, province_code, size_class,
+    enterprises).
+
+    A table line is a record: its cells load together or the line is quarantined (unknown name,
+    with the closest known names; a name whose code breaks the contract's rules, say a province not
+    valid in the file's year; a cell that is not an Indonesian number; a name listed twice). The
+    total line goes to the layout's totals table, so a check can compare it with the sum of the
+    rows. Names resolve through the referenced feed's name columns, compared without case, spaces or
+    punctuation.
+
+    Returns the files rejected as a whole, with the reason.
+    """
+    layout = feed.layout
+    labels: dict[str, str] = layout["value_columns"]
+    unpivot = layout.get("unpivot")
+    code = feed.column(layout["name_column"])
+    create_row_names(con, contracts, feed)
     con.execute(
         "CREATE OR REPLACE TEMP TABLE table_lines (source_file VARCHAR, line BIGINT, raw_line VARCHAR, "
         "name VARCHAR, cells STRUCT(name VARCHAR, value VARCHAR, filled VARCHAR, scale INTEGER)[])"

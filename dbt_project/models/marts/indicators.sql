@@ -20,6 +20,10 @@ gdp as (select * from {{ ref('int_gdp__by_level') }}),
 
 training_uptake as (select * from {{ ref('training_uptake') }}),
 
+household_internet_access as (select * from {{ ref('household_internet_access') }}),
+
+retail_sales as (select * from {{ ref('retail_sales') }}),
+
 catalog as (select * from {{ ref('indicator_catalog') }}),
 
 sales_totals as (
@@ -116,6 +120,31 @@ training as (
 
 ),
 
+-- Published tables: the publisher's figures, and the growth the warehouse computes from them.
+internet_access as (
+
+    select 'HH_INTERNET_ACCESS', ref_area, '_T', urban_rural, make_date(year, 1, 1),
+           households_pct, 'PCT', obs_status
+    from household_internet_access
+
+),
+
+retail as (
+
+    select 'RETAIL_SALES_INDEX', ref_area, '_T', breakdown, period_month,
+           sales_index, 'IX', index_status
+    from retail_sales
+    union all
+    select 'RETAIL_SALES_GROWTH_MOM', ref_area, '_T', breakdown, period_month,
+           growth_mom_pct, 'PCT', growth_mom_status
+    from retail_sales
+    union all
+    select 'RETAIL_SALES_GROWTH_YOY', ref_area, '_T', breakdown, period_month,
+           growth_yoy_pct, 'PCT', growth_yoy_status
+    from retail_sales
+
+),
+
 unioned as (
 
     select * from sales_totals
@@ -125,6 +154,8 @@ unioned as (
     union all select * from umkm_gdp_share
     union all select * from onboarding
     union all select * from training
+    union all select * from internet_access
+    union all select * from retail
 
 ),
 

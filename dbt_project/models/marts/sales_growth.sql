@@ -52,6 +52,8 @@ year_to_date as (
 
 ),
 
+-- The previous month and year come from year_to_date too (the same monthly sales, with the
+-- sums year to date the c-to-c growth compares).
 compared as (
 
     select
@@ -65,16 +67,9 @@ compared as (
         previous_year.gross_sales_idr as sales_same_month_previous_year,
         current_month.sales_year_to_date,
         previous_year.sales_year_to_date as sales_year_to_date_previous_year,
-        base_period.gross_sales_idr as sales_base_period
-    from year_to_date as current_month
-    left join monthly as previous_month
-        on previous_month.ref_area = current_month.ref_area
-        and previous_month.size_class = current_month.size_class
-        and previous_month.sale_month = current_month.sale_month - interval 1 month
-    left join year_to_date as previous_year
-        on previous_year.ref_area = current_month.ref_area
-        and previous_year.size_class = current_month.size_class
-        and previous_year.sale_month = current_month.sale_month - interval 12 month
+        base_period.gross_sales_idr as sales_base_period,
+        {{ monthly_growth('current_month.ref_area', 'gross_sales_idr', 'sale_month') }}
+    from {{ months_compared('year_to_date', ['ref_area', 'size_class'], 'sale_month') }}
     left join monthly as base_period
         on base_period.ref_area = current_month.ref_area
         and base_period.size_class = current_month.size_class
@@ -86,10 +81,6 @@ growth as (
 
     select
         *,
-        {{ growth_rate('growth_mom', 'compared.ref_area', 'gross_sales_idr', 'sales_previous_month',
-                       'compared.sale_month', "compared.sale_month - interval 1 month") }},
-        {{ growth_rate('growth_yoy', 'compared.ref_area', 'gross_sales_idr', 'sales_same_month_previous_year',
-                       'compared.sale_month', "compared.sale_month - interval 12 month") }},
         -- Year to date compares January..month of the year with the same months a year before.
         {{ growth_rate('growth_ytd', 'compared.ref_area', 'sales_year_to_date', 'sales_year_to_date_previous_year',
                        'compared.sale_month', "make_date(year(compared.sale_month) - 1, 1, 1)") }},
