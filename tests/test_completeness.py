@@ -199,7 +199,7 @@ def test_make_run_rejects_files_whose_month_cannot_hold_data(tmp_path, published
         assert f"rejected {rel}: month " in run.stdout
     # The sample's data end in 2020: the run says that freshness was judged at its declared end, and warns of nothing.
     assert f"\nReporting period 2019-01..2020-12 (declared in {sources / settings.REPORTING_PERIOD_FILE}): freshness judged at its end, 2020-12-31;" in run.stdout
-    assert "WARN" not in run.stdout and "\nChecks: NNN passed.\n" in run.stdout
+    assert "WARN" not in run.stdout and "\nChecks: 108 of 108 passed.\n" in run.stdout
     con = duckdb.connect(str(tmp_path / "warehouse" / settings.WORKING_DB_NAME), read_only=True)
     try:
         rejected = con.execute("SELECT source_file, error FROM audit.file_loads WHERE status = 'rejected' ORDER BY 1").fetchall()

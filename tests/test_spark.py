@@ -110,7 +110,8 @@ def test_a_corrupted_feed_fails_pandera_on_spark_and_publishes_nothing(defs, spa
     shutil.copytree(SAMPLE_SOURCES, sources)
     april = sources / "onboarding" / "2020-04.csv"
     header, first, *rest = april.read_text().splitlines()
-    first = first.rsplit(",", 1)[0] + ",900000000"  # 2020-04, one province, one size class
+    # 2020-04, one province, one size class: within the contract's plausible range (70 million), beyond the province's enterprises
+    first = first.rsplit(",", 1)[0] + ",60000000"
     april.write_text("\n".join([header, first, *rest]) + "\n")
     published_before = (warehouse_dir / settings.PUBLISHED_DB_NAME).read_bytes()
 

@@ -13,8 +13,8 @@ table GRID, whatever the cells hold; the layout then reads titles, headers and l
 
 from __future__ import annotations
 
-import os
 import datetime as dt
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path

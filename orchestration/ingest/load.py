@@ -13,8 +13,8 @@ from orchestration.ingest.commit import FeedLoad, FileLoad, commit, prepare_tabl
 from orchestration.ingest.formats import file_format, file_problem
 from orchestration.ingest.landing import LandedFile, file_month, landed_in_scope, link_out, relative, sha256_file
 from orchestration.ingest.ministry_table import stage_ministry_table, totals_columns
-from orchestration.ingest.records import read_back
 from orchestration.ingest.official_table import stage_official_table
+from orchestration.ingest.records import read_back
 from orchestration.ingest.staged import STAGED, FeedError
 from orchestration.ingest.tabular import stage_tabular
 
