@@ -8,13 +8,13 @@ from orchestration.defs.dbt import dbt_marts, dbt_monthly, dbt_releases, model_c
 from orchestration.defs.freshness import sales_freshness
 from orchestration.defs.jobs import indicators_job, monthly_job
 from orchestration.defs.publish import exports, indicators_db, report
-from orchestration.defs.raw import load_audit, raw_assets
+from orchestration.defs.raw import feed_audits, load_audit, raw_assets
 from orchestration.defs.resources import default_resources
 from orchestration.defs.schedules import monthly_schedule
 from orchestration.defs.sensors import landing_sensor
 
 defs = dg.Definitions(
-    assets=[*raw_assets, load_audit, dbt_monthly, dbt_marts, dbt_releases, indicators_db, exports, report],
+    assets=[*raw_assets, load_audit, *feed_audits, dbt_monthly, dbt_marts, dbt_releases, indicators_db, exports, report],
     asset_checks=[monthly_checks, model_checks, release_checks, sales_freshness, completeness, claims_hold],
     jobs=[indicators_job, monthly_job],
     schedules=[monthly_schedule],
