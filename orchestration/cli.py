@@ -278,7 +278,7 @@ def run() -> int:
     print("Loading Dagster and dbt ...", flush=True)
     import dagster as dg
 
-    from orchestration import progress
+    from orchestration import launch, progress
     from orchestration.definitions import defs
     from orchestration.defs.partitions import all_months_tags
     from orchestration.defs.resources import WarehouseLocked
@@ -295,10 +295,11 @@ def run() -> int:
         print(f"Materializing every asset (Dagster instance: {instance.root_directory}; its log: {log})", flush=True)
         instance.add_event_listener(run_id, StepProgress())
         with stderr_to(log):
-            result = defs.resolve_job_def("indicators_job").execute_in_process(
-                instance=instance,
-                run_id=run_id,
-                raise_on_error=False,
+            # A run of the job in its code location (the UI lists it under the job), executed here.
+            result = launch.execute(
+                instance,
+                "indicators_job",
+                run_id,
                 # Every landed month in one run (a single-run backfill of the monthly partitions).
                 tags={**all_months_tags(warehouse.sources_path), "dei/cli": "run", "dei/pid": str(os.getpid())},
                 run_config={"loggers": {"console": {"config": {"log_level": "DEBUG"}}}},
