@@ -17,7 +17,7 @@ DBT_FILES := $(shell find dbt_project/models dbt_project/snapshots dbt_project/m
 # A run on Spark (DEI_ENGINE=spark) needs Java, installed when missing; the test suite runs Spark too.
 SPARK_JAVA := $(if $(filter spark,$(DEI_ENGINE)),java)
 
-.PHONY: run rebuild test test-quick test-cluster lint ui daemon dashboard docs setup chromium java postgresql sample render clean postgres-up postgres-down cluster-up cluster-down
+.PHONY: run rebuild audit test test-quick test-cluster lint ui daemon dashboard docs setup chromium java postgresql sample render clean postgres-up postgres-down cluster-up cluster-down
 
 run: setup $(SPARK_JAVA) ## Materialize every asset on the landed feeds and print the headline indicators
 	$(BIN)/python -m orchestration.cli run
@@ -38,6 +38,11 @@ test-cluster: setup java ## The Spark standalone cluster test: cluster-up, a job
 lint: setup ## ruff on the Python, sqlfluff on the dbt models
 	$(BIN)/ruff check .
 	DEI_ENGINE=duckdb DEI_WORKING_DB=:memory: DEI_HISTORY_DB=:memory: DBT_TARGET_PATH=target/lint $(BIN)/sqlfluff lint dbt_project/models --processes 2
+
+LIMIT ?= 20
+
+audit: $(VENV)/.installed ## The last run's load audit (file by file) and its quarantined rows (LIMIT per feed, default 20), from the working database
+	$(BIN)/python -m orchestration.cli audit --limit $(LIMIT)
 
 rebuild: setup $(SPARK_JAVA) ## Move the working database (and its WAL) aside, kept, then rebuild it from the landed files as `make run` does
 	$(BIN)/python -m orchestration.cli rebuild

@@ -1,5 +1,6 @@
 """`make run`: materialize every asset into the Dagster instance, then print the headline indicators;
-`make rebuild`: the same after moving the working database aside."""
+`make rebuild`: the same after moving the working database aside; `make audit`: the last run's
+load audit and quarantined rows."""
 
 from __future__ import annotations
 
@@ -338,9 +339,17 @@ def move_aside(working_db: Path) -> list[tuple[Path, Path]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("command", choices=["run", "rebuild", "report"])
+    parser.add_argument("command", choices=["run", "rebuild", "report", "audit"])
+    parser.add_argument("--run-id", help="audit: the run whose loads to show (default: the last run that loaded)")
+    parser.add_argument("--limit", type=int, default=20, help="audit: quarantined rows shown per feed")
     args = parser.parse_args()
     from orchestration import settings
+
+    if args.command == "audit":
+        from orchestration.audit_report import audit_report
+
+        print("\n".join(audit_report(settings.warehouse_dir() / settings.WORKING_DB_NAME, args.run_id, args.limit)))
+        return
 
     if args.command == "rebuild":
         working_db = settings.warehouse_dir() / settings.WORKING_DB_NAME
