@@ -42,7 +42,7 @@ lint: setup ## ruff on the Python, sqlfluff on the dbt models
 LIMIT ?= 20
 
 audit: $(VENV)/.installed ## The last run's load audit (file by file) and its quarantined rows (LIMIT per feed, default 20), from the working database
-	$(BIN)/python -m orchestration.cli audit --limit $(LIMIT)
+	@$(BIN)/python -m orchestration.cli audit --limit $(LIMIT)
 
 rebuild: setup $(SPARK_JAVA) ## Move the working database (and its WAL) aside, kept, then rebuild it from the landed files as `make run` does
 	$(BIN)/python -m orchestration.cli rebuild
