@@ -17,7 +17,7 @@ DBT_FILES := $(shell find dbt_project/models dbt_project/snapshots dbt_project/m
 # A run on Spark (DEI_ENGINE=spark) needs Java, installed when missing; the test suite runs Spark too.
 SPARK_JAVA := $(if $(filter spark,$(DEI_ENGINE)),java)
 
-.PHONY: run rebuild audit test test-quick test-cluster lint ui daemon dashboard docs setup chromium java postgresql sample render clean postgres-up postgres-down cluster-up cluster-down
+.PHONY: run rebuild audit test test-quick test-cluster lint ui daemon dashboard docs docs-serve setup chromium java postgresql sample render clean postgres-up postgres-down cluster-up cluster-down
 
 run: setup $(SPARK_JAVA) ## Materialize every asset on the landed feeds and print the headline indicators
 	$(BIN)/python -m orchestration.cli run
@@ -47,8 +47,13 @@ audit: $(VENV)/.installed ## The last run's load audit (file by file) and its qu
 rebuild: setup $(SPARK_JAVA) ## Move the working database (and its WAL) aside, kept, then rebuild it from the landed files as `make run` does
 	$(BIN)/python -m orchestration.cli rebuild
 
-ui: setup ## Dagster UI on http://127.0.0.1:3000, same instance as `make run`
-	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+UI_PORT ?= 3000
+
+# `dagster dev` warns that `dg dev` supersedes it; `dg dev` serves a project laid out for the dg
+# command line (its own package layout and code location), which this one is not: the notice is
+# silenced, nothing else is.
+ui: setup ## Dagster UI on http://127.0.0.1:$(UI_PORT) (UI_PORT=...), same instance as `make run`
+	PYTHONWARNINGS='ignore:Function `dev_command` is superseded:FutureWarning' $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(UI_PORT)
 
 daemon: setup ## Dagster's daemon alone (the sensor, the schedule, the run queue), for an instance the UI and runs share from other processes
 	$(BIN)/dagster-daemon run -w workspace.yaml
@@ -60,17 +65,28 @@ dashboard: setup ## Apache Superset with the committed dashboard on the publishe
 
 WAREHOUSE_DIR := $(abspath $(or $(DEI_WAREHOUSE_DIR),warehouse))
 
-docs: setup ## Build the dbt docs site into dbt_project/target/docs (open index.html)
+DOCS_ENV = DEI_WORKING_DB=$(WAREHOUSE_DIR)/working.duckdb DEI_HISTORY_DB=$(WAREHOUSE_DIR)/history.duckdb DBT_TARGET_PATH=target/docs
+DOCS_PORT ?= 8580
+
+# One self-contained page (static_index.html: the site with its manifest and catalog inside) opens
+# from the file; index.html needs a server (`make docs-serve`), as it fetches the two JSON files.
+docs: setup ## Build the dbt docs site: open dbt_project/target/docs/static_index.html in a browser
 	@# With a built warehouse the site shows column types and row counts; without, the docs alone.
-	cd dbt_project && DEI_WORKING_DB=$(WAREHOUSE_DIR)/working.duckdb DEI_HISTORY_DB=$(WAREHOUSE_DIR)/history.duckdb DBT_TARGET_PATH=target/docs ../$(BIN)/dbt docs generate --profiles-dir . \
+	cd dbt_project && $(DOCS_ENV) ../$(BIN)/dbt docs generate --static --profiles-dir . \
 		$(if $(wildcard $(WAREHOUSE_DIR)/working.duckdb),,--empty-catalog)
-	@echo "dbt docs: dbt_project/target/docs/index.html (or: cd dbt_project && ../$(BIN)/dbt docs serve --host 127.0.0.1 --target-path target/docs --profiles-dir .)"
+	@echo "dbt docs: open dbt_project/target/docs/static_index.html in a browser (or: make docs-serve, on http://127.0.0.1:$(DOCS_PORT))"
+
+docs-serve: docs ## Serve the dbt docs site on http://127.0.0.1:$(DOCS_PORT) (DOCS_PORT=...)
+	cd dbt_project && $(DOCS_ENV) ../$(BIN)/dbt docs serve --host 127.0.0.1 --port $(DOCS_PORT) --no-browser --profiles-dir .
 
 setup: $(VENV)/.installed $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 
+# Debian packages the tests need are installed with apt-get, through sudo unless run as root.
+APT_GET := $(strip $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get)
+
 # The browser test drives Debian's Chromium; Playwright never downloads a browser of its own.
 chromium:
-	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	@test -x /usr/bin/chromium || { $(APT_GET) update -qq && $(APT_GET) install -y -qq chromium; }
 
 # Quiet unless it fails (uv then prints what went wrong).
 $(VENV)/.installed: pyproject.toml uv.lock
@@ -103,7 +119,7 @@ $(DAGSTER_HOME)/dagster.yaml: $(if $(REPO_INSTANCE),$(INSTANCE_YAML))
 POSTGRES_PORT ?= 5433
 
 postgresql:
-	@command -v pg_config >/dev/null && test -x "$$(pg_config --bindir)/initdb" || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
+	@command -v pg_config >/dev/null && test -x "$$(pg_config --bindir)/initdb" || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { $(APT_GET) update -qq && $(APT_GET) install -y -qq postgresql; }
 
 postgres-up: $(VENV)/.installed postgresql ## Start PostgreSQL for Dagster's instance on 127.0.0.1:$(POSTGRES_PORT) and print its DEI_DAGSTER_PG_URL
 	$(BIN)/python -m orchestration.postgres up --port $(POSTGRES_PORT)
@@ -119,7 +135,7 @@ SPARK_WEBUI_PORT ?= 8080
 SPARK_WORKER_WEBUI_PORTS ?= 8081 8082
 
 java:
-	@command -v java >/dev/null || test -n "$$JAVA_HOME" || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless; }
+	@command -v java >/dev/null || test -n "$$JAVA_HOME" || { $(APT_GET) update -qq && $(APT_GET) install -y -qq openjdk-17-jre-headless; }
 
 cluster-up: $(VENV)/.installed java postgresql ## Start a Spark master (spark://127.0.0.1:$(SPARK_PORT), UI :$(SPARK_WEBUI_PORT)), two workers and PostgreSQL; print the settings a run uses
 	$(BIN)/python -m orchestration.cluster up --port $(SPARK_PORT) --webui-port $(SPARK_WEBUI_PORT) --worker-webui-ports $(SPARK_WORKER_WEBUI_PORTS) --postgres-port $(POSTGRES_PORT)

@@ -72,3 +72,9 @@ def test_column_lineage_leads_from_the_onboarding_rate_to_raw_columns(sample_run
     assert ("raw/onboarding", "newly_onboarded") in leaves
     assert ("raw/population", "enterprises") in leaves
     assert {key for key, _ in leaves} == {"raw/onboarding", "raw/population", "audit/onboarding_files"}, leaves
+
+
+def test_no_asset_shows_an_unserializable_project_in_its_metadata(defs):
+    # The UI shows a DbtProject object as "(unserializable)"; the dbt project is the resource's.
+    keys = {name for asset in defs.assets for spec in getattr(asset, "specs", []) for name in spec.metadata}
+    assert "dagster_dbt/project" not in keys and "dagster_dbt/unique_id" in keys

@@ -212,7 +212,7 @@ def _column_lineage(event: dg.Output, relations: Mapping[str, Mapping[str, Any]]
             manifest=manifest(),
             dagster_dbt_translator=TRANSLATOR,
             target_path=target_path,
-            project=dbt_project(),
+            project=None,
         )
     except Exception as error:  # sqlglot's parser or optimizer: the model is built, its lineage not shown
         dg.get_dagster_logger().warning(f"no column lineage for {node['name']}: {type(error).__name__}: {error}")
@@ -250,7 +250,6 @@ def monthly_models() -> tuple[str, ...]:
     select=" ".join(monthly_models()),
     dagster_dbt_translator=TRANSLATOR,
     name="dbt_monthly",
-    project=dbt_project(),
     partitions_def=monthly,
     backfill_policy=single_run,
     pool=WAREHOUSE_POOL,
@@ -266,7 +265,6 @@ def dbt_monthly(context: dg.AssetExecutionContext, dbt: DbtCoreResource, warehou
     select=f"resource_type:snapshot {RELEASES}",
     dagster_dbt_translator=TRANSLATOR,
     name="dbt_releases",
-    project=dbt_project(),
     pool=WAREHOUSE_POOL,
 )
 def dbt_releases(context: dg.AssetExecutionContext, dbt: DbtCoreResource, warehouse: WarehouseResource, config: DbtBuildConfig):
@@ -292,7 +290,6 @@ def dbt_releases(context: dg.AssetExecutionContext, dbt: DbtCoreResource, wareho
     exclude=" ".join(monthly_models()),
     dagster_dbt_translator=TRANSLATOR,
     name="dbt_marts",
-    project=dbt_project(),
     pool=WAREHOUSE_POOL,
 )
 def dbt_marts(context: dg.AssetExecutionContext, dbt: DbtCoreResource, warehouse: WarehouseResource, config: DbtBuildConfig):
