@@ -149,6 +149,9 @@ def failure_cause(error, warehouse_dir: Path) -> tuple[str, str | None]:
         ("JAVA_GATEWAY_EXITED|JAVA_HOME is not set|java: not found|Unable to locate a Java Runtime",
          "DEI_ENGINE=spark needs Java 17 for Spark: `make run` installs Debian's openjdk-17-jre-headless when `java` is "
          "missing (or set JAVA_HOME), then `make run` again; unset DEI_ENGINE to run on DuckDB."),
+        ("No module named '(pyspark|dbt.adapters.spark|dagster_postgres|psycopg2)",
+         "this setting needs an optional part of the install (Spark for DEI_ENGINE=spark, PostgreSQL for "
+         "DEI_DAGSTER_STORAGE=postgres): `make run` with the setting installs it, then runs."),
         ("Unable to instantiate org.apache.hadoop.hive.ql.metadata.SessionHiveMetaStoreClient",
          "Spark could not open its catalog (metastore_db in DEI_LAKE_DIR), most often because another process (a run, "
          "a notebook) has it open: one process owns it at a time. Let that process finish or stop it, then `make run` again."),

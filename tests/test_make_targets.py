@@ -39,3 +39,36 @@ def test_apt_get_goes_through_sudo_unless_root(tmp_path: Path):
     if os.getuid() == 0:
         as_root = make("-n", "-B", "chromium").stdout
         assert "{ env DEBIAN_FRONTEND=noninteractive apt-get update -qq && " in as_root and "sudo" not in as_root
+
+
+def test_make_run_installs_the_duckdb_pipeline_and_settings_add_what_they_need():
+    import tomllib
+
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    main = " ".join(project["dependencies"])
+    for tool in ("pyspark", "dbt-spark", "dagster-postgres", "psycopg", "dagster-webserver", "playwright", "ruff", "sqlfluff", "py-spy", "pytest"):
+        assert tool not in main, tool
+    assert set(project["optional-dependencies"]) == {"ui", "spark", "postgres"}
+
+    def installs(*args: str) -> list[str]:
+        out = make("-n", "-W", "pyproject.toml", *args).stdout
+        return [line.split(" sync ")[1] for line in out.splitlines() if " sync " in line]
+
+    assert installs("setup") == ["--frozen --inexact --no-dev --quiet"]
+    assert installs("setup", "DEI_ENGINE=spark", "DEI_DAGSTER_STORAGE=postgres")[1:] == [
+        "--frozen --inexact --no-dev --extra spark --quiet",
+        "--frozen --inexact --no-dev --extra postgres --quiet",
+    ]
+    assert installs("cluster-up")[1:] == ["--frozen --inexact --no-dev --extra spark --quiet", "--frozen --inexact --no-dev --extra postgres --quiet"]
+    assert installs("ui")[1:] == ["--frozen --inexact --no-dev --extra ui --quiet"]
+    assert "--frozen --inexact --all-extras --group dev --quiet" in installs("lint")
+
+
+def test_uv_uses_the_system_certificate_store(tmp_path: Path):
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "uv").write_text('#!/bin/sh\necho "UV_SYSTEM_CERTS=$UV_SYSTEM_CERTS UV_NATIVE_TLS=$UV_NATIVE_TLS"\n')
+    (fake / "uv").chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("UV_")}
+    run = subprocess.run([str(REPO_ROOT / "scripts" / "uv"), "--version"], env={**env, "PATH": f"{fake}:/usr/bin:/bin"}, capture_output=True, text=True, check=True)
+    assert run.stdout == "UV_SYSTEM_CERTS=1 UV_NATIVE_TLS=1\n"
