@@ -118,7 +118,7 @@ def test_published_file_opens_in_duckdb_1_4(sample_run):
     assert out[0].startswith("1.4.") and float(out[1]) == 480.0 and float(out[2]) == 60.51
 
 
-# The connection recipes of the README, as written there.
+# The connection recipes of docs/bi-tools.md, as written there.
 
 def test_recipe_duckdb_cli_read_only(sample_run):
     _, warehouse = sample_run
