@@ -75,3 +75,32 @@ def test_the_next_month_howto(tmp_path):
     assert report.stdout.split("\n\ntraining")[0] == ("Headline indicators, Indonesia, " + headline).split("\n\ntraining")[0]
     assert first_run[:8] not in report.stdout.splitlines()[0]
     assert re.search(r"^  sales +sales/2021-01/pasar_a\.csv +loaded +[0-9,]+ +[0-9,]+ +0  $", audit_loaded.stdout, re.M), audit_loaded.stdout
+
+
+def test_the_audit_after_a_failure_howto(tmp_path):
+    project = project_copy(tmp_path / "project")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DEI_") and k != "DAGSTER_HOME"}
+    steps = commands(REPO_ROOT / "docs" / "howto-audit-after-a-failure.md")
+    assert steps == [
+        "make run",
+        "cp tests/fixtures/landing/sales/2020-04/pasar_a__text_in_number.csv sources/sales/2020-04/",
+        "make run",
+        "make audit",
+        "rm sources/sales/2020-04/pasar_a__text_in_number.csv",
+        "make run",
+    ]
+    baseline, landed, failed, audit, removed, recovered = [
+        subprocess.run(step, shell=True, cwd=project, env=env, capture_output=True, text=True, timeout=1200) for step in steps
+    ]
+    assert [r.returncode for r in (baseline, landed, failed, audit, removed, recovered)] == [0, 0, 2, 0, 0, 0], failed.stderr[-3000:]
+    assert "Landed files: 1 loaded, 122 unchanged, 0 rejected; 0 rows loaded, 4 quarantined." in failed.stdout
+    assert "  quarantined rows, with line, rule and reason: quarantine.sales (4)" in failed.stdout
+    assert "  every file, load and quarantined row of this run: `make audit` (reads " in failed.stdout
+    assert "check raw/sales:contract failed" in failed.stderr and "The published database was left as it was" in failed.stderr
+    assert re.search(r"^  sales +sales/2020-04/pasar_a__text_in_number\.csv +loaded +4 +0 +4  $", audit.stdout, re.M), audit.stdout
+    quarantined = audit.stdout.split("Quarantined in this run, sales (4 row(s), quarantine.sales):\n")[1].splitlines()[:4]
+    assert all(line.startswith("  sales/2020-04/pasar_a__text_in_number.csv:") for line in quarantined), quarantined
+    # Text where a number belongs (lines 3 and 5), and the keys the sample already holds (lines 2 and 4).
+    assert sorted(line.split("  ")[3].split(":")[0] for line in quarantined) == ["type", "type", "unique_key", "unique_key"], quarantined
+    (first_run,) = re.findall(r"^Run (\S+) succeeded", baseline.stdout, re.M)
+    assert f"Nothing landed or changed since run {first_run[:8]} " in recovered.stdout and f"run {first_run[:8]}, release 1)" in recovered.stdout
