@@ -16,35 +16,47 @@ DBT_FILES := $(shell find dbt_project/models dbt_project/snapshots dbt_project/m
 
 # A run on Spark (DEI_ENGINE=spark) needs Java, installed when missing; the test suite runs Spark too.
 SPARK_JAVA := $(if $(filter spark,$(DEI_ENGINE)),java)
+# The optional parts of the install the settings need (see the install rules below).
+EXTRAS := $(if $(filter spark,$(DEI_ENGINE)),spark) $(if $(filter postgres,$(DEI_DAGSTER_STORAGE)),postgres)
 
-.PHONY: run rebuild test test-quick test-cluster lint ui daemon dashboard docs setup chromium java postgresql sample render clean postgres-up postgres-down cluster-up cluster-down
+.PHONY: run rebuild audit test test-quick test-cluster lint ui daemon dashboard docs docs-serve setup chromium java postgresql sample render clean postgres-up postgres-down cluster-up cluster-down
 
 # CONFIRM=<source file> (space-separated for several): make the change held back for that landed file.
 run: setup $(SPARK_JAVA) ## Materialize every asset on the landed feeds and print the headline indicators
 	$(BIN)/python -m orchestration.cli run $(foreach file,$(CONFIRM),--confirm '$(file)')
 
 # The cluster test (tests/test_cluster.py, 30-60 s of JVMs on this machine) runs apart: `make test-cluster`.
-test: lint chromium java ## Lint, then run the whole test suite, the browser test included, the cluster test not
+test: lint $(VENV)/.installed-dev chromium java ## Lint, then run the whole test suite, the browser test included, the cluster test not
 	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not cluster"
 
-test-quick: lint java ## Lint, then the test suite without the browser test (nor the cluster test)
+test-quick: lint $(VENV)/.installed-dev java ## Lint, then the test suite without the browser test (nor the cluster test)
 	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not browser and not cluster"
 
-test-cluster: setup java ## The Spark standalone cluster test: cluster-up, a job on both workers, cluster-down
+test-cluster: setup $(VENV)/.installed-dev java ## The Spark standalone cluster test: cluster-up, a job on both workers, cluster-down
 	$(BIN)/python -m pytest tests/test_cluster.py
 
 # sqlfluff's dbt templater compiles every model; incremental models ask the database whether
 # they exist, so it compiles against an empty in-memory one, never the warehouse, and keeps its
 # parse state apart from the one runs start from.
-lint: setup ## ruff on the Python, sqlfluff on the dbt models
+lint: setup $(VENV)/.installed-dev ## ruff on the Python, sqlfluff on the dbt models
 	$(BIN)/ruff check .
 	DEI_ENGINE=duckdb DEI_WORKING_DB=:memory: DEI_HISTORY_DB=:memory: DBT_TARGET_PATH=target/lint $(BIN)/sqlfluff lint dbt_project/models --processes 2
+
+LIMIT ?= 20
+
+audit: $(VENV)/.installed ## The last run's load audit (file by file) and its quarantined rows (LIMIT per feed, default 20), from the working database
+	@$(BIN)/python -m orchestration.cli audit --limit $(LIMIT)
 
 rebuild: setup $(SPARK_JAVA) ## Move the working database (and its WAL) aside, kept, then rebuild it from the landed files as `make run` does
 	$(BIN)/python -m orchestration.cli rebuild
 
-ui: setup ## Dagster UI on http://127.0.0.1:3000, same instance as `make run`
-	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+UI_PORT ?= 3000
+
+# `dagster dev` warns that `dg dev` supersedes it; `dg dev` serves a project laid out for the dg
+# command line (its own package layout and code location), which this one is not: the notice is
+# silenced, nothing else is.
+ui: setup $(VENV)/.installed-ui ## Dagster UI on http://127.0.0.1:$(UI_PORT) (UI_PORT=...), same instance as `make run`
+	PYTHONWARNINGS='ignore:Function `dev_command` is superseded:FutureWarning' $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(UI_PORT)
 
 daemon: setup ## Dagster's daemon alone (the sensor, the schedule, the run queue), for an instance the UI and runs share from other processes
 	$(BIN)/dagster-daemon run -w workspace.yaml
@@ -56,22 +68,50 @@ dashboard: setup ## Apache Superset with the committed dashboard on the publishe
 
 WAREHOUSE_DIR := $(abspath $(or $(DEI_WAREHOUSE_DIR),warehouse))
 
-docs: setup ## Build the dbt docs site into dbt_project/target/docs (open index.html)
-	@# With a built warehouse the site shows column types and row counts; without, the docs alone.
-	cd dbt_project && DEI_WORKING_DB=$(WAREHOUSE_DIR)/working.duckdb DEI_HISTORY_DB=$(WAREHOUSE_DIR)/history.duckdb DBT_TARGET_PATH=target/docs ../$(BIN)/dbt docs generate --profiles-dir . \
-		$(if $(wildcard $(WAREHOUSE_DIR)/working.duckdb),,--empty-catalog)
-	@echo "dbt docs: dbt_project/target/docs/index.html (or: cd dbt_project && ../$(BIN)/dbt docs serve --host 127.0.0.1 --target-path target/docs --profiles-dir .)"
+DOCS_ENV = DEI_WORKING_DB=$(WAREHOUSE_DIR)/working.duckdb DEI_HISTORY_DB=$(WAREHOUSE_DIR)/history.duckdb DBT_TARGET_PATH=target/docs
+DOCS_PORT ?= 8580
 
-setup: $(VENV)/.installed $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
+# One self-contained page (static_index.html: the site with its manifest and catalog inside) opens
+# from the file; index.html needs a server (`make docs-serve`), as it fetches the two JSON files.
+docs: setup ## Build the dbt docs site: open dbt_project/target/docs/static_index.html in a browser
+	@# With a built warehouse the site shows column types and row counts; without, the docs alone.
+	cd dbt_project && $(DOCS_ENV) ../$(BIN)/dbt docs generate --static --profiles-dir . \
+		$(if $(wildcard $(WAREHOUSE_DIR)/working.duckdb),,--empty-catalog)
+	@echo "dbt docs: open dbt_project/target/docs/static_index.html in a browser (or: make docs-serve, on http://127.0.0.1:$(DOCS_PORT))"
+
+docs-serve: docs ## Serve the dbt docs site on http://127.0.0.1:$(DOCS_PORT) (DOCS_PORT=...)
+	cd dbt_project && $(DOCS_ENV) ../$(BIN)/dbt docs serve --host 127.0.0.1 --port $(DOCS_PORT) --no-browser --profiles-dir .
+
+setup: $(VENV)/.installed $(addprefix $(VENV)/.installed-,$(EXTRAS)) $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
+
+# Debian packages the tests need are installed with apt-get, through sudo unless run as root.
+APT_GET := $(strip $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get)
 
 # The browser test drives Debian's Chromium; Playwright never downloads a browser of its own.
 chromium:
-	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	@test -x /usr/bin/chromium || { $(APT_GET) update -qq && $(APT_GET) install -y -qq chromium; }
+
+# The install is sized to the job: the DuckDB pipeline; then what a setting or a command needs as
+# extras of pyproject.toml (ui: make ui; spark: DEI_ENGINE=spark, make cluster-up; postgres:
+# DEI_DAGSTER_STORAGE=postgres, make postgres-up, make cluster-up); the test and lint tools (the
+# dev group, with every extra, as the suite runs on Spark and PostgreSQL too) for make test and
+# make lint. --inexact: a later, smaller install never removes what an earlier one added. (EXTRAS,
+# what the settings need, is set at the top: prerequisites are expanded where a rule is read.)
 
 # Quiet unless it fails (uv then prints what went wrong).
 $(VENV)/.installed: pyproject.toml uv.lock
 	@echo "Installing the locked environment into $(VENV) ..."
-	@$(UV) sync --frozen --quiet
+	@$(UV) sync --frozen --inexact --no-dev --quiet
+	@touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	@echo "Installing the test and lint tools and every extra into $(VENV) ..."
+	@$(UV) sync --frozen --inexact --all-extras --group dev --quiet
+	@touch $@
+
+$(VENV)/.installed-%: $(VENV)/.installed
+	@echo "Installing the $* extra into $(VENV) ..."
+	@$(UV) sync --frozen --inexact --no-dev --extra $* --quiet
 	@touch $@
 
 # dagster-dbt reads the manifest when the code location loads, and each run starts from dbt's
@@ -101,12 +141,12 @@ $(DAGSTER_HOME)/dagster.yaml: $(if $(REPO_INSTANCE),$(INSTANCE_YAML))
 POSTGRES_PORT ?= 5433
 
 postgresql:
-	@command -v pg_config >/dev/null && test -x "$$(pg_config --bindir)/initdb" || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
+	@command -v pg_config >/dev/null && test -x "$$(pg_config --bindir)/initdb" || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { $(APT_GET) update -qq && $(APT_GET) install -y -qq postgresql; }
 
-postgres-up: $(VENV)/.installed postgresql ## Start PostgreSQL for Dagster's instance on 127.0.0.1:$(POSTGRES_PORT) (password only) and print its DEI_DAGSTER_PG_URL
+postgres-up: $(VENV)/.installed-postgres postgresql ## Start PostgreSQL for Dagster's instance on 127.0.0.1:$(POSTGRES_PORT) (password only) and print its DEI_DAGSTER_PG_URL
 	$(BIN)/python -m orchestration.postgres up --port $(POSTGRES_PORT)
 
-postgres-down: $(VENV)/.installed ## Stop the local PostgreSQL started by postgres-up
+postgres-down: $(VENV)/.installed-postgres ## Stop the local PostgreSQL started by postgres-up
 	$(BIN)/python -m orchestration.postgres down
 
 # A Spark standalone master and two one-core workers from the Spark inside the pyspark wheel, and
@@ -117,12 +157,12 @@ SPARK_WEBUI_PORT ?= 8080
 SPARK_WORKER_WEBUI_PORTS ?= 8081 8082
 
 java:
-	@command -v java >/dev/null || test -n "$$JAVA_HOME" || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless; }
+	@command -v java >/dev/null || test -n "$$JAVA_HOME" || { $(APT_GET) update -qq && $(APT_GET) install -y -qq openjdk-17-jre-headless; }
 
-cluster-up: $(VENV)/.installed java postgresql ## Start a Spark master (spark://127.0.0.1:$(SPARK_PORT), UI :$(SPARK_WEBUI_PORT)), two workers and PostgreSQL; print the settings a run uses
+cluster-up: $(VENV)/.installed-spark $(VENV)/.installed-postgres java postgresql ## Start a Spark master (spark://127.0.0.1:$(SPARK_PORT), UI :$(SPARK_WEBUI_PORT)), two workers and PostgreSQL; print the settings a run uses
 	$(BIN)/python -m orchestration.cluster up --port $(SPARK_PORT) --webui-port $(SPARK_WEBUI_PORT) --worker-webui-ports $(SPARK_WORKER_WEBUI_PORTS) --postgres-port $(POSTGRES_PORT)
 
-cluster-down: $(VENV)/.installed ## Stop what cluster-up started
+cluster-down: $(VENV)/.installed-spark $(VENV)/.installed-postgres ## Stop what cluster-up started
 	$(BIN)/python -m orchestration.cluster down
 
 sample: $(VENV)/.installed ## Regenerate the committed sample feeds (deterministic)

@@ -60,7 +60,7 @@ class RunSummary:
             feeds = ", ".join(f"quarantine.{feed} ({n:,})" for feed, n in self.quarantined_by_feed.items())
             out.append(f"  quarantined rows, with line, rule and reason: {feeds}")
         if self.rejected or self.held or self.rows_quarantined:
-            out.append(f"  every file and load: audit.file_loads (duckdb -readonly {working_db})")
+            out.append(f"  every file, load and quarantined row of this run: `make audit` (reads {working_db})")
         if self.not_collected:
             out.append(printable(self.not_collected))
         return out

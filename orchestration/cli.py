@@ -1,5 +1,6 @@
 """`make run`: materialize every asset into the Dagster instance, then print the headline indicators;
-`make rebuild`: the same after moving the working database aside."""
+`make rebuild`: the same after moving the working database aside; `make audit`: the last run's
+load audit and quarantined rows."""
 
 from __future__ import annotations
 
@@ -35,19 +36,25 @@ EXIT_STATUS = f"""exit status (run, rebuild):
      are printed; the published database was left as it was)
   2  the command line is wrong"""
 
-HEADLINE_SQL = """
-WITH national AS (
-    SELECT indicator_code, size_class, time_period, obs_value
-    FROM marts.indicators
-    WHERE ref_area = 'ID' AND breakdown = '_T' AND time_period LIKE ? || '-%'
+# The national headline series, value and status, in the latest 12 months any of them has.
+HEADLINE_SERIES = (
+    ("ONLINE_SALES", "_T"),
+    ("ONLINE_SALES_GROWTH_MOM", "_T"),
+    ("ONLINE_SALES_GROWTH_VS_BASE", "_T"),
+    ("ONBOARDING_RATE", "ULTRA_MIKRO"),
+    ("ONBOARDING_RATE", "_T"),
 )
-SELECT time_period,
-       max(obs_value) FILTER (indicator_code = 'ONLINE_SALES' AND size_class = '_T') / 1e9,
-       max(obs_value) FILTER (indicator_code = 'ONLINE_SALES_GROWTH_MOM' AND size_class = '_T'),
-       max(obs_value) FILTER (indicator_code = 'ONLINE_SALES_GROWTH_VS_BASE' AND size_class = '_T'),
-       max(obs_value) FILTER (indicator_code = 'ONBOARDING_RATE' AND size_class = 'ULTRA_MIKRO'),
-       max(obs_value) FILTER (indicator_code = 'ONBOARDING_RATE' AND size_class = '_T')
-FROM national GROUP BY time_period ORDER BY time_period
+HEADLINE_SQL = """
+WITH series AS (SELECT unnest($codes) AS indicator_code, unnest($classes) AS size_class, generate_subscripts($codes, 1) AS i),
+national AS (
+    SELECT series.i, n.time_period, n.obs_value, n.obs_status
+    FROM marts.indicators n JOIN series USING (indicator_code, size_class)
+    WHERE n.ref_area = 'ID' AND n.breakdown = '_T'
+),
+months AS (SELECT DISTINCT time_period FROM national ORDER BY time_period DESC LIMIT 12)
+SELECT time_period, list(struct_pack(i, obs_value, obs_status)) FILTER (i IS NOT NULL)
+FROM months LEFT JOIN national USING (time_period)
+GROUP BY time_period ORDER BY time_period
 """
 
 # The indicators the two headline tables show, whose origin the headline states.
@@ -70,21 +77,28 @@ SELECT program_name, registrations, capacity, oversubscription_pct, completion_r
 FROM marts.training_uptake ORDER BY start_date
 """
 
+# Why a headline value is n/a: its SDMX status (the label from marts.code_labels), or no observation.
+NO_OBSERVATION = "-"
+WHY_MISSING = {
+    "L": "a file the month needs has not landed (`make audit`, marts.feed_completeness)",
+    "M": "e.g. a growth rate against a zero base, or across a break in the series",
+    NO_OBSERVATION: "no observation for the month: the series' feed has landed no file for it yet",
+}
 
-def _fmt(value: float | None, spec: str) -> str:
-    return "n/a" if value is None else format(value, spec)
+
+def _fmt(value: float | None, spec: str, status: str | None = None) -> str:
+    return f"n/a ({status or NO_OBSERVATION})" if value is None else format(value, spec)
 
 
-def headline_report(published_db: Path, year: str | None = None) -> str:
+def headline_report(published_db: Path) -> str:
     con = duckdb.connect(str(published_db), read_only=True)
     try:
-        if year is None:
-            year = con.execute("SELECT max(left(time_period, 4)) FROM marts.indicators WHERE indicator_code = 'ONLINE_SALES'").fetchall()[0][0]
         base = con.execute(
             "SELECT max(time_period) FROM marts.indicators WHERE indicator_code = 'ONLINE_SALES_GROWTH_VS_BASE' AND obs_value = 0 "
             "AND ref_area = 'ID' AND size_class = '_T' AND breakdown = '_T'"
         ).fetchall()[0][0]
-        rows = con.execute(HEADLINE_SQL, [year]).fetchall()
+        rows = con.execute(HEADLINE_SQL, {"codes": [c for c, _ in HEADLINE_SERIES], "classes": [k for _, k in HEADLINE_SERIES]}).fetchall()
+        status_labels = dict(con.execute("SELECT code, label FROM marts.code_labels WHERE code_list = 'OBS_STATUS'").fetchall())
         training = con.execute(TRAINING_SQL).fetchall()
         run_id, published_at, release_id = con.execute("SELECT run_id, published_at, release_id FROM meta.publication").fetchall()[0]
         last_release = latest_release_revisions(con)
@@ -94,17 +108,25 @@ def headline_report(published_db: Path, year: str | None = None) -> str:
         reconciled = reconciliation(con)
     finally:
         con.close()
+    months = f"{rows[0][0]} to {rows[-1][0]}" if rows else "no month yet"
     lines = [
-        f"Headline indicators, Indonesia, {year} (published {published_at:%Y-%m-%d %H:%M} UTC, run {run_id[:8]}, release {release_id})",
+        f"Headline indicators, Indonesia, the latest {len(rows)} months: {months} (published {published_at:%Y-%m-%d %H:%M} UTC, run {run_id[:8]}, release {release_id})",
         *captions(catalog, HEADLINE_INDICATORS),
-        f"{'month':<8} {'online sales':>14} {'MoM':>9} {'vs ' + (base or 'base'):>11} {'onboarded':>10} {'onboarded':>10}",
-        f"{'':<8} {'(IDR bn)':>14} {'(%)':>9} {'(%)':>11} {'ultra-mikro %':>10} {'all UMKM %':>10}",
+        f"{'month':<8} {'online sales':>14} {'MoM':>9} {'vs ' + (base or 'base'):>11} {'onboarded':>13} {'onboarded':>10}",
+        f"{'':<8} {'(IDR bn)':>14} {'(%)':>9} {'(%)':>11} {'Ultra-micro %':>13} {'all UMKM %':>10}",
     ]
-    for period, sales, mom, vs_base, rate_um, rate_all in rows:
-        lines.append(
-            f"{period:<8} {_fmt(sales, ',.2f'):>14} {_fmt(mom, '+.1f'):>9} {_fmt(vs_base, '+.1f'):>11} "
-            f"{_fmt(rate_um, '.2f'):>13} {_fmt(rate_all, '.2f'):>10}"
-        )
+    missing = set()
+    formats = (",.2f", "+.1f", "+.1f", ".2f", ".2f")
+    widths = (14, 9, 11, 13, 10)
+    for period, series in rows:
+        observed = {x["i"]: (x["obs_value"], x["obs_status"]) for x in series}
+        cells = [observed.get(i, (None, None)) for i in range(1, len(HEADLINE_SERIES) + 1)]
+        cells[0] = (None if cells[0][0] is None else cells[0][0] / 1e9, cells[0][1])  # IDR bn
+        missing |= {status or NO_OBSERVATION for value, status in cells if value is None}
+        lines.append(f"{period:<8} " + " ".join(f"{_fmt(value, spec, status):>{width}}" for (value, status), spec, width in zip(cells, formats, widths, strict=True)))
+    for status in sorted(missing):
+        label = status_labels.get(status, "")
+        lines.append(f"  n/a ({status}): {label + ': ' if label else ''}{WHY_MISSING.get(status, '')}")
     lines += ["", f"{'training programme':<40} {'registrations':>13} {'capacity':>9} {'oversubscr. %':>14} {'completion %':>13}"]
     for name, registrations, capacity, oversubscription, completion in training:
         lines.append(f"{printable(name):<40} {registrations:>13,} {capacity:>9,} {_fmt(oversubscription, '.1f'):>14} {_fmt(completion, '.1f'):>13}")
@@ -170,6 +192,9 @@ def failure_cause(error, warehouse_dir: Path) -> tuple[str, str | None]:
         ("JAVA_GATEWAY_EXITED|JAVA_HOME is not set|java: not found|Unable to locate a Java Runtime",
          "DEI_ENGINE=spark needs Java 17 for Spark: `make run` installs Debian's openjdk-17-jre-headless when `java` is "
          "missing (or set JAVA_HOME), then `make run` again; unset DEI_ENGINE to run on DuckDB."),
+        ("No module named '(pyspark|dbt.adapters.spark|dagster_postgres|psycopg2)",
+         "this setting needs an optional part of the install (Spark for DEI_ENGINE=spark, PostgreSQL for "
+         "DEI_DAGSTER_STORAGE=postgres): `make run` with the setting installs it, then runs."),
         ("Unable to instantiate org.apache.hadoop.hive.ql.metadata.SessionHiveMetaStoreClient",
          "Spark could not open its catalog (metastore_db in DEI_LAKE_DIR), most often because another process (a run, "
          "a notebook) has it open: one process owns it at a time. Let that process finish or stop it, then `make run` again."),
@@ -356,11 +381,13 @@ def run(confirmed: list[str] | None = None) -> int:
     print("Loading Dagster and dbt ...", flush=True)
     import dagster as dg
 
-    from orchestration import progress
+    from orchestration import launch, progress
     from orchestration.definitions import defs
     from orchestration.defs.partitions import all_months_tags
     from orchestration.defs.raw import CONFIRM_TAG
     from orchestration.defs.resources import WarehouseLocked
+
+    published_key = dg.AssetKey(["published", "indicators_db"])
 
     if sys.stdout.isatty():
         progress.show = progress_bar
@@ -374,10 +401,11 @@ def run(confirmed: list[str] | None = None) -> int:
         print(f"Materializing every asset (Dagster instance: {instance.root_directory}; its log: {log})", flush=True)
         instance.add_event_listener(run_id, StepProgress())
         with stderr_to(log):
-            result = defs.resolve_job_def("indicators_job").execute_in_process(
-                instance=instance,
-                run_id=run_id,
-                raise_on_error=False,
+            # A run of the job in its code location (the UI lists it under the job), executed here.
+            result = launch.execute(
+                instance,
+                "indicators_job",
+                run_id,
                 # Every landed month in one run (a single-run backfill of the monthly partitions).
                 tags={
                     **all_months_tags(warehouse.sources_path), "dei/cli": "run", "dei/pid": str(os.getpid()),
@@ -400,6 +428,15 @@ def run(confirmed: list[str] | None = None) -> int:
         print("\n".join(notes), flush=True)
     if not result.success:
         print("\n" + "\n".join(failure_report(result, warehouse)), file=sys.stderr)
+        return NOT_PUBLISHED
+    if not any(e.is_step_materialization and e.asset_key == published_key for e in result.all_events):
+        # Not recorded as done: the next `make run` loads the landed files again and says so again.
+        print(
+            f"\nNOTHING NEW PUBLISHED by run {result.run_id}: every file that landed or changed since the last run was "
+            f"rejected (listed above) and nothing else changed, so {warehouse.published_db} was left as it was. "
+            "Correct or remove the rejected files (`make audit` shows why each was rejected), then `make run` again.",
+            file=sys.stderr,
+        )
         return NOT_PUBLISHED
     with warehouse.connect() as con:
         record_run(con, result.run_id, fingerprint)
@@ -427,14 +464,22 @@ def move_aside(working_db: Path) -> list[tuple[Path, Path]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, epilog=EXIT_STATUS, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["run", "rebuild", "report"])
+    parser.add_argument("command", choices=["run", "rebuild", "report", "audit"])
     parser.add_argument(
         "--confirm", action="append", default=[], metavar="SOURCE_FILE",
         help="make the held-back change to this landed file (as the summary names it, e.g. sales/2020-07/pasar_a.csv): "
         "load its resend with far fewer rows, or remove the rows of a file gone under a symbolic link; repeatable",
     )
+    parser.add_argument("--run-id", help="audit: the run whose loads to show (default: the last run that loaded)")
+    parser.add_argument("--limit", type=int, default=20, help="audit: quarantined rows shown per feed")
     args = parser.parse_args()
     from orchestration import settings
+
+    if args.command == "audit":
+        from orchestration.audit_report import audit_report
+
+        print("\n".join(audit_report(settings.warehouse_dir() / settings.WORKING_DB_NAME, args.run_id, args.limit)))
+        return
 
     if args.command == "rebuild":
         working_db = settings.warehouse_dir() / settings.WORKING_DB_NAME

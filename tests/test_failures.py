@@ -153,10 +153,14 @@ STEP_ERROR = 'dagster._core.errors.DagsterExecutionStepExecutionError: Error occ
          "pyspark.errors.exceptions.captured.AnalysisException: org.apache.hadoop.hive.ql.metadata.HiveException: "
          "java.lang.RuntimeException: Unable to instantiate org.apache.hadoop.hive.ql.metadata.SessionHiveMetaStoreClient",
          "another process (a run, a notebook) has it open"),
+        # DEI_ENGINE=spark in an install without the spark extra.
+        (error(STEP_ERROR, error("ModuleNotFoundError: No module named 'pyspark'\n")),
+         "ModuleNotFoundError: No module named 'pyspark'",
+         "`make run` with the setting installs it"),
         (error(STEP_ERROR, error("_duckdb.BinderException: Binder Error: Referenced column \"x\" not found\n")),
          '_duckdb.BinderException: Binder Error: Referenced column "x" not found', None),
     ],
-    ids=["enospc-os", "enospc-duckdb", "erofs", "eacces", "checksum-in-dbt", "not-duckdb", "foreign-wal", "lock", "no-java", "catalog-in-use", "unknown"],
+    ids=["enospc-os", "enospc-duckdb", "erofs", "eacces", "checksum-in-dbt", "not-duckdb", "foreign-wal", "lock", "no-java", "catalog-in-use", "no-spark-extra", "unknown"],
 )
 def test_failure_cause_is_the_os_or_duckdb_message_with_what_to_do(failure, cause, advice):
     """Read-only and unwritable warehouse dirs are covered here only: the tests run as root, which

@@ -1,13 +1,16 @@
 """The published database and exports: atomic under readers and kills, readable by the BI tools people have."""
 
+import ast
 import csv
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -118,7 +121,7 @@ def test_published_file_opens_in_duckdb_1_4(sample_run):
     assert out[0].startswith("1.4.") and float(out[1]) == 480.0 and float(out[2]) == 60.51
 
 
-# The connection recipes of the README, as written there.
+# The connection recipes of docs/bi-tools.md, as written there.
 
 def test_recipe_duckdb_cli_read_only(sample_run):
     _, warehouse = sample_run
@@ -136,6 +139,14 @@ def test_recipe_python_read_only(sample_run):
     with pytest.raises(duckdb.Error):
         con.execute("CREATE TABLE marts.x AS SELECT 1")
     con.close()
+    # The recipe as docs/bi-tools.md writes it gives one series: one row per month, none twice.
+    recipe = textwrap.dedent(re.search(r"- Python:\n  ```python\n(.*?)\n  ```", (REPO_ROOT / "docs" / "bi-tools.md").read_text(), re.S).group(1))
+    module = ast.parse(recipe.replace("warehouse/indicators.duckdb", str(warehouse.published_db)))
+    scope: dict = {}
+    exec(compile(ast.Module(body=module.body[:-1], type_ignores=[]), "recipe", "exec"), scope)
+    rows = eval(compile(ast.Expression(body=module.body[-1].value), "recipe", "eval"), scope).fetchall()
+    assert len(rows) == 24 and len({period for period, *_ in rows}) == 24 and rows[0][0] == "2019-01"
+    scope["con"].close()
 
 
 SQLALCHEMY_RECIPE = """

@@ -7,7 +7,9 @@ import shutil
 import subprocess
 import sys
 
+import dagster as dg
 import pytest
+from dagster._core.storage.tags import REPOSITORY_LABEL_TAG
 
 from orchestration import settings
 from tests.conftest import SAMPLE_SOURCES
@@ -56,6 +58,20 @@ def test_make_run_shows_its_steps_then_every_warning(tmp_path):
     (log,) = re.findall(r"its log: (\S+\.log)\)", out)
     assert log.startswith(str(home)) and "STEP_START" in open(log).read()
 
+    # The run belongs to its job in the workspace's code location, as one launched from the UI: the
+    # job's Runs tab, the timeline and the asset pages find it by this origin and its label tag.
+    (run_id,) = re.findall(r"^Run (\S+) succeeded in", out, re.M)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        stored = instance.get_run_by_id(run_id)
+        origin = stored.remote_job_origin
+        assert (stored.job_name, origin.job_name) == ("indicators_job", "indicators_job")
+        assert (origin.repository_origin.code_location_origin.location_name, origin.repository_origin.repository_name) == ("indicators", "__repository__")
+        assert origin.repository_origin.code_location_origin.loadable_target_origin.module_name == "orchestration.definitions"
+        assert stored.job_code_origin is not None
+        by_job = instance.get_runs(dg.RunsFilter(job_name="indicators_job", tags={REPOSITORY_LABEL_TAG: "__repository__@indicators"}))
+        assert [r.run_id for r in by_job] == [run_id]
+        materialization = instance.get_latest_materialization_event(dg.AssetKey(["marts", "onboarding_rate"]))
+        assert materialization.run_id == run_id
 
 def cli_run(tmp_path, sources):
     home = tmp_path / "dagster_home"

@@ -182,3 +182,24 @@ def test_a_first_run_shows_every_asset_materialized_and_no_failed_check(ui, page
         if page.get_by_text("Succeeded", exact=True).count() != len(checks):
             not_succeeded[key.to_user_string()] = page.locator("body").inner_text()[:2000]
     assert not_succeeded == {}
+
+
+def test_the_job_and_the_timeline_list_the_run_and_an_indicator_shows_only_its_feeds(ui, page):
+    # `make run`'s run belongs to indicators_job in the code location, as one launched from the UI.
+    page.goto(f"{ui}/locations/indicators/jobs/indicators_job/runs")
+    _skip_community_dialog(page)
+    page.get_by_text("Success", exact=True).first.wait_for()
+    page.screenshot(path=str(SHOTS / "job_runs.png"))
+    assert page.get_by_text("No runs found").count() == 0
+    page.goto(f"{ui}/overview/activity/timeline")
+    page.get_by_text("indicators_job").first.wait_for()
+    page.screenshot(path=str(SHOTS / "timeline.png"))
+    # The upstream of an indicator's mart: its feeds (and the onboarding feed's part of the load audit), no other.
+    page.goto(f"{ui}/assets/marts/onboarding_rate?view=lineage&lineageScope=upstream&lineageDepth=20")
+    nodes = page.locator("[class*='AssetNode_assetName']")
+    nodes.filter(has_text="population").first.wait_for()
+    page.wait_for_timeout(2000)
+    page.screenshot(path=str(SHOTS / "onboarding_rate_upstream.png"))
+    names = set(nodes.all_inner_texts())
+    assert {"onboarding", "population", "provinces", "onboarding_files", "onboarding_rate"} <= names, names
+    assert not names & {"sales", "claims", "gdp", "training_programs", "training_registrations", "platforms", "sales_files", "loaded_files"}, names

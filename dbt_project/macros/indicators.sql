@@ -27,7 +27,7 @@
 {#
   Every row of `months` (a relation with one row per month) for every
   (ref_area, size_class) series of `series`: a month without data becomes a row, so comparisons
-  across months hold. The months are the feed's expected months (int_landing__expected_inputs).
+  across months hold. The months are the feed's expected months (int_landing__<feed>_inputs).
 #}
 {% macro level_month_spine(months, series) -%}
     select months.*, series.ref_area, series.size_class

@@ -1,6 +1,9 @@
 """The published database: the marts BI tools read, replaced atomically after a good run."""
 
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import dagster as dg
 import duckdb
 
@@ -12,14 +15,16 @@ from orchestration.defs.raw import OWNER
 from orchestration.defs.resources import WarehouseResource
 from orchestration.exports import export
 from orchestration.provenance import synthetic_note
-from orchestration.publish import PUBLISHED_STORAGE_VERSION, publish
+from orchestration.publish import PUBLISHED_STORAGE_VERSION, code_version, publish
 from orchestration.releases import claims, formatted, latest_release_revisions, not_consistent
+from orchestration.sql import sql_literal
 
 
-def published_asset(name: str, deps: list, kinds: set[str], description: str, pool: str | None = None):
+def published_asset(name: str, deps: list, kinds: set[str], description: str, pool: str | None = None, output_required: bool = True):
     """An asset of the `published` layer: what BI tools and people read."""
     return dg.asset(
         pool=pool,
+        output_required=output_required,
         key=["published", name],
         group_name="published",
         deps=deps,
@@ -35,6 +40,7 @@ def published_asset(name: str, deps: list, kinds: set[str], description: str, po
     deps=[*models_in_layer("marts"), *models_in_layer(RELEASES)],
     kinds={"duckdb"},
     pool=WAREHOUSE_POOL,  # reads the working database
+    output_required=False,  # not written when the run has nothing new (then neither are the exports and report)
     description=(
         "The database BI tools read ($DEI_WAREHOUSE_DIR/indicators.duckdb): every mart, their "
         "column comments, the release history (meta.releases, marts.indicator_vintages and the table macros "
@@ -43,10 +49,13 @@ def published_asset(name: str, deps: list, kinds: set[str], description: str, po
         f"{PUBLISHED_STORAGE_VERSION} (readable by DuckDB 1.1 and later) and renamed over the old one."
     ),
 )
-def indicators_db(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def indicators_db(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> Iterator[dg.MaterializeResult]:
     with warehouse.connect(read_only=True) as con:
+        if (why := nothing_new(con, warehouse.published_db, context.run.run_id)) is not None:
+            context.log.warning(f"not published: {why}")
+            return
         publication = publish(con, warehouse.published_db, context.run.run_id, warehouse.history_db)
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(publication.path)),
             "tables": dg.MetadataValue.json(publication.tables),
@@ -54,6 +63,37 @@ def indicators_db(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
             "storage_version": PUBLISHED_STORAGE_VERSION,
         }
     )
+
+
+def nothing_new(con: duckdb.DuckDBPyConnection, published_db: Path, run_id: str) -> str | None:
+    """Why this run has nothing new to publish, or None: it loaded and removed no file but rejected
+    some (every file that landed or changed was rejected), and the published database already
+    holds the same landed files, the same release and the same code."""
+    statuses = {status for (status,) in con.execute("SELECT DISTINCT status FROM audit.file_loads WHERE run_id = ?", [run_id]).fetchall()}
+    if "rejected" not in statuses or statuses & {"loaded", "removed"} or not published_db.exists():
+        return None
+    try:
+        con.execute(f"ATTACH {sql_literal(str(published_db))} AS last_published (READ_ONLY)")
+    except duckdb.Error:
+        return None  # a published database that cannot be opened is replaced
+    try:
+        same = con.execute(
+            """
+            SELECT (SELECT list((feed, source_file, sha256) ORDER BY feed, source_file) FROM audit.loaded_files)
+                       IS NOT DISTINCT FROM (SELECT list((feed, source_file, sha256) ORDER BY feed, source_file) FROM last_published.meta.source_files)
+               AND (SELECT release_id FROM last_published.meta.publication) IS NOT DISTINCT FROM (SELECT greatest(max(release_from), max(release_to)) FROM marts.indicator_vintages)
+               AND (SELECT code_version FROM last_published.meta.publication) = ?
+            """,
+            [code_version()],
+        ).fetchall()[0][0]
+        published_by = con.execute("SELECT run_id FROM last_published.meta.publication").fetchall()[0][0]
+    except duckdb.CatalogException:
+        return None  # one without these tables (an older layout) is replaced
+    finally:
+        con.execute("DETACH last_published")
+    if not same:
+        return None
+    return f"every file that landed or changed was rejected and nothing else changed: {published_db.name} stays run {published_by}'s publication"
 
 
 @published_asset(

@@ -37,6 +37,11 @@ def published_totals_key(feed: FeedContract) -> dg.AssetKey | None:
     return dg.AssetKey(["raw", feed.layout["totals_table"]]) if feed.is_table and not feed.checks_totals else None
 
 
+def feed_audit_key(feed: FeedContract) -> dg.AssetKey:
+    """A monthly feed's part of the load audit, which its completeness is judged on."""
+    return dg.AssetKey(["audit", f"{feed.name}_files"])
+
+
 def _column_schema(feed: FeedContract) -> dg.TableSchema:
     return dg.TableSchema(columns=[dg.TableColumn(c.name, c.type, description=c.description) for c in feed.raw_columns])
 
@@ -117,8 +122,11 @@ def build_raw_asset(feed: FeedContract) -> dg.AssetsDefinition:
                 months = land(con, feed, load)
                 metadata["lake_table"] = f"spark: {feed.raw_table} ({table_dir(settings.lake_dir(), *feed.raw_table.split('.'))})"
                 metadata["lake_partitions_written"] = ", ".join(months) or "none (unchanged)"
-            # The load rewrote the audit's view: recorded, so the UI never shows it as missing.
+            # The load rewrote the audit's view too (the whole and the feed's part): recorded, so
+            # the UI never shows them as missing and what is built on them is stale until rebuilt.
             yield dg.AssetMaterialization(asset_key=LOAD_AUDIT, description=f"written by the load of the {feed.name} feed")
+            if is_monthly(feed):
+                yield dg.AssetMaterialization(asset_key=feed_audit_key(feed), description=f"written by the load of the {feed.name} feed")
             over, under = quarantine_shares(con, feed.name, warehouse.max_quarantined_share)
             for warning in under:
                 context.log.warning(printable(warning))
@@ -251,17 +259,37 @@ raw_assets = [build_raw_asset(feed) for feed in load_contracts().feeds.values()]
 
 # The load audit's view of what is loaded now, written by every raw asset as a side effect of its
 # load: shown in the lineage, never materialized on its own, so a failed load blocks only what is
-# built from its feed's rows.
+# built from its feed's rows. The releases read all of it; completeness reads each monthly feed's
+# part, an asset of its own downstream of that feed alone, so an indicator's lineage names the
+# feeds its numbers come from, not every feed loaded.
 load_audit = dg.AssetSpec(
     key=LOAD_AUDIT,
     group_name="raw",
     description=(
         "audit.loaded_files in the working database: every landed file whose rows are loaded now, with its "
         "SHA-256, row counts and the fields its path names (month, platform). Written by the raw assets as "
-        "they load; completeness (marts.feed_completeness) is judged on it."
+        "they load; each release lists the files it was built from."
     ),
     deps=[raw_key(feed) for feed in load_contracts().feeds.values()],
     kinds={"duckdb"},
     owners=[OWNER],
     metadata={"dagster/table_name": "working.audit.loaded_files"},
 )
+
+feed_audits = [
+    dg.AssetSpec(
+        key=feed_audit_key(feed),
+        group_name="raw",
+        description=(
+            f"The {feed.name} feed's rows of audit.loaded_files (feed = '{feed.name}'): its landed files whose rows "
+            f"are loaded now, with the month{' and platform' if '(?P<platform>' in feed.path_pattern else ''} their paths name. "
+            f"Written by raw/{feed.name} as it loads; the feed's completeness (marts.feed_completeness) is judged on it."
+        ),
+        deps=[raw_key(feed)],
+        kinds={"duckdb"},
+        owners=[OWNER],
+        metadata={"dagster/table_name": "working.audit.loaded_files"},
+    )
+    for feed in load_contracts().feeds.values()
+    if is_monthly(feed)
+]

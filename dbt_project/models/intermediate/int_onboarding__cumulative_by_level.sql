@@ -30,8 +30,7 @@ onboarding_months as (
         input_month as onboarded_month,
         has_landed,
         bool_and(has_landed) over (order by input_month) as is_complete_to_date
-    from {{ ref('int_landing__expected_inputs') }}
-    where feed = 'onboarding'
+    from {{ ref('int_landing__onboarding_inputs') }}
 
 ),
 

@@ -1,4 +1,16 @@
-with inputs as (select * from {{ ref('int_landing__expected_inputs') }})
+with
+
+sales_inputs as (select * from {{ ref('int_landing__sales_inputs') }}),
+
+onboarding_inputs as (select * from {{ ref('int_landing__onboarding_inputs') }}),
+
+inputs as (
+
+    select * from sales_inputs
+    union all
+    select * from onboarding_inputs
+
+)
 
 select
     feed,

@@ -10,7 +10,7 @@ sales_growth as (select * from {{ ref('sales_growth') }}),
 
 online_sales_monthly as (select * from {{ ref('online_sales_monthly') }}),
 
-sales_inputs as (select * from {{ ref('int_landing__expected_inputs') }} where feed = 'sales'),
+sales_inputs as (select * from {{ ref('int_landing__sales_inputs') }}),
 
 onboarding_rate as (select * from {{ ref('onboarding_rate') }}),
 

@@ -4,7 +4,7 @@ with
 
 sparse as (select * from {{ ref('int_sales__monthly_by_level') }}),
 
-inputs as (select * from {{ ref('int_landing__expected_inputs') }}),
+inputs as (select * from {{ ref('int_landing__sales_inputs') }}),
 
 -- A month is complete when every platform expected in it has landed its file.
 sales_months as (
@@ -13,7 +13,6 @@ sales_months as (
         input_month as sale_month,
         coalesce(bool_and(has_landed) filter (where is_expected), true) as is_complete
     from inputs
-    where feed = 'sales'
     group by input_month
 
 ),
