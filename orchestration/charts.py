@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import logging
 import textwrap
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -18,7 +19,9 @@ import duckdb
 
 from orchestration.atomic import replacing
 from orchestration.provenance import Provenance, captions, catalog_provenance
-from orchestration.text import markdown_text
+from orchestration.text import markdown_text, printable
+
+log = logging.getLogger(__name__)
 
 # A run shows the same data in the marts' metadata and in the report: each chart is drawn once.
 drawn_once = lru_cache(maxsize=2)
@@ -248,8 +251,14 @@ def headline_charts(con: duckdb.DuckDBPyConnection) -> list[Chart]:
     """The charts of the sample's headline indicators, then those of the published tables that
     have rows, each captioned with the origin and source of its figures."""
     catalog = catalog_provenance(con)
-    charts = [sales_chart(con, catalog), onboarding_by_size_chart(con, catalog), top_provinces_chart(con, catalog), training_chart(con, catalog)]
-    return charts + [chart for chart in (retail_sales_chart(con, catalog), internet_access_chart(con, catalog)) if chart]
+    charts = []
+    for draw in (sales_chart, onboarding_by_size_chart, top_provinces_chart, training_chart, retail_sales_chart, internet_access_chart):
+        # A chart never blocks the data it shows: one that cannot be drawn is left out, and said.
+        try:
+            charts.append(draw(con, catalog))
+        except Exception as error:  # noqa: BLE001 (whatever a plotting library raises)
+            log.warning("chart %s not drawn: %s", draw.__name__, printable(str(error)))
+    return [chart for chart in charts if chart]
 
 
 @dataclass(frozen=True)

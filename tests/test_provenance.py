@@ -201,3 +201,17 @@ def test_the_sample_report_says_first_and_under_every_chart_that_its_figures_are
     assert re.search(rf'<p class="note"><strong>{synthetic} of the {total} indicators published here are a synthetic sample: ', page)
     captions = re.findall(r"<figcaption>(.*?)</figcaption>", page)
     assert [c.split("). ", 1)[1] for c in captions[:4]] == [f"Origin: Synthetic sample, not official statistics. Source: {SYNTHETIC_SOURCE}"] * 4
+
+
+def test_a_chart_that_cannot_be_drawn_is_left_out_and_said_never_blocking_the_data(marts, monkeypatch, caplog):
+    add_published_tables(marts)
+
+    def unparsable(con, catalog):
+        raise ValueError(r"$\frac{Rp}$: missing argument")  # what matplotlib said of a name read as maths
+
+    monkeypatch.setattr(charts, "retail_sales_chart", unparsable)
+    with caplog.at_level("WARNING", logger="orchestration.charts"):
+        drawn = charts.headline_charts(marts)
+
+    assert [chart.name for chart in drawn if chart.name.startswith(("retail", "internet"))] == ["internet_access_by_province"]
+    assert r"chart unparsable not drawn: $\frac{Rp}$: missing argument" in caplog.text
