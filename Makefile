@@ -136,7 +136,7 @@ $(DAGSTER_HOME)/dagster.yaml: $(if $(REPO_INSTANCE),$(INSTANCE_YAML))
 
 # A local PostgreSQL for the instance, on 127.0.0.1 only, password-only (scram-sha-256; the generated
 # password in a 0600 file the printed URL names), its data under .cache/postgres (as root, under the
-# postgres user's home: see DEI_POSTGRES_DIR in the README); Debian's
+# postgres user's home: see DEI_POSTGRES_DIR in docs/operations.md); Debian's
 # server is installed when missing, as the browser is.
 POSTGRES_PORT ?= 5433
 

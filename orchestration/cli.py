@@ -24,7 +24,7 @@ from orchestration.reconciliation import reconciliation
 from orchestration.releases import claims, claims_table, latest_release_revisions
 from orchestration.text import printable
 
-# The exit status of `run` and `rebuild`, for a scheduler to act on (README, "Exit status").
+# The exit status of `run` and `rebuild`, for a scheduler to act on (docs/operations.md, "Exit status").
 PUBLISHED = 0  # published; every landed file loaded, or unchanged since it was
 NOT_PUBLISHED = 1  # nothing published (a step, a blocking check or a settings file failed): the published database is as it was
 PUBLISHED_WITH_REJECTED = 3  # published, but at least one landed file was rejected or held back: its rows are not in it

@@ -24,6 +24,7 @@ import yaml
 
 from orchestration import settings
 from orchestration.provenance import captions, catalog_provenance, synthetic_note
+from orchestration.sql import quoted, sql_literal
 from orchestration.text import markdown_text
 
 DASHBOARD_DIR = settings.REPO_ROOT / "dashboard"
@@ -94,6 +95,28 @@ def chart_indicators(params: dict) -> list[str]:
     return []
 
 
+# The SQL of the filter operators the committed charts use (their subjects and comparators are the
+# bundle's, never the data's).
+FILTER_SQL = {
+    "==": lambda column, value: f"{column} = {sql_literal(value)}",
+    "!=": lambda column, value: f"{column} <> {sql_literal(value)}",
+    "IN": lambda column, value: f"{column} IN ({', '.join(sql_literal(v) for v in value)})",
+    "IS TRUE": lambda column, value: f"{column} IS TRUE",
+}
+
+
+def map_title(con: duckdb.DuckDBPyConnection, chart: dict) -> str:
+    """A map's title with the period it shows and the ends of its colour scale: Superset's map of a
+    country draws no legend, and "latest month" does not say which."""
+    params = chart["params"]
+    where = " AND ".join(FILTER_SQL[f["operator"]](quoted(f["subject"]), f.get("comparator")) for f in params["adhoc_filters"])
+    period, low, high = con.execute(f"SELECT max(time_period), min(obs_value), max(obs_value) FROM marts.indicators_labelled WHERE {where}").fetchone()
+    if period is None:
+        return chart["slice_name"]
+    spec = params["number_format"]  # a d3 format that Python's format() reads alike (',.1f')
+    return f"{chart['slice_name'].format(period=period)}: from {low:{spec}} (lightest) to {high:{spec}} (darkest)"
+
+
 def _markdown(component_id: str, row_id: str, width: int, text: str) -> dict:
     return {"type": "MARKDOWN", "id": component_id, "children": [], "parents": ["ROOT_ID", "GRID_ID", row_id],
             "meta": {"width": width, "height": 10, "code": text}}  # fmt: skip
@@ -142,9 +165,11 @@ def bundle(published_db: Path) -> dict[str, str]:
         catalog = catalog_provenance(con)
         with_rows = {code for (code,) in con.execute("SELECT DISTINCT indicator_code FROM marts.indicators").fetchall()}
         note = synthetic_note(con)
+        texts = {path.relative_to(BUNDLE_DIR).as_posix(): path.read_text(encoding="utf-8") for path in sorted(BUNDLE_DIR.rglob("*.yaml"))}
+        titles = {rel: map_title(con, chart) for rel, text in texts.items() if rel.startswith("charts/")
+                  if (chart := yaml.safe_load(text))["viz_type"] == "country_map" and chart_indicators(chart["params"])[0] in with_rows}
     finally:
         con.close()
-    texts = {path.relative_to(BUNDLE_DIR).as_posix(): path.read_text(encoding="utf-8") for path in sorted(BUNDLE_DIR.rglob("*.yaml"))}
     contents, chart_captions = {}, {}
     for rel, text in texts.items():
         if rel.startswith("databases/"):
@@ -155,6 +180,7 @@ def bundle(published_db: Path) -> dict[str, str]:
             if not codes:
                 continue
             chart_captions[chart["uuid"]] = " ".join(captions(catalog, codes))
+            chart["slice_name"] = titles.get(rel, chart["slice_name"])
             chart["query_context"] = json.dumps(query_context(chart["params"]))
             text = yaml.safe_dump(chart, sort_keys=False, allow_unicode=True)
         contents[rel] = text

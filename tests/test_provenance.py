@@ -90,6 +90,12 @@ def marts(tmp_path) -> duckdb.DuckDBPyConnection:
     )
     con.execute("CREATE TABLE marts.code_labels AS SELECT * FROM read_csv(?, all_varchar = true)", [str(DBT_PROJECT_DIR / "seeds" / "code_labels_seed.csv")])
     con.execute("CREATE TABLE marts.provinces AS SELECT * FROM read_csv(?, all_varchar = true)", [str(SAMPLE_SOURCES / "reference" / "provinces.csv")])
+    # The dashboard's dataset, as far as a map's title reads it (its period and the ends of its scale).
+    con.execute(
+        "CREATE VIEW marts.indicators_labelled AS SELECT i.*, p.iso_3166_2 AS ref_area_iso_code, "
+        "i.period_start = max(i.period_start) OVER (PARTITION BY i.indicator_code) AS is_latest_period "
+        "FROM marts.indicators i LEFT JOIN marts.provinces p ON p.bps_code = i.ref_area"
+    )
     yield con
     con.close()
 
