@@ -42,7 +42,7 @@ def test_make_audit_prints_the_last_runs_loads_and_quarantined_rows(tmp_path):
     assert "  sales                    sales/2020-06/pasar_a__corrupt.csv.gz            rejected         0        0        0  " + (
         "sales/2020-06/pasar_a__corrupt.csv.gz: cannot be read as gzip"
     ) in "\n".join(out)
-    assert out[-2:] == ["  unchanged since their last load: sales 11", "No row was quarantined in this run."]
+    assert out[-2:] == ["  unchanged since their last load: sales 13", "No row was quarantined in this run."]
 
     out = subprocess.run(
         [".venv/bin/python", "-m", "orchestration.cli", "audit", "--run-id", "run-1", "--limit", "2"],
@@ -65,7 +65,7 @@ def test_the_run_summary_names_make_audit_after_a_rejected_file_or_a_quarantined
     from orchestration.audit import RunSummary
 
     summary = RunSummary(
-        loaded=1, unchanged=0, rejected=["x.csv: the file is empty"], removed=0, rows_loaded=0, rows_quarantined=0, quarantined_by_feed={}, not_collected=None
+        loaded=1, unchanged=0, rejected=["x.csv: the file is empty"], held=[], removed=0, rows_loaded=0, rows_quarantined=0, quarantined_by_feed={}, not_collected=None
     )
     assert summary.lines("/w/working.duckdb")[-1] == "  every file, load and quarantined row of this run: `make audit` (reads /w/working.duckdb)"
     assert not any("duckdb -readonly" in line for line in summary.lines("/w/working.duckdb"))

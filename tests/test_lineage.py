@@ -3,8 +3,15 @@ lineage leads from an indicator back to the raw columns it is computed from."""
 
 import dagster as dg
 
-ALL_FEEDS = {"claims", "gdp", "onboarding", "platforms", "population", "provinces", "sales", "training_programs", "training_registrations"}
-INDICATOR_FEEDS = ALL_FEEDS - {"claims"}
+SAMPLE_FEEDS = {"claims", "gdp", "onboarding", "platforms", "population", "provinces", "sales", "training_programs", "training_registrations"}
+# The published tables: BPS's internet access, BI's retail sales index and BI's own growth, each with
+# the national line it publishes (a raw asset of its own), and the survey's code lists.
+INTERNET_ACCESS = {"raw/hh_internet_access", "raw/hh_internet_access_reported_totals"}
+RETAIL_INDEX = {"raw/retail_sales_index", "raw/retail_sales_index_reported_totals", "raw/retail_sales_index_city",
+                "raw/retail_sales_index_city_reported_totals", "raw/bi_cities", "raw/bi_retail_categories"}  # fmt: skip
+RETAIL_GROWTH_PUBLISHED = {"raw/retail_sales_growth", "raw/retail_sales_growth_reported_totals", "raw/retail_sales_growth_city",
+                           "raw/retail_sales_growth_city_reported_totals"}  # fmt: skip
+INDICATOR_INPUTS = {f"raw/{f}" for f in SAMPLE_FEEDS - {"claims"}} | INTERNET_ACCESS | RETAIL_INDEX | {"audit/sales_files", "audit/onboarding_files"}
 
 # The raw feeds (raw/<feed>) and the feeds' parts of the load audit upstream of each mart.
 UPSTREAM = {
@@ -15,12 +22,17 @@ UPSTREAM = {
     "feed_completeness": {"raw/sales", "raw/onboarding", "raw/platforms", "raw/provinces", "audit/sales_files", "audit/onboarding_files"},
     "platforms": {"raw/platforms"},
     "provinces": {"raw/provinces"},
-    "code_labels": set(),
+    "code_labels": {"raw/provinces", "raw/bi_cities", "raw/bi_retail_categories"},
     "indicator_catalog": set(),
-    "indicators": {f"raw/{f}" for f in INDICATOR_FEEDS} | {"audit/sales_files", "audit/onboarding_files"},
-    "indicators_labelled": {f"raw/{f}" for f in INDICATOR_FEEDS} | {"audit/sales_files", "audit/onboarding_files"},
+    "household_internet_access": INTERNET_ACCESS | {"raw/provinces"},
+    "retail_sales": RETAIL_INDEX | {"raw/provinces"},
+    # The warehouse's growth against BI's own: the index and the published growth, nothing else.
+    "source_reconciliation": RETAIL_INDEX | RETAIL_GROWTH_PUBLISHED | {"raw/provinces"},
+    "indicators": INDICATOR_INPUTS,
+    "indicators_labelled": INDICATOR_INPUTS,
     # The releases list every landed file (the whole audit) and check the claims.
-    "claims_check": {f"raw/{f}" for f in ALL_FEEDS} | {"audit/loaded_files", "audit/sales_files", "audit/onboarding_files"},
+    "claims_check": {f"raw/{f}" for f in SAMPLE_FEEDS} | INTERNET_ACCESS | RETAIL_INDEX
+    | {"raw/retail_sales_growth", "raw/retail_sales_growth_city", "audit/loaded_files", "audit/sales_files", "audit/onboarding_files"},
 }
 
 

@@ -277,7 +277,7 @@ def test_a_third_published_table_is_a_contract_entry(con, tmp_path):
         },
         "key": ["year", "province_code", "urban_rural"],
         "columns": [
-            {"name": "year", "type": "INTEGER", "description": "Year."},
+            {"name": "year", "type": "INTEGER", "description": "Year.", "rules": {"min": 2000, "max": 2100}},
             {"name": "province_code", "type": "VARCHAR", "description": "Province.", "rules": {"references": "provinces.bps_code", "valid_in_period": "year"}},
             {"name": "urban_rural", "type": "VARCHAR", "description": "Class.", "rules": {"accepted_values": "urban_rural"}},
             {"name": "pct", "type": "DOUBLE", "description": "%.", "rules": {"required": False, "min": 0, "max": 100}},

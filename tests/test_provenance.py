@@ -60,6 +60,7 @@ PUBLISHED_CATALOG = [
     ("HH_INTERNET_ACCESS", "published", BPS_SOURCE),
     ("RETAIL_SALES_INDEX", "published", BI_SOURCE),
     ("RETAIL_SALES_GROWTH_YOY", "published", BI_SOURCE),
+    ("RETAIL_SALES_GROWTH_MOM", "published", BI_SOURCE),  # replaced by no rows: the headline lists indicators with rows
 ]
 
 

@@ -46,7 +46,7 @@ def test_make_run_shows_its_steps_then_every_warning(tmp_path):
     assert summary.index("  WARN ") < summary.index("Headline indicators")
     # Under the headline's title, the origin of its figures: the sample's are synthetic, and it says so.
     assert re.search(
-        r"^Headline indicators, Indonesia, 2020 \(published .*\)\n"
+        r"^Headline indicators, Indonesia, the latest 12 months: 2020-01 to 2020-12 \(published .*\)\n"
         r"Origin: Synthetic sample, not official statistics\. Source: Synthetic sample \(orchestration/samplegen\.py\), "
         r"calibrated to a news report on UMKM going digital of 5 October 2020\nmonth ",
         summary, re.M,
@@ -98,7 +98,7 @@ def test_a_run_that_rejected_a_file_publishes_with_exit_status_3_and_says_so_aga
 
     # Before: exit status 0, as for a clean run.
     assert first.returncode == 3, first.stderr[-3000:]
-    assert "Landed files: 122 loaded, 0 unchanged, 1 rejected; 73,821 rows loaded, 0 quarantined." in first.stdout
+    assert "Landed files: 129 loaded, 0 unchanged, 1 rejected; 73,934 rows loaded, 0 quarantined." in first.stdout
     assert f"  {reason}" in first.stdout.splitlines()
     assert re.search(r"^Run \S+ published in [0-9.]+ s without the rows landed in 1 rejected and 0 held-back file\(s\) \(exit status 3\)", first.stdout, re.M)
     assert "2020-04           11.60    +141.7" in first.stdout  # the sample's April, the rejected part not in it
