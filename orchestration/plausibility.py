@@ -23,6 +23,8 @@ from typing import Any
 
 import duckdb
 
+from orchestration.text import markdown_text
+
 # On the sample, the largest own change of a headline series is 1.8 times the largest before it (the
 # ultra-micro series in March 2020, +146 % while the median province rose +67 %): 4 leaves room for
 # real data and still flags a month carried by a few rows (two merchant-days at the contract's
@@ -97,10 +99,12 @@ class Implausible:
     top_rows: list[dict[str, Any]]
 
     def describe(self) -> str:
+        # Shown as Markdown in the UI: a merchant id is the feed's text (any characters), so it is escaped;
+        # file names are held to the contract's path pattern.
         growth = "n/a" if self.growth_mom_pct is None else f"{self.growth_mom_pct:+,.1f} %"
         allowed = max(CHANGE_FACTOR * self.largest_before, MIN_OWN_CHANGE)
         rows = "; ".join(
-            f"{r['source_file']} {r['sale_date']} merchant {r['merchant_id']} gross_sales_idr {Decimal(r['gross_sales_idr']):,.2f} ({r['share']:.1%})"
+            f"{r['source_file']} {r['sale_date']} merchant {markdown_text(r['merchant_id'])} gross_sales_idr {Decimal(r['gross_sales_idr']):,.2f} ({r['share']:.1%})"
             for r in self.top_rows
         )
         return (
