@@ -87,12 +87,12 @@ def _skip_community_dialog(page) -> None:
 
 def test_lineage_shows_every_asset(ui, page, defs):
     # The graph draws only the nodes in view: a tall page keeps every node in it.
-    page.set_viewport_size({"width": 3000, "height": 6000})
+    page.set_viewport_size({"width": 3000, "height": 8000})
     page.goto(f"{ui}/asset-groups")
     _skip_community_dialog(page)
     page.get_by_text("Global asset lineage").first.wait_for()
     page.wait_for_timeout(3000)  # the graph lays out its (collapsed) groups
-    page.mouse.click(2600, 5800, button="right")  # the graph's context menu
+    page.mouse.click(2600, 7800, button="right")  # the graph's context menu
     page.get_by_text("Expand all groups").locator("visible=true").first.click()
     expected = [key.path[-1] for key in defs.resolve_all_asset_keys()]  # raw/ and marts/provinces share a name
     nodes = page.locator("[class*='AssetNode_assetName']")
