@@ -38,8 +38,10 @@ test-cluster: setup $(VENV)/.installed-dev java ## The Spark standalone cluster 
 # sqlfluff's dbt templater compiles every model; incremental models ask the database whether
 # they exist, so it compiles against an empty in-memory one, never the warehouse, and keeps its
 # parse state apart from the one runs start from.
-lint: setup $(VENV)/.installed-dev ## ruff on the Python, sqlfluff on the dbt models
+lint: setup $(VENV)/.installed-dev ## ruff on the Python, the import layers (pyproject.toml), sqlfluff on the dbt models
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 	DEI_ENGINE=duckdb DEI_WORKING_DB=:memory: DEI_HISTORY_DB=:memory: DBT_TARGET_PATH=target/lint $(BIN)/sqlfluff lint dbt_project/models --processes 2
 
 LIMIT ?= 20
@@ -64,7 +66,7 @@ daemon: setup ## Dagster's daemon alone (the sensor, the schedule, the run queue
 DASHBOARD_PORT ?= 8088
 
 dashboard: setup ## Apache Superset with the committed dashboard on the published database, on http://127.0.0.1:$(DASHBOARD_PORT)
-	$(BIN)/python -m orchestration.dashboard --port $(DASHBOARD_PORT)
+	$(BIN)/python -m orchestration.tools.dashboard --port $(DASHBOARD_PORT)
 
 WAREHOUSE_DIR := $(abspath $(or $(DEI_WAREHOUSE_DIR),warehouse))
 
@@ -144,10 +146,10 @@ postgresql:
 	@command -v pg_config >/dev/null && test -x "$$(pg_config --bindir)/initdb" || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { $(APT_GET) update -qq && $(APT_GET) install -y -qq postgresql; }
 
 postgres-up: $(VENV)/.installed-postgres postgresql ## Start PostgreSQL for Dagster's instance on 127.0.0.1:$(POSTGRES_PORT) (password only) and print its DEI_DAGSTER_PG_URL
-	$(BIN)/python -m orchestration.postgres up --port $(POSTGRES_PORT)
+	$(BIN)/python -m orchestration.tools.postgres up --port $(POSTGRES_PORT)
 
 postgres-down: $(VENV)/.installed-postgres ## Stop the local PostgreSQL started by postgres-up
-	$(BIN)/python -m orchestration.postgres down
+	$(BIN)/python -m orchestration.tools.postgres down
 
 # A Spark standalone master and two one-core workers from the Spark inside the pyspark wheel, and
 # the instance's PostgreSQL, all on 127.0.0.1; pid files and logs in .cache/cluster. Debian's Java
@@ -160,16 +162,16 @@ java:
 	@command -v java >/dev/null || test -n "$$JAVA_HOME" || { $(APT_GET) update -qq && $(APT_GET) install -y -qq openjdk-17-jre-headless; }
 
 cluster-up: $(VENV)/.installed-spark $(VENV)/.installed-postgres java postgresql ## Start a Spark master (spark://127.0.0.1:$(SPARK_PORT), UI :$(SPARK_WEBUI_PORT)), two workers and PostgreSQL; print the settings a run uses
-	$(BIN)/python -m orchestration.cluster up --port $(SPARK_PORT) --webui-port $(SPARK_WEBUI_PORT) --worker-webui-ports $(SPARK_WORKER_WEBUI_PORTS) --postgres-port $(POSTGRES_PORT)
+	$(BIN)/python -m orchestration.tools.cluster up --port $(SPARK_PORT) --webui-port $(SPARK_WEBUI_PORT) --worker-webui-ports $(SPARK_WORKER_WEBUI_PORTS) --postgres-port $(POSTGRES_PORT)
 
 cluster-down: $(VENV)/.installed-spark $(VENV)/.installed-postgres ## Stop what cluster-up started
-	$(BIN)/python -m orchestration.cluster down
+	$(BIN)/python -m orchestration.tools.cluster down
 
 sample: $(VENV)/.installed ## Regenerate the committed sample feeds (deterministic)
 	$(BIN)/python -m orchestration.samplegen --out sources
 
 render: $(VENV)/.installed ## Re-render the files derived from the contracts and the indicator catalog
-	$(BIN)/python -m orchestration.docs
+	$(BIN)/python -m orchestration.contracts.rendering
 
 clean: ## Remove what a run or the tests rebuild; warehouse/history.duckdb stays (release history cannot be rebuilt from the landed files)
 	test ! -d warehouse || find warehouse -mindepth 1 -maxdepth 1 ! -name history.duckdb ! -name history.duckdb.wal -exec rm -rf {} +

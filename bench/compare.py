@@ -92,7 +92,7 @@ def run_contender(name: str, sources: Path, work: Path) -> Measure:
 def compare(sources: Path, work: Path, contenders: list[str], repeats: int) -> dict[str, list[Measure]]:
     runs: dict[str, list[Measure]] = {name: [] for name in contenders}
     for repeat in range(repeats):
-        order = contenders[repeat % len(contenders):] + contenders[: repeat % len(contenders)]
+        order = contenders[repeat % len(contenders) :] + contenders[: repeat % len(contenders)]
         for name in order:
             result = run_contender(name, sources, work)
             runs[name].append(result)
@@ -143,8 +143,10 @@ def main() -> None:
     for pipeline in ("pipeline", "pipeline_spark"):
         for baseline in ("bare_duckdb", "pandas_pandera", "pipeline"):
             if pipeline in medians and baseline in medians and baseline != pipeline:
-                print(f"{pipeline} / {baseline}: wall {medians[pipeline].wall_s / medians[baseline].wall_s:.2f}x, "
-                      f"RSS {medians[pipeline].peak_rss_mib / medians[baseline].peak_rss_mib:.2f}x")
+                print(
+                    f"{pipeline} / {baseline}: wall {medians[pipeline].wall_s / medians[baseline].wall_s:.2f}x, "
+                    f"RSS {medians[pipeline].peak_rss_mib / medians[baseline].peak_rss_mib:.2f}x"
+                )
     results["contenders"] = {name: [vars(r) for r in rs] for name, rs in runs.items()}
     if {"pipeline", "pipeline_spark"} & set(medians):
         steps = step_timings(work / "dagster_home")

@@ -1,6 +1,6 @@
 """Superset settings of `make dashboard`: a local, single-user instance whose state lives in SUPERSET_HOME.
 
-Loaded by Superset through SUPERSET_CONFIG_PATH (set by `python -m orchestration.dashboard`).
+Loaded by Superset through SUPERSET_CONFIG_PATH (set by `python -m orchestration.tools.dashboard`).
 """
 
 import os
@@ -15,7 +15,7 @@ HOME = Path(os.environ["SUPERSET_HOME"])
 # is its user's alone; this file is read first by every Superset process, setup and server.
 os.umask(0o077)
 
-# Generated once per home by `orchestration.dashboard`: sessions and stored secrets stay valid
+# Generated once per home by `orchestration.tools.dashboard`: sessions and stored secrets stay valid
 # across restarts, and no key is committed.
 SECRET_KEY = (HOME / "secret_key").read_text(encoding="utf-8").strip()
 SQLALCHEMY_DATABASE_URI = f"sqlite:///{HOME / 'superset.db'}"

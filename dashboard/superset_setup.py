@@ -1,7 +1,7 @@
 """Prepare the Superset of SUPERSET_HOME in one process: what `superset db upgrade`, `superset init`,
 `superset fab create-admin` and an asset import do, without starting Superset four times.
 
-Runs in Superset's environment (`python -m orchestration.dashboard` calls it). Reads JSON on stdin:
+Runs in Superset's environment (`python -m orchestration.tools.dashboard` calls it). Reads JSON on stdin:
 {"admin": {"username": ..., "password": ...}, "bundle": {path in the bundle: YAML text},
 "datasets": [uuid of each dataset in the bundle]}. The asset
 import replaces what Superset holds of the bundle (`superset import-dashboards` would keep existing

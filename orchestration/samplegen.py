@@ -43,11 +43,40 @@ SIZE_CLASSES = list(load_contracts().code_lists["size_class"])
 
 # Approximate 2020 census population (millions) by BPS code: spreads activity over provinces.
 PROVINCE_WEIGHTS = {
-    "11": 5.27, "12": 14.80, "13": 5.53, "14": 6.39, "15": 3.55, "16": 8.47, "17": 2.01,
-    "18": 9.01, "19": 1.46, "21": 2.06, "31": 10.56, "32": 48.27, "33": 36.52, "34": 3.67,
-    "35": 40.67, "36": 11.90, "51": 4.32, "52": 5.32, "53": 5.33, "61": 5.41, "62": 2.67,
-    "63": 4.07, "64": 3.77, "65": 0.70, "71": 2.62, "72": 2.99, "73": 9.07, "74": 2.62,
-    "75": 1.17, "76": 1.42, "81": 1.85, "82": 1.28, "91": 1.13, "94": 4.30,
+    "11": 5.27,
+    "12": 14.80,
+    "13": 5.53,
+    "14": 6.39,
+    "15": 3.55,
+    "16": 8.47,
+    "17": 2.01,
+    "18": 9.01,
+    "19": 1.46,
+    "21": 2.06,
+    "31": 10.56,
+    "32": 48.27,
+    "33": 36.52,
+    "34": 3.67,
+    "35": 40.67,
+    "36": 11.90,
+    "51": 4.32,
+    "52": 5.32,
+    "53": 5.33,
+    "61": 5.41,
+    "62": 2.67,
+    "63": 4.07,
+    "64": 3.77,
+    "65": 0.70,
+    "71": 2.62,
+    "72": 2.99,
+    "73": 9.07,
+    "74": 2.62,
+    "75": 1.17,
+    "76": 1.42,
+    "81": 1.85,
+    "82": 1.28,
+    "91": 1.13,
+    "94": 4.30,
 }
 PROVINCES = list(PROVINCE_WEIGHTS)
 
@@ -85,9 +114,19 @@ def months_between(start: str, end: str) -> list[str]:
 
 def sales_level(month: str) -> float:
     """Relative national online sales: steady growth, then the 2020 pandemic surge."""
-    surge = {"2020-02": 1.12, "2020-03": 2.4, "2020-04": 5.8, "2020-05": 6.1, "2020-06": 6.3,
-             "2020-07": 6.2, "2020-08": 6.5, "2020-09": 6.6, "2020-10": 6.9, "2020-11": 7.4,
-             "2020-12": 8.1}
+    surge = {
+        "2020-02": 1.12,
+        "2020-03": 2.4,
+        "2020-04": 5.8,
+        "2020-05": 6.1,
+        "2020-06": 6.3,
+        "2020-07": 6.2,
+        "2020-08": 6.5,
+        "2020-09": 6.6,
+        "2020-10": 6.9,
+        "2020-11": 7.4,
+        "2020-12": 8.1,
+    }
     y, m = map(int, month.split("-"))
     if month in surge:
         return surge[month]
@@ -122,13 +161,7 @@ class SalesGenerator:
         scale = total_rows / sum(weight.values())
         self.rows = {key: max(30, int(round(w * scale))) for key, w in weight.items()}
         self.activity = 0.35  # share of merchant-days with a sale
-        max_pool = {
-            p.slug: max(
-                int(np.ceil(n / (_month_days(mo) * self.activity)))
-                for (mo, slug), n in self.rows.items() if slug == p.slug
-            )
-            for p in PLATFORMS
-        }
+        max_pool = {p.slug: max(int(np.ceil(n / (_month_days(mo) * self.activity))) for (mo, slug), n in self.rows.items() if slug == p.slug) for p in PLATFORMS}
         self.merchants = {}
         prov_w = np.array(list(PROVINCE_WEIGHTS.values()))
         for i, p in enumerate(PLATFORMS):
@@ -222,9 +255,7 @@ def write_sales(out: Path, generator: SalesGenerator) -> int:
             written += len(d["day"])
     # Parquet keeps real types: give it the contract's decimal rather than text.
     for path in (out / "sales").glob("*/*.parquet"):
-        con.execute(
-            f"COPY (SELECT * REPLACE (gross_sales_idr::DECIMAL(18,2) AS gross_sales_idr) FROM read_parquet('{path}')) TO '{path}.tmp' (FORMAT parquet)"
-        )
+        con.execute(f"COPY (SELECT * REPLACE (gross_sales_idr::DECIMAL(18,2) AS gross_sales_idr) FROM read_parquet('{path}')) TO '{path}.tmp' (FORMAT parquet)")
         Path(f"{path}.tmp").replace(path)
     return written
 
@@ -241,6 +272,7 @@ PROGRAMS = [  # slug, first month, last month (None = open), relative monthly in
 
 def onboarding_counts(months: list[str]) -> dict[tuple[str, str], dict[str, int]]:
     """National new onboardings per (month, program) and size class, before the province split."""
+
     def intensity(month: str, program: tuple) -> float:
         slug, first, last, weight = program
         if month < first or (last and month > last):
@@ -358,10 +390,8 @@ def write_gdp(out: Path, provinces: list[dict[str, str]]) -> None:
 
 TRAINING_PROGRAMS = [
     # id, name, organizer, start, end, capacity, modules, registrations
-    ("pemasaran_daring_2019", "Pelatihan Pemasaran Daring UMKM", "Kementerian Koperasi dan UKM",
-     "2019-08-05", "2019-09-27", 800, 12, 950),
-    ("literasi_digital_2020", "Literasi Digital untuk Usaha Mikro", "Kementerian Koperasi dan UKM",
-     "2020-06-15", "2020-08-14", 1500, 24, 1320),
+    ("pemasaran_daring_2019", "Pelatihan Pemasaran Daring UMKM", "Kementerian Koperasi dan UKM", "2019-08-05", "2019-09-27", 800, 12, 950),
+    ("literasi_digital_2020", "Literasi Digital untuk Usaha Mikro", "Kementerian Koperasi dan UKM", "2020-06-15", "2020-08-14", 1500, 24, 1320),
     ("umkm_go_digital", "UMKM Go Digital", "Kominfo dan idEA", "2020-10-05", "2020-12-12", 2500, 60, 6500),
 ]
 
@@ -389,11 +419,17 @@ def write_training(out: Path) -> None:
         done = np.zeros(n, dtype=np.int64)
         done[:accepted] = np.where(outcome == "completed", modules, rng.integers(0, modules, size=accepted))
         for i in range(n):
-            rows.append((
-                f"R{k + 1}{i + 1:06d}", pid,
-                (opened + dt.timedelta(seconds=int(seconds[i]))).isoformat(sep=" "),
-                PROVINCES[province[i]], SIZE_CLASSES[size[i]], status[i], int(done[i]),
-            ))
+            rows.append(
+                (
+                    f"R{k + 1}{i + 1:06d}",
+                    pid,
+                    (opened + dt.timedelta(seconds=int(seconds[i]))).isoformat(sep=" "),
+                    PROVINCES[province[i]],
+                    SIZE_CLASSES[size[i]],
+                    status[i],
+                    int(done[i]),
+                )
+            )
     with open(folder / "registrations.csv", "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["registration_id", "program_id", "registered_at", "province_code", "size_class", "status", "modules_completed"])
@@ -407,27 +443,27 @@ GO_DIGITAL = "UMKM Go Digital drew 6,500 registrations for 2,500 places."
 CLAIMS = [
     # claim_id, source, published_on, quote, indicator_code, ref_area, size_class, breakdown, time_period,
     # comparison, stated_value, unit_mult, decimals
-    ("online_sales_april_2020", CALIBRATION_REPORT, "2020-10-05",
-     "UMKM online sales in April 2020 were up 480 % on January 2020.",
-     "ONLINE_SALES_GROWTH_VS_BASE", "ID", "_T", "_T", "2020-04", "=", "480", 0, 0),
-    ("ultra_micro_online_share", CALIBRATION_REPORT, "2020-10-05",
-     ONLINE_SHARE,
-     "ONBOARDING_RATE", "ID", "ULTRA_MIKRO", "_T", "2020-10", "=", "14.6", 0, 1),
-    ("ultra_micro_online_count", CALIBRATION_REPORT, "2020-10-05",
-     ONLINE_SHARE,
-     "ONBOARDED_CUMULATIVE", "ID", "ULTRA_MIKRO", "_T", "2020-10", "=", "9.4", 6, 1),
-    ("ultra_micro_population", CALIBRATION_REPORT, "2020-10-05",
-     ONLINE_SHARE,
-     "UMKM_POPULATION", "ID", "ULTRA_MIKRO", "_T", "2020", "=", "64", 6, 0),
-    ("go_digital_registrations", CALIBRATION_REPORT, "2020-10-05",
-     GO_DIGITAL,
-     "TRAINING_REGISTRATIONS", "ID", "_T", "umkm_go_digital", "2020", "=", "6500", 0, 0),
-    ("go_digital_places", CALIBRATION_REPORT, "2020-10-05",
-     GO_DIGITAL,
-     "TRAINING_CAPACITY", "ID", "_T", "umkm_go_digital", "2020", "=", "2500", 0, 0),
-    ("umkm_gdp_share", CALIBRATION_REPORT, "2020-10-05",
-     "UMKM contribute more than 60 % of Indonesia's GDP.",
-     "UMKM_GDP_SHARE", "ID", "_T", "_T", "2019", ">", "60", 0, 0),
+    (
+        "online_sales_april_2020",
+        CALIBRATION_REPORT,
+        "2020-10-05",
+        "UMKM online sales in April 2020 were up 480 % on January 2020.",
+        "ONLINE_SALES_GROWTH_VS_BASE",
+        "ID",
+        "_T",
+        "_T",
+        "2020-04",
+        "=",
+        "480",
+        0,
+        0,
+    ),
+    ("ultra_micro_online_share", CALIBRATION_REPORT, "2020-10-05", ONLINE_SHARE, "ONBOARDING_RATE", "ID", "ULTRA_MIKRO", "_T", "2020-10", "=", "14.6", 0, 1),
+    ("ultra_micro_online_count", CALIBRATION_REPORT, "2020-10-05", ONLINE_SHARE, "ONBOARDED_CUMULATIVE", "ID", "ULTRA_MIKRO", "_T", "2020-10", "=", "9.4", 6, 1),
+    ("ultra_micro_population", CALIBRATION_REPORT, "2020-10-05", ONLINE_SHARE, "UMKM_POPULATION", "ID", "ULTRA_MIKRO", "_T", "2020", "=", "64", 6, 0),
+    ("go_digital_registrations", CALIBRATION_REPORT, "2020-10-05", GO_DIGITAL, "TRAINING_REGISTRATIONS", "ID", "_T", "umkm_go_digital", "2020", "=", "6500", 0, 0),
+    ("go_digital_places", CALIBRATION_REPORT, "2020-10-05", GO_DIGITAL, "TRAINING_CAPACITY", "ID", "_T", "umkm_go_digital", "2020", "=", "2500", 0, 0),
+    ("umkm_gdp_share", CALIBRATION_REPORT, "2020-10-05", "UMKM contribute more than 60 % of Indonesia's GDP.", "UMKM_GDP_SHARE", "ID", "_T", "_T", "2019", ">", "60", 0, 0),
 ]
 
 

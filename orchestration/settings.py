@@ -157,9 +157,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
             if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"`{key}` is given twice (lines {seen[key] + 1} and {key_node.start_mark.line + 1})", key_node.start_mark
-                )
+                raise yaml.constructor.ConstructorError(None, None, f"`{key}` is given twice (lines {seen[key] + 1} and {key_node.start_mark.line + 1})", key_node.start_mark)
             seen[key] = key_node.start_mark.line
         return super().construct_mapping(node, deep=deep)
 

@@ -62,7 +62,7 @@ def test_make_audit_prints_the_last_runs_loads_and_quarantined_rows(tmp_path):
 
 
 def test_the_run_summary_names_make_audit_after_a_rejected_file_or_a_quarantined_row():
-    from orchestration.audit import RunSummary
+    from orchestration.ingest.audit import RunSummary
 
     summary = RunSummary(
         loaded=1, unchanged=0, rejected=["x.csv: the file is empty"], held=[], removed=0, rows_loaded=0, rows_quarantined=0, quarantined_by_feed={}, not_collected=None

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestration import cluster, settings
+from orchestration import settings
+from orchestration.tools import cluster
 
 from .conftest import free_port
 
@@ -24,14 +25,14 @@ try:
 except FileNotFoundError as missing:
     pytest.skip(str(missing), allow_module_level=True)
 
-# The run's own session (orchestration.spark.session(), configured from DEI_SPARK_MASTER and the
+# The run's own session (orchestration.engines.spark.session(), configured from DEI_SPARK_MASTER and the
 # lake), in a process of its own as a run's is. Before the job it waits until both executors have
 # registered with the driver, so that its tasks are offered to both; while the application is
 # active it reads the master's view of it.
 JOB = """
 import json, sys, time
-from orchestration import cluster
-from orchestration.spark import executors, session
+from orchestration.tools import cluster
+from orchestration.engines.spark import executors, session
 
 spark = session()
 deadline = time.monotonic() + 120
@@ -53,7 +54,7 @@ spark.stop()
 
 
 def cluster_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "orchestration.cluster", *args], capture_output=True, text=True, timeout=300, cwd=settings.REPO_ROOT)
+    return subprocess.run([sys.executable, "-m", "orchestration.tools.cluster", *args], capture_output=True, text=True, timeout=300, cwd=settings.REPO_ROOT)
 
 
 def processes_of(directory: Path) -> list[int]:
@@ -161,7 +162,7 @@ def test_postgres_failing_after_spark_started_leaves_nothing_running(tmp_path):
     spark_ports = ["--port", str(ports[0]), "--webui-port", str(ports[1]), "--worker-webui-ports", str(ports[2]), str(ports[3])]
     try:
         up = subprocess.run(
-            [sys.executable, "-m", "orchestration.cluster", "up", "--dir", str(directory), *spark_ports, "--postgres-port", str(ports[4])],
+            [sys.executable, "-m", "orchestration.tools.cluster", "up", "--dir", str(directory), *spark_ports, "--postgres-port", str(ports[4])],
             capture_output=True, text=True, timeout=300, cwd=settings.REPO_ROOT, env={**os.environ, "DEI_POSTGRES_DIR": str(pg_dir)},
         )
         assert up.returncode != 0

@@ -91,7 +91,7 @@ def test_the_completeness_check_summary_and_report_say_what_is_missing(gaps):
     assert line in report
     sdmx = (warehouse_dir / "exports" / "indicators.sdmx.csv").read_text().splitlines()
     assert ",2020-06,NaN,L,synthetic," in [x for x in sdmx if ",ONLINE_SALES,ID,_T,_T,IDR,2020-06," in x][0]
-    from orchestration.audit import run_summary
+    from orchestration.ingest.audit import run_summary
 
     working = duckdb.connect(str(warehouse_dir / settings.WORKING_DB_NAME), read_only=True)
     try:
@@ -227,7 +227,7 @@ def test_make_run_rejects_files_whose_month_cannot_hold_data(tmp_path, published
 
 
 def test_the_inputs_fingerprint_follows_content_code_and_settings(sources_copy, monkeypatch):
-    from orchestration.fingerprint import inputs_fingerprint
+    from orchestration.cli.fingerprint import inputs_fingerprint
 
     before = inputs_fingerprint(sources_copy)
     path = sources_copy / "onboarding" / "2020-04.csv"

@@ -5,7 +5,8 @@ import csv
 import pytest
 import yaml
 
-from orchestration.contracts import ContractError, _parse, load_contracts
+from orchestration.contracts import ContractError, load_contracts
+from orchestration.contracts.spec import _parse
 from orchestration.settings import CONTRACTS_FILE, REPO_ROOT
 
 

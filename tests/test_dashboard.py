@@ -1,7 +1,7 @@
 """`make dashboard` end to end: the committed bundle in a real Superset, its charts' data checked
 against the published marts, and the dashboard in Chromium.
 
-Superset runs from its own environment (installed by `orchestration.dashboard.install`, once), with
+Superset runs from its own environment (installed by `orchestration.tools.dashboard.install`, once), with
 its own temporary home, on 127.0.0.1, stopped at the end. Marked `browser`: `make test-quick` skips it.
 """
 
@@ -21,8 +21,8 @@ import pytest
 import yaml
 from playwright.sync_api import sync_playwright
 
-from orchestration import dashboard
 from orchestration.settings import REPO_ROOT
+from orchestration.tools import dashboard
 from tests.conftest import free_port, stop_server
 from tests.test_ui_browser import CHROMIUM, CHROMIUM_ARGS
 

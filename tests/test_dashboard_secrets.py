@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from orchestration import dashboard
+from orchestration.tools import dashboard
 
 
 def modes(home):

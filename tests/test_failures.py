@@ -15,10 +15,10 @@ import duckdb
 import pytest
 from dagster._utils.error import SerializableErrorInfo
 
-from orchestration.cli import failure_cause, failure_report
+from orchestration.cli.commands import failure_cause, failure_report
 from orchestration.defs.dbt import dbt_marts
 from orchestration.defs.resources import WarehouseResource
-from orchestration.publish import publish
+from orchestration.serving.publish import publish
 from orchestration.settings import REPO_ROOT
 from tests.conftest import SAMPLE_SOURCES, run_pipeline
 

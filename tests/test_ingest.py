@@ -8,7 +8,8 @@ import duckdb
 import pytest
 import yaml
 
-from orchestration.contracts import _parse, load_contracts
+from orchestration.contracts import load_contracts
+from orchestration.contracts.spec import _parse
 from orchestration.ingest.load import load_feed
 from orchestration.ingest.ministry_table import install_macros
 from orchestration.ingest.staged import FeedError

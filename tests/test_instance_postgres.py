@@ -17,7 +17,8 @@ import psycopg2
 import pytest
 from sqlalchemy.engine import make_url
 
-from orchestration import postgres, settings
+from orchestration import settings
+from orchestration.tools import postgres
 
 from .conftest import SAMPLE_SOURCES, free_port, run_pipeline, stop_server
 

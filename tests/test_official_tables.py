@@ -11,7 +11,8 @@ import xlsxwriter
 import yaml
 from python_calamine import CalamineWorkbook
 
-from orchestration.contracts import _parse, load_contracts
+from orchestration.contracts import load_contracts
+from orchestration.contracts.spec import _parse
 from orchestration.ingest.load import load_feed
 from orchestration.ingest.official_table import YEAR_HEADER, clean_label, month_header_sql, skipped_lines
 from orchestration.settings import CONTRACTS_FILE, REPO_ROOT

@@ -4,7 +4,7 @@ import duckdb
 import pytest
 
 from orchestration.contracts import load_contracts
-from orchestration.publish import PUBLISHED_STORAGE_VERSION
+from orchestration.serving.publish import PUBLISHED_STORAGE_VERSION
 
 NATIONAL_ONLINE_SALES = (
     "SELECT time_period, obs_value FROM marts.indicators "

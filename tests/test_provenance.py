@@ -8,12 +8,13 @@ import duckdb
 import pytest
 import yaml
 
-from orchestration import charts, dashboard
-from orchestration.cli import headline_report
-from orchestration.docs import indicator_catalog
-from orchestration.provenance import catalog_provenance
+from orchestration.cli.commands import headline_report
+from orchestration.contracts.rendering import indicator_catalog
 from orchestration.samplegen import GENERATED_FOLDERS
+from orchestration.serving import charts
+from orchestration.serving.provenance import catalog_provenance
 from orchestration.settings import DBT_PROJECT_DIR
+from orchestration.tools import dashboard
 from tests.conftest import SAMPLE_SOURCES
 
 SYNTHETIC_SOURCE = "Synthetic sample (orchestration/samplegen.py), calibrated to a news report on UMKM going digital of 5 October 2020"
@@ -217,7 +218,7 @@ def test_a_chart_that_cannot_be_drawn_is_left_out_and_said_never_blocking_the_da
         raise ValueError(r"$\frac{Rp}$: missing argument")  # what matplotlib said of a name read as maths
 
     monkeypatch.setattr(charts, "retail_sales_chart", unparsable)
-    with caplog.at_level("WARNING", logger="orchestration.charts"):
+    with caplog.at_level("WARNING", logger="orchestration.serving.charts"):
         drawn = charts.headline_charts(marts)
 
     assert [chart.name for chart in drawn if chart.name.startswith(("retail", "internet"))] == ["internet_access_by_province"]

@@ -10,7 +10,7 @@ import pytest
 
 from orchestration.contracts import load_contracts
 from orchestration.ingest.load import load_feed
-from orchestration.validation import feed_schema, validate
+from orchestration.quality.validation import feed_schema, validate
 from tests.conftest import FIXTURES, SAMPLE_SOURCES, land
 
 CONTRACTS = load_contracts()

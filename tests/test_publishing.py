@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from orchestration.atomic import replacing
-from orchestration.sdmx import STRUCTURE_ID
+from orchestration.serving.sdmx import STRUCTURE_ID
 from orchestration.settings import REPO_ROOT
 from tests.conftest import SAMPLE_SOURCES, run_pipeline
 

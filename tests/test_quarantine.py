@@ -11,7 +11,7 @@ import yaml
 from orchestration.contracts import load_contracts
 from orchestration.ingest.commit import FileLoad
 from orchestration.ingest.load import load_feed
-from orchestration.validation import feed_schema, validate
+from orchestration.quality.validation import feed_schema, validate
 from tests.conftest import FIXTURES, SAMPLE_SOURCES, land
 
 CONTRACTS = load_contracts()

@@ -5,11 +5,11 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration.cli import move_aside
+from orchestration.cli.commands import move_aside
 from orchestration.defs.resources import WarehouseResource
-from orchestration.history import roll_back_unpublished
 from orchestration.ingest.landing import sha256_file
-from orchestration.publish import publish
+from orchestration.serving.history import roll_back_unpublished
+from orchestration.serving.publish import publish
 from tests.conftest import run_pipeline
 
 KEY = ("ONLINE_SALES", "ID", "_T", "_T", "2020-04")

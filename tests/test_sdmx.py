@@ -10,9 +10,9 @@ from lxml import etree
 from pysdmx.io import get_datasets, read_sdmx
 from pysdmx.model import Role
 
-from orchestration import sdmx
 from orchestration.contracts import load_contracts
-from orchestration.exports import SDMX_DATA_FILE, SDMX_STRUCTURE_FILE
+from orchestration.serving import sdmx
+from orchestration.serving.exports import SDMX_DATA_FILE, SDMX_STRUCTURE_FILE
 from tests.conftest import SAMPLE_SOURCES
 from tests.test_provenance import SYNTHETIC_SOURCE
 

@@ -34,7 +34,7 @@ def spark_env(tmp_path_factory):
     yield lake
     from pyspark.sql import SparkSession
 
-    from orchestration import spark
+    from orchestration.engines import spark
 
     if (active := SparkSession.getActiveSession()) is not None:
         active.stop()  # the next module's session starts with a catalog of its own
@@ -57,7 +57,7 @@ def test_the_spark_run_succeeds_with_every_check(spark_run):
 
 
 def test_the_raw_layer_is_a_lake_registered_in_spark(spark_run, spark_env):
-    from orchestration.spark import session
+    from orchestration.engines.spark import session
 
     _, warehouse_dir = spark_run
     spark = session()
@@ -103,7 +103,7 @@ def test_a_corrupted_feed_fails_pandera_on_spark_and_publishes_nothing(defs, spa
     """A month of onboarding counts that each meet the contract, but exceed the enterprises there
     are: ingest loads it, the onboarding rate goes past 100 %, and Pandera on Spark stops the run
     before the releases and publishing. Runs last: it leaves the module's warehouse damaged."""
-    from orchestration.spark import session
+    from orchestration.engines.spark import session
 
     _, warehouse_dir = spark_run
     sources = tmp_path / "sources"

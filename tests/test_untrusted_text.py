@@ -6,8 +6,8 @@ import re
 import dagster as dg
 import duckdb
 
-from orchestration.audit import run_summary
 from orchestration.defs.resources import WarehouseResource
+from orchestration.ingest.audit import run_summary
 from orchestration.text import markdown_text, printable
 from tests.conftest import run_pipeline
 

@@ -4,7 +4,7 @@ import duckdb
 import pytest
 
 from orchestration.contracts import load_contracts
-from orchestration.validation import feed_schema, model_schema, row_checks, validate
+from orchestration.quality.validation import feed_schema, model_schema, row_checks, validate
 
 CONTRACTS = load_contracts()
 

@@ -16,9 +16,9 @@ import pytest
 
 from orchestration import settings
 from orchestration.contracts import load_contracts
-from orchestration.defs.checks import holding_engine, model_check_result
+from orchestration.defs.checks import model_check_result
 from orchestration.defs.resources import WarehouseResource
-from orchestration.validation import feed_schema, model_schema, validate
+from orchestration.quality.validation import feed_schema, model_schema, validate
 
 # pyspark's conversions from pandas use a keyword pandas 3 deprecates.
 pytestmark = pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")
@@ -35,7 +35,7 @@ def node(name: str) -> dict:
 def spark(tmp_path_factory):
     from pyspark.sql import SparkSession
 
-    from orchestration import spark as engine
+    from orchestration.engines import spark as engine
 
     if (earlier := SparkSession.getActiveSession()) is not None:
         earlier.stop()  # another module's, in its own lake: this one starts with a catalog of its own
@@ -271,7 +271,7 @@ def test_a_feeds_rules_and_key_are_checked_alike_on_a_loads_files(engines):
 
 def test_the_checks_validate_where_the_engine_holds_the_models(engines, tmp_path, monkeypatch):
     """The warehouse resource gives the checks the engine DEI_ENGINE names; a DuckDB run's checks
-    never import orchestration.spark, where a session (and its JVM) starts."""
+    never import orchestration.engines.spark, where a session (and its JVM) starts."""
     warehouse = WarehouseResource(sources_dir=str(tmp_path), warehouse_dir=str(tmp_path))
     key, mart = dg.AssetKey(["marts", "online_sales_monthly"]), node("online_sales_monthly")
     create(engines, "marts.online_sales_monthly", MONTHLY, monthly_rows(dt.date(2020, 4, 1), broken=True))
@@ -280,7 +280,6 @@ def test_the_checks_validate_where_the_engine_holds_the_models(engines, tmp_path
         create_in_duckdb(con, "marts.online_sales_monthly", MONTHLY, monthly_rows(dt.date(2020, 4, 1)))
 
     monkeypatch.setenv("DEI_ENGINE", "spark")
-    assert holding_engine(mart) == "spark" and holding_engine(node("indicator_vintages")) == "duckdb"  # the releases are DuckDB's
     with warehouse.models_backend() as backend:
         assert backend.name == "pyspark" and backend._session is engines["spark"]._session
         assert not model_check_result(backend, key, "marts.online_sales_monthly", mart).passed  # Spark's table, not DuckDB's
@@ -288,7 +287,7 @@ def test_the_checks_validate_where_the_engine_holds_the_models(engines, tmp_path
         assert model_check_result(backend, key, "marts.online_sales_monthly", mart).passed
 
     monkeypatch.setenv("DEI_ENGINE", "duckdb")
-    monkeypatch.delitem(sys.modules, "orchestration.spark")
+    monkeypatch.delitem(sys.modules, "orchestration.engines.spark")
     with warehouse.models_backend() as backend:
         assert backend.name == "duckdb" and model_check_result(backend, key, "marts.online_sales_monthly", mart).passed
-    assert "orchestration.spark" not in sys.modules
+    assert "orchestration.engines.spark" not in sys.modules

@@ -1,6 +1,5 @@
 """Pandera checks as Dagster asset checks: each dbt model against its yml (what the model adds)."""
 
-
 import datetime as dt
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -11,7 +10,7 @@ from orchestration import settings
 from orchestration.contracts import load_contracts
 from orchestration.defs.partitions import WAREHOUSE_POOL, run_months
 from orchestration.defs.resources import WarehouseResource
-from orchestration.validation import dbt_meta, model_schema, validate
+from orchestration.quality.validation import dbt_meta, model_schema, validate
 
 if TYPE_CHECKING:
     from ibis.backends import BaseBackend
@@ -42,24 +41,16 @@ def model_check_result(
             "rows_checked": report.rows,
             "failed_checks": len(report.failures),
             "failing_rows": sum(f.count for f in report.failures),
-            "failure_cases": dg.MetadataValue.json(
-                [{"column": f.column, "check": f.check, "count": f.count, "sample": f.sample} for f in report.failures]
-            ),
+            "failure_cases": dg.MetadataValue.json([{"column": f.column, "check": f.check, "count": f.count, "sample": f.sample} for f in report.failures]),
             **({"months": f"{months[0][:7]} to {months[1][:7]}"} if where else {}),
         },
     )
 
 
-def holding_engine(node: Mapping[str, Any]) -> str:
-    """The engine that holds a model's table: the run's, but the releases are built in DuckDB on
-    every engine (beside the history)."""
-    from orchestration.defs.dbt import RELEASES, layer  # dbt.py builds these checks: loaded by the time they run
-
-    return "duckdb" if layer(node) == RELEASES else settings.engine()
-
-
-def build_model_checks(name: str, models: Mapping[dg.AssetKey, Mapping[str, Any]]) -> dg.AssetChecksDefinition:
-    """One blocking Pandera check per dbt model of a layer, run together on one connection to the engine."""
+def build_model_checks(name: str, models: Mapping[dg.AssetKey, Mapping[str, Any]], in_duckdb: bool = False) -> dg.AssetChecksDefinition:
+    """One blocking Pandera check per dbt model of a layer, run together on one connection to the
+    engine holding them: the run's, or DuckDB (`in_duckdb`: the releases, built beside the history
+    on every engine)."""
 
     @dg.multi_asset_check(
         name=name,
@@ -82,13 +73,9 @@ def build_model_checks(name: str, models: Mapping[dg.AssetKey, Mapping[str, Any]
     def model_checks(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> Iterator[dg.AssetCheckResult]:
         selected = {check.asset_key for check in context.selected_asset_check_keys}
         months = run_months(context.run.tags)
-        by_engine: dict[str, list[tuple[dg.AssetKey, Mapping[str, Any]]]] = {}
-        for key, node in models.items():
-            if key in selected:
-                by_engine.setdefault(holding_engine(node), []).append((key, node))
-        for engine, chosen in by_engine.items():
-            with warehouse.models_backend(engine) as backend:
-                for key, node in chosen:
+        with warehouse.models_backend("duckdb" if in_duckdb else settings.engine()) as backend:
+            for key, node in models.items():
+                if key in selected:
                     yield model_check_result(backend, key, f"{node['schema']}.{node['name']}", node, months)
 
     return model_checks

@@ -6,7 +6,7 @@ import dagster as dg
 
 from orchestration.defs.partitions import WAREHOUSE_POOL
 from orchestration.defs.resources import WarehouseResource
-from orchestration.releases import VERDICTS, claims, not_consistent
+from orchestration.serving.releases import VERDICTS, claims, not_consistent
 
 CLAIMS_CHECK = dg.AssetKey(["marts", "claims_check"])
 

@@ -5,8 +5,8 @@ from collections.abc import Iterator
 import dagster as dg
 import duckdb
 
-from orchestration.contracts import load_contracts
-from orchestration.defs.partitions import WAREHOUSE_POOL, is_monthly
+from orchestration.contracts import is_monthly, load_contracts
+from orchestration.defs.partitions import WAREHOUSE_POOL
 from orchestration.defs.raw import raw_key
 from orchestration.defs.resources import WarehouseResource
 
@@ -52,7 +52,10 @@ def completeness(context: dg.AssetCheckExecutionContext, warehouse: WarehouseRes
             continue
         if rows is None:
             yield dg.AssetCheckResult(
-                asset_key=key, check_name="completeness", passed=False, severity=dg.AssetCheckSeverity.WARN,
+                asset_key=key,
+                check_name="completeness",
+                passed=False,
+                severity=dg.AssetCheckSeverity.WARN,
                 description="not judged: marts.feed_completeness has not been built in this warehouse yet (materialize the marts)",
             )
             continue

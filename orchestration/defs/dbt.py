@@ -1,6 +1,5 @@
 """dbt models as Dagster assets, in two steps so Pandera can gate the marts on staging."""
 
-
 import json
 from collections.abc import Iterator, Mapping
 from functools import cache
@@ -11,18 +10,18 @@ from dagster_dbt import DagsterDbtTranslator, dbt_assets
 from pydantic import Field
 
 from orchestration import settings
-from orchestration.charts import headline_charts
+from orchestration.contracts.rendering import indicator_catalog
 from orchestration.defs.checks import build_model_checks
 from orchestration.defs.dbt_runner import DbtCoreInvocation, DbtCoreResource
 from orchestration.defs.partitions import WAREHOUSE_POOL, month_keys, monthly, single_run
 from orchestration.defs.raw import OWNER
 from orchestration.defs.resources import WarehouseResource, dbt_project, retry_if_locked
-from orchestration.docs import indicator_catalog
-from orchestration.history import roll_back_unpublished
-from orchestration.publish import code_version
-from orchestration.releases import latest_release_revisions
+from orchestration.quality.validation import dbt_meta
+from orchestration.serving.charts import headline_charts
+from orchestration.serving.history import roll_back_unpublished
+from orchestration.serving.publish import code_version
+from orchestration.serving.releases import latest_release_revisions
 from orchestration.text import markdown_text
-from orchestration.validation import dbt_meta
 
 # dbt unit tests run in the test suite (tests/test_dbt_unit.py), not on every production build.
 BUILD_ARGS = ["build", "--exclude", "resource_type:unit_test"]
@@ -82,9 +81,7 @@ TRANSLATOR = IndicatorTranslator()
 
 
 class DbtBuildConfig(dg.Config):
-    full_refresh: bool = Field(
-        default=False, description="Rebuild the incremental models from every row (dbt --full-refresh)."
-    )
+    full_refresh: bool = Field(default=False, description="Rebuild the incremental models from every row (dbt --full-refresh).")
 
 
 def _build(
@@ -111,7 +108,7 @@ def _build(
     target_path = warehouse.dbt_target_path(context.op_execution_context.op.name)
     warehouse.wait_until_free()  # dbt itself fails at once on a lock held outside Dagster
     if target == "spark":
-        from orchestration.spark import session
+        from orchestration.engines.spark import session
 
         session()  # started with the lake's catalog before dbt-spark's session method takes it
     with warehouse.dbt_environment():
@@ -125,8 +122,8 @@ def _build(
 
 def _copy_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> None:
     """The marts this step built on Spark, copied into the working database."""
-    from orchestration.lake import copy_to_duckdb
-    from orchestration.spark import session
+    from orchestration.engines.lake import copy_to_duckdb
+    from orchestration.engines.spark import session
 
     selected = set(context.selected_asset_keys)
     with warehouse.connect() as con:
@@ -137,18 +134,20 @@ def _copy_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
                 context.log.info(f"marts.{node['name']}: {rows:,} rows copied from Spark into {warehouse.working_db.name}")
 
 
-def _with_warehouse_metadata(
-    context: dg.AssetExecutionContext, invocation: DbtCoreInvocation, warehouse: WarehouseResource, charts: bool, target: str
-) -> Iterator:
+def _with_warehouse_metadata(context: dg.AssetExecutionContext, invocation: DbtCoreInvocation, warehouse: WarehouseResource, charts: bool, target: str) -> Iterator:
     """Attach what the warehouse knows once dbt is done: column types (from the engine's catalog, no
     table scan) and, for marts, the headline charts they feed, or the latest release's revisions
     (read only when dbt succeeded: a failed step's failure is dbt's)."""
     extra: dict[str, dict[str, Any]] = {}
     with warehouse.connect(read_only=True) as con:
-        columns = _engine_columns(context) if target == "spark" else con.execute(
-            "SELECT table_name, column_name, data_type, comment FROM duckdb_columns() "
-            "WHERE schema_name IN ('staging', 'intermediate', 'marts') ORDER BY table_name, column_index"
-        ).fetchall()
+        columns = (
+            _engine_columns(context)
+            if target == "spark"
+            else con.execute(
+                "SELECT table_name, column_name, data_type, comment FROM duckdb_columns() "
+                "WHERE schema_name IN ('staging', 'intermediate', 'marts') ORDER BY table_name, column_index"
+            ).fetchall()
+        )
         described = _column_descriptions()
         for table, column, data_type, comment in columns:
             schema = extra.setdefault(table, {}).setdefault("dagster/column_schema", [])
@@ -165,7 +164,7 @@ def _with_warehouse_metadata(
             for model in ("indicator_vintages", "indicator_revisions"):
                 extra.setdefault(model, {}).update(revised.metadata())
         if target == "spark":  # where the work ran: the master and the executors it had
-            from orchestration.spark import executors, session
+            from orchestration.engines.spark import executors, session
 
             where = {"spark_master": session().sparkContext.master, "spark_executors": ", ".join(executors(session()))}
             for table, *_ in columns:
@@ -227,7 +226,7 @@ def _column_lineage(event: dg.Output, relations: Mapping[str, Mapping[str, Any]]
 def _engine_columns(context: dg.AssetExecutionContext) -> list[tuple[str, str, str, str | None]]:
     """The columns of the models this step built (those that exist: a failed step's failure is
     dbt's), from Spark's catalog."""
-    from orchestration.spark import session
+    from orchestration.engines.spark import session
 
     selected = set(context.selected_asset_keys)
     catalog = session().catalog
@@ -291,7 +290,6 @@ def dbt_releases(context: dg.AssetExecutionContext, dbt: DbtCoreResource, wareho
     yield from _build(context, dbt, warehouse, config, charts=False, variables=variables, target="duckdb")
 
 
-
 @dbt_assets(
     manifest=dbt_project().manifest_path,
     select="staging intermediate marts resource_type:seed",
@@ -342,4 +340,5 @@ model_checks = build_model_checks("pandera_models", checked_models(monthly_only=
 release_checks = build_model_checks(
     "pandera_releases",
     {TRANSLATOR.get_asset_key(n): n for n in models(RELEASES) if n["database"] != "history"},
+    in_duckdb=True,
 )

@@ -71,9 +71,7 @@ class DbtCoreResource(dg.ConfigurableResource):
 
         target_path = target_path or Path(self.project_dir) / "target"
         args, selects, excludes = extract_runtime_selection_from_args(args)
-        params = get_updated_cli_invocation_params_for_context(
-            context, {}, DagsterDbtTranslator(), runtime_selects=selects, runtime_excludes=excludes
-        )
+        params = get_updated_cli_invocation_params_for_context(context, {}, DagsterDbtTranslator(), runtime_selects=selects, runtime_excludes=excludes)
         # dagster-dbt switches to a generated selectors file past 200 nodes; a parsed manifest
         # cannot take that file, and this project is far below it.
         if "--selector" in params.selection_args:

@@ -2,8 +2,7 @@
 
 import dagster as dg
 
-from orchestration.contracts import load_contracts
-from orchestration.defs.partitions import is_monthly
+from orchestration.contracts import is_monthly, load_contracts
 from orchestration.defs.raw import raw_key
 
 MONTHLY_FEEDS = dg.AssetSelection.assets(*(raw_key(f) for f in load_contracts().feeds.values() if is_monthly(f)))
@@ -12,8 +11,7 @@ indicators_job = dg.define_asset_job(
     "indicators_job",
     selection=dg.AssetSelection.all(),
     description=(
-        "Load every feed, build every model, run every check, publish the warehouse. The monthly "
-        "assets take a range of months (`make run`: every month landed), built in one run."
+        "Load every feed, build every model, run every check, publish the warehouse. The monthly assets take a range of months (`make run`: every month landed), built in one run."
     ),
 )
 

@@ -7,13 +7,12 @@ from pathlib import Path
 import dagster as dg
 
 from orchestration import settings
-from orchestration.contracts import FeedContract, load_contracts
+from orchestration.contracts import is_monthly, load_contracts
 from orchestration.ingest.landing import file_month, landed_in_scope
 from orchestration.settings import next_month
 
 # BackfillPolicy is marked beta; it is what makes a backfill one run, which DuckDB needs.
 warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)
-
 
 
 def monthly_partitions() -> dg.MonthlyPartitionsDefinition:
@@ -36,11 +35,6 @@ single_run = dg.BackfillPolicy.single_run()
 # Every asset and check that opens the working database takes the one slot of this pool
 # (dagster.yaml: concurrency.pools.default_limit = 1), so runs never fight over DuckDB's write lock.
 WAREHOUSE_POOL = "duckdb_warehouse"
-
-
-def is_monthly(feed: FeedContract) -> bool:
-    """Feeds whose files are named by month are partitioned by month."""
-    return bool(feed.path_pattern) and "(?P<month>" in feed.path_pattern
 
 
 def month_keys(window: dg.TimeWindow) -> list[str]:

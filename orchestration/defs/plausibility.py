@@ -1,5 +1,5 @@
 """Plausibility of the published sales series: a warning naming each month no earlier month makes
-plausible, and the sales rows that carry it (orchestration.plausibility says how it is judged)."""
+plausible, and the sales rows that carry it (orchestration.quality.plausibility says how it is judged)."""
 
 import dagster as dg
 import duckdb
@@ -8,7 +8,7 @@ from orchestration.contracts import load_contracts
 from orchestration.defs.partitions import WAREHOUSE_POOL
 from orchestration.defs.raw import raw_key
 from orchestration.defs.resources import WarehouseResource
-from orchestration.plausibility import CHANGE_FACTOR, MIN_HISTORY, implausible_months
+from orchestration.quality.plausibility import CHANGE_FACTOR, MIN_HISTORY, implausible_months
 
 SALES_GROWTH = dg.AssetKey(["marts", "sales_growth"])
 CHECK_NAME = "sales_change_plausible"
@@ -31,9 +31,7 @@ def sales_change_plausible(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         try:
             flagged = implausible_months(con)
         except duckdb.CatalogException:  # the raw layer alone in a new warehouse
-            return dg.AssetCheckResult(
-                passed=False, severity=dg.AssetCheckSeverity.WARN, description="not judged: marts.sales_growth has not been built yet"
-            )
+            return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN, description="not judged: marts.sales_growth has not been built yet")
     return dg.AssetCheckResult(
         passed=not flagged,
         severity=dg.AssetCheckSeverity.WARN,

@@ -1,22 +1,21 @@
 """The published database: the marts BI tools read, replaced atomically after a good run."""
 
-
 from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 
-from orchestration.audit import completeness_line
-from orchestration.charts import Section, headline_charts, write_report
 from orchestration.defs.dbt import RELEASES, models_in_layer
 from orchestration.defs.partitions import WAREHOUSE_POOL
 from orchestration.defs.raw import OWNER
 from orchestration.defs.resources import WarehouseResource
-from orchestration.exports import export
-from orchestration.provenance import synthetic_note
-from orchestration.publish import PUBLISHED_STORAGE_VERSION, code_version, publish
-from orchestration.releases import claims, formatted, latest_release_revisions, not_consistent
+from orchestration.ingest.audit import completeness_line
+from orchestration.serving.charts import Section, headline_charts, write_report
+from orchestration.serving.exports import export
+from orchestration.serving.provenance import synthetic_note
+from orchestration.serving.publish import PUBLISHED_STORAGE_VERSION, code_version, publish
+from orchestration.serving.releases import claims, formatted, latest_release_revisions, not_consistent
 from orchestration.sql import sql_literal
 
 
@@ -110,9 +109,7 @@ def nothing_new(con: duckdb.DuckDBPyConnection, published_db: Path, run_id: str)
 )
 def exports(warehouse: WarehouseResource) -> dg.MaterializeResult:
     written = export(warehouse.published_db, warehouse.exports_dir)
-    return dg.MaterializeResult(
-        metadata={"path": dg.MetadataValue.path(str(warehouse.exports_dir)), "files": dg.MetadataValue.json(written)}
-    )
+    return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(warehouse.exports_dir)), "files": dg.MetadataValue.json(written)})
 
 
 @published_asset(

@@ -1,6 +1,5 @@
 """One raw asset per landed feed, loaded by DuckDB and held to its contract by ingest."""
 
-
 import json
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -8,15 +7,15 @@ from typing import Any
 import dagster as dg
 
 from orchestration import settings
-from orchestration.audit import quarantine_shares
-from orchestration.contracts import FeedContract, dbt_source_name, load_contracts
-from orchestration.defs.partitions import WAREHOUSE_POOL, is_monthly, month_keys, monthly, single_run
+from orchestration.contracts import FeedContract, dbt_source_name, is_monthly, load_contracts
+from orchestration.defs.partitions import WAREHOUSE_POOL, month_keys, monthly, single_run
 from orchestration.defs.resources import WarehouseResource
+from orchestration.engines.lake import land, table_dir
+from orchestration.ingest.audit import quarantine_shares
 from orchestration.ingest.commit import STATUSES, FeedLoad
 from orchestration.ingest.load import load_feed
 from orchestration.ingest.ministry_table import totals_columns, totals_table
 from orchestration.ingest.staged import FeedError
-from orchestration.lake import land, table_dir
 from orchestration.sql import quoted
 from orchestration.text import markdown_text, printable
 
@@ -86,17 +85,22 @@ def build_raw_asset(feed: FeedContract) -> dg.AssetsDefinition:
         "contract_key": ", ".join(feed.key),
         "dbt_source": dbt_source_name(feed),
     }
-    specs = [dg.AssetSpec(key, group_name="raw", description=description, kinds=kinds, owners=[OWNER], deps=_dependencies(feed),
-                          metadata=metadata, tags={"layer": "raw"})]
+    specs = [dg.AssetSpec(key, group_name="raw", description=description, kinds=kinds, owners=[OWNER], deps=_dependencies(feed), metadata=metadata, tags={"layer": "raw"})]
     if (national := published_totals_key(feed)) is not None:
         # The national line of a table whose figures do not add up is a figure of its own, which
         # the same load writes to the layout's totals table (a dbt source of its own).
-        specs.append(dg.AssetSpec(
-            national, group_name="raw", kinds={"duckdb"}, owners=[OWNER], tags={"layer": "raw"},
-            description=f"The national line ({feed.layout['national_total_label']}) of the {feed.name} feed's tables, as published; "
-            f"written by the load of raw/{feed.name} into {totals_table(feed)}.",
-            metadata={"dagster/table_name": f"working.{totals_table(feed)}"},
-        ))
+        specs.append(
+            dg.AssetSpec(
+                national,
+                group_name="raw",
+                kinds={"duckdb"},
+                owners=[OWNER],
+                tags={"layer": "raw"},
+                description=f"The national line ({feed.layout['national_total_label']}) of the {feed.name} feed's tables, as published; "
+                f"written by the load of raw/{feed.name} into {totals_table(feed)}.",
+                metadata={"dagster/table_name": f"working.{totals_table(feed)}"},
+            )
+        )
 
     @dg.multi_asset(
         name=f"raw__{feed.name}",
@@ -164,8 +168,7 @@ def load_metadata(load: FeedLoad) -> dict[str, Any]:
     touched = [f for f in load.files if f.status != "unchanged"]
     table = ["| file | status | rows read | loaded | quarantined | error |", "|---|---|---:|---:|---:|---|"]
     table += [
-        f"| {markdown_text(f.source_file)} | {f.status} | {f.rows_read:,} | {f.rows_loaded:,} | {f.rows_quarantined:,} | {markdown_text(f.error or '')} |"
-        for f in touched[:100]
+        f"| {markdown_text(f.source_file)} | {f.status} | {f.rows_read:,} | {f.rows_loaded:,} | {f.rows_quarantined:,} | {markdown_text(f.error or '')} |" for f in touched[:100]
     ]
     return {
         "dagster/row_count": load.rows_in_table,
@@ -201,9 +204,7 @@ def _contract_check(con, key: dg.AssetKey, load: FeedLoad, over: list[str], unde
         metadata={
             "rows_read": read,
             "rows_quarantined": quarantined,
-            "quarantined_by_rule": dg.MetadataValue.json(
-                [{"rule": rule, "column": column, "count": count, "sample": sample} for rule, column, count, sample in broken]
-            ),
+            "quarantined_by_rule": dg.MetadataValue.json([{"rule": rule, "column": column, "count": count, "sample": sample} for rule, column, count, sample in broken]),
             "files_over_limit": len(over),
             "max_quarantined_share": limit,
         },
@@ -225,20 +226,18 @@ def _totals_check(con, key: dg.AssetKey, feed: FeedContract) -> dg.AssetCheckRes
     for value in values:
         rows = con.execute(
             f"""
-            SELECT [{', '.join(f't.{quoted(g)}::VARCHAR' for g in groups)}], t.{quoted(value)} AS reported,
+            SELECT [{", ".join(f"t.{quoted(g)}::VARCHAR" for g in groups)}], t.{quoted(value)} AS reported,
                    coalesce(sum(p.{quoted(value)}), 0) AS summed, t.source_file, t.line,
                    (SELECT count(*) FROM quarantine.{quoted(feed.name)} q WHERE q.source_file = t.source_file) AS quarantined
             FROM {totals} t
-            LEFT JOIN {feed.raw_table} p USING ({', '.join(quoted(g) for g in groups)})
+            LEFT JOIN {feed.raw_table} p USING ({", ".join(quoted(g) for g in groups)})
             GROUP BY ALL
             HAVING reported <> summed
             ORDER BY ALL
             """
         ).fetchall()
         mismatches += [(" ".join(f"{g} {v}" if named else v for (g, named), v in zip(shown, keys, strict=True)) + ("" if unpivot else f" {value}"), *rest) for keys, *rest in rows]
-    files_without_total = con.execute(
-        f"SELECT DISTINCT source_file FROM {feed.raw_table} WHERE source_file NOT IN (SELECT source_file FROM {totals})"
-    ).fetchall()
+    files_without_total = con.execute(f"SELECT DISTINCT source_file FROM {feed.raw_table} WHERE source_file NOT IN (SELECT source_file FROM {totals})").fetchall()
     problems = [
         f"{file}: line {line}: {what}: national total {reported:,} but the {layout['name_noun']}s sum to {summed:,}"
         + (f" ({quarantined} line(s) of the file quarantined)" if quarantined else "")

@@ -4,7 +4,7 @@ import dagster as dg
 
 from orchestration.defs.partitions import WAREHOUSE_POOL
 from orchestration.defs.resources import WarehouseResource
-from orchestration.reconciliation import VERDICTS, reconciliation
+from orchestration.quality.reconciliation import VERDICTS, reconciliation
 
 SOURCE_RECONCILIATION = dg.AssetKey(["marts", "source_reconciliation"])
 

@@ -1,6 +1,5 @@
 """Resources: the DuckDB warehouse (working and published files) and dbt (run in process: dbt_runner.py)."""
 
-
 import re
 import time
 from collections.abc import Iterator
@@ -92,7 +91,7 @@ class WarehouseResource(dg.ConfigurableResource):
         import ibis
 
         if (engine or settings.engine()) == "spark":
-            from orchestration.spark import session
+            from orchestration.engines.spark import session
 
             yield ibis.pyspark.connect(session())
             return
@@ -143,9 +142,7 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def dbt_environment(self) -> AbstractContextManager[None]:
         """Point dbt's profile at this warehouse's working and history databases, with this memory limit."""
-        return environment(
-            {WORKING_DB_ENV: str(self.working_db), HISTORY_DB_ENV: str(self.history_db), MEMORY_LIMIT_ENV: self.duckdb_memory_limit}
-        )
+        return environment({WORKING_DB_ENV: str(self.working_db), HISTORY_DB_ENV: str(self.history_db), MEMORY_LIMIT_ENV: self.duckdb_memory_limit})
 
 
 @contextmanager

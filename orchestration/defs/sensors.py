@@ -6,8 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from orchestration.contracts import load_contracts
-from orchestration.defs.partitions import is_monthly
+from orchestration.contracts import is_monthly, load_contracts
 from orchestration.defs.raw import raw_key
 from orchestration.defs.resources import WarehouseResource
 from orchestration.ingest.landing import landed_month, relative, sha256_file

@@ -196,7 +196,7 @@ def record(con: duckdb.DuckDBPyConnection, feed: FeedContract, files: list[FileL
     con.execute(
         f"""
         INSERT INTO audit.file_loads (feed, source_file, sha256, previous_sha256, rows_read, rows_loaded, rows_quarantined, status, error, loaded_at, run_id, path_fields)
-        SELECT *, {path_fields_sql(feed, 'source_file')} FROM (
+        SELECT *, {path_fields_sql(feed, "source_file")} FROM (
             SELECT $feed AS feed, unnest($files) AS source_file, unnest($hashes), unnest($previous), unnest($read), unnest($loaded),
                    unnest($quarantined), unnest($status), unnest($error), $now, $run_id
         )

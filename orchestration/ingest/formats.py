@@ -46,8 +46,7 @@ def parquet_reader(feed: FeedContract, rejects: str) -> tuple[str, dict[str, Any
     # By name: files whose column types differ are read as one relation (every column as text).
     text = ", ".join(f"{quoted(c.name)}::VARCHAR AS {quoted(c.name)}" for c in feed.columns)
     return (
-        f"SELECT filename, file_row_number + 1 AS file_row, {text} "
-        "FROM read_parquet($files, filename = true, file_row_number = true, union_by_name = true)",
+        f"SELECT filename, file_row_number + 1 AS file_row, {text} FROM read_parquet($files, filename = true, file_row_number = true, union_by_name = true)",
         {},
     )
 
@@ -68,7 +67,7 @@ def csv_grid(con: duckdb.DuckDBPyConnection, path: Path, layout: dict[str, Any])
     delimiter = layout.get("delimiter") or ","
     if len(delimiter) != 1 or delimiter in '"\\\n\r':
         raise GridError(f"delimiter {delimiter!r} is not one character other than a quote or a line end")
-    field = "(\"(?:[^\"]|\"\")*\"|[^\"" + _regex_class(delimiter) + "]*)" + _regex_class(delimiter, bracket=True)
+    field = '("(?:[^"]|"")*"|[^"' + _regex_class(delimiter) + "]*)" + _regex_class(delimiter, bracket=True)
     try:
         con.execute(
             f"""
@@ -116,11 +115,13 @@ def xlsx_grid(con: duckdb.DuckDBPyConnection, path: Path, layout: dict[str, Any]
             rows = workbook.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
             # calamine gives the sheet as lists of Python values: only they are converted here; the
             # table is read by SQL from the Arrow table.
-            grid = pa.table({
-                "sheet": pa.array([sheet] * len(rows), pa.string()),
-                "line": pa.array(range(1, len(rows) + 1), pa.int64()),
-                "cells": pa.array([[_cell_text(c) for c in row] for row in rows], pa.list_(pa.string())),
-            })
+            grid = pa.table(
+                {
+                    "sheet": pa.array([sheet] * len(rows), pa.string()),
+                    "line": pa.array(range(1, len(rows) + 1), pa.int64()),
+                    "cells": pa.array([[_cell_text(c) for c in row] for row in rows], pa.list_(pa.string())),
+                }
+            )
             con.register("xlsx_sheet", grid)
             con.execute(f"INSERT INTO {GRID} SELECT * FROM xlsx_sheet")
             con.unregister("xlsx_sheet")

@@ -137,4 +137,3 @@ def path_fields_sql(feed: FeedContract, source_file: str) -> str:
     if not feed.path_pattern:
         return "NULL"
     return f"CASE WHEN regexp_full_match({source_file}, {sql_literal(feed.path_pattern)}) THEN to_json({path_struct_sql(feed, source_file)})::VARCHAR END"
-

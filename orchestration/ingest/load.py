@@ -38,8 +38,7 @@ def load_feed(
     prepare_tables(con, feed)
     in_scope, misnamed = landed_in_scope(feed, sources_dir, months)
     links_out = [(path, rel) for path in feed.links_out(sources_dir) if _in_months(feed, rel := relative(path, sources_dir), months)]
-    loaded = {rel: (sha, rows) for rel, sha, rows in con.execute(
-        "SELECT source_file, sha256, rows_read FROM audit.loaded_files WHERE feed = ?", [feed.name]).fetchall()}
+    loaded = {rel: (sha, rows) for rel, sha, rows in con.execute("SELECT source_file, sha256, rows_read FROM audit.loaded_files WHERE feed = ?", [feed.name]).fetchall()}
     # A feed whose files are all gone under a link is held below, not an error.
     if months is None and not in_scope and not misnamed and not links_out and not any(_link_on_path(sources_dir, rel) for rel in loaded):
         raise FeedError(f"{feed.name}: no files landed (looked for {', '.join(feed.files)} under {sources_dir})")
@@ -78,7 +77,10 @@ def load_feed(
 
     staged = STAGED
     staged.create(
-        con, feed, [f.source_file for f in candidates] + removed, [f.sha256 for f in candidates] + [None] * len(removed),
+        con,
+        feed,
+        [f.source_file for f in candidates] + removed,
+        [f.sha256 for f in candidates] + [None] * len(removed),
         totals_columns(feed) if feed.is_table else [],
     )
     if candidates:
@@ -91,9 +93,7 @@ def load_feed(
         for landed in candidates:
             rel, rows = landed.source_file, read.get(landed.source_file, 0)
             if rel not in not_loaded and rel in loaded and rel not in confirmed and rows < loaded[rel][1] * SHRINK:
-                not_loaded[rel] = _held(
-                    rel, landed.sha256, loaded[rel], f"the version landed now has {rows:,} rows, fewer than {SHRINK:.0%} of the {loaded[rel][1]:,} loaded"
-                )
+                not_loaded[rel] = _held(rel, landed.sha256, loaded[rel], f"the version landed now has {rows:,} rows, fewer than {SHRINK:.0%} of the {loaded[rel][1]:,} loaded")
         staged.drop_files(con, dict.fromkeys(not_loaded, ""))
         outcomes.update(not_loaded)
         candidates = [f for f in candidates if f.source_file not in not_loaded]
@@ -124,9 +124,11 @@ def _link_on_path(sources_dir: Path, rel: str) -> str | None:
 
 def _held(rel: str, sha256: str | None, loaded: tuple[str, int], why: str) -> FileLoad:
     return FileLoad(
-        rel, "held", sha256, loaded[0],
-        error=f"{rel}: {why}; held back, the {loaded[1]:,} rows loaded from it stay. If the change is right, confirm it: "
-        f"make run CONFIRM={shlex.quote(rel)}",
+        rel,
+        "held",
+        sha256,
+        loaded[0],
+        error=f"{rel}: {why}; held back, the {loaded[1]:,} rows loaded from it stay. If the change is right, confirm it: make run CONFIRM={shlex.quote(rel)}",
     )
 
 
@@ -145,7 +147,7 @@ def _read_back(feed: FeedContract, files: list[LandedFile], read: dict[str, int]
             problems[landed.source_file] = back.problem
         elif back.unclosed_line is not None:
             problems[landed.source_file] = (
-                f"line {back.unclosed_line} opens a quoted field (`\"`) that is never closed, so the rest of the file would be "
+                f'line {back.unclosed_line} opens a quoted field (`"`) that is never closed, so the rest of the file would be '
                 f"one field; the CSV reader returned {rows:,} rows and stopped there. Close or remove that quote and land the file again"
             )
         elif back.records is not None and back.records - 1 != rows:

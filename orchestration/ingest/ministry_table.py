@@ -10,9 +10,9 @@ from __future__ import annotations
 import duckdb
 
 from orchestration.contracts import ColumnContract, Contracts, FeedContract
+from orchestration.contracts.rules import RULES, column_problems, number_scale, problems_expression
 from orchestration.ingest.landing import LandedFile, path_struct_sql
 from orchestration.ingest.staged import UNREADABLE, FeedError, Staged
-from orchestration.rules import RULES, column_problems, number_scale, problems_expression
 from orchestration.sql import quoted, sql_literal
 
 # Indonesian official tables group thousands with '.' and use ',' as the decimal mark.
@@ -22,6 +22,7 @@ CREATE OR REPLACE MACRO id_number(text) AS
          THEN replace(replace(trim(text), '.', ''), ',', '.')::DECIMAL(38, 6) END;
 CREATE OR REPLACE MACRO name_key(name) AS regexp_replace(upper(name), '[^A-Z]', '', 'g');
 """
+
 
 def _value_columns(feed: FeedContract) -> list[ColumnContract]:
     """The contract columns a table's number cells fill."""
@@ -75,8 +76,7 @@ def _values(feed: FeedContract, cells: str) -> list[str]:
             f"id_number(unnest({cells}).value)::{value.type} AS {quoted(value.name)}",
         ]
     return [
-        f"id_number(list_filter({cells}, lambda c: c.name = {sql_literal(name)})[1].value)::{feed.column(name).type} AS {quoted(name)}"
-        for name in layout["value_columns"].values()
+        f"id_number(list_filter({cells}, lambda c: c.name = {sql_literal(name)})[1].value)::{feed.column(name).type} AS {quoted(name)}" for name in layout["value_columns"].values()
     ]
 
 
@@ -93,10 +93,7 @@ def create_row_names(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed:
     layout = feed.layout
     reference, key = contracts.reference(feed.column(layout["name_column"]).rules)
     install_macros(con)
-    names = " UNION ALL ".join(
-        f"SELECT {quoted(key)} AS code, unnest(string_split({quoted(column)}, '|')) AS name FROM {reference.raw_table}"
-        for column in layout["name_lookup"]
-    )
+    names = " UNION ALL ".join(f"SELECT {quoted(key)} AS code, unnest(string_split({quoted(column)}, '|')) AS name FROM {reference.raw_table}" for column in layout["name_lookup"])
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE row_names AS
@@ -162,9 +159,7 @@ def stage_ministry_table(con: duckdb.DuckDBPyConnection, contracts: Contracts, f
         unknown = [h for h in header_labels if h not in labels]
         missing = [label for label in labels if label not in header_labels]
         if missing:
-            rejected[landed.source_file] = f"line {header_line}: required column `{missing[0]}` missing" + (
-                f"; found `{'`, `'.join(unknown)}`" if unknown else ""
-            )
+            rejected[landed.source_file] = f"line {header_line}: required column `{missing[0]}` missing" + (f"; found `{'`, `'.join(unknown)}`" if unknown else "")
             continue
 
         def filled(label: str) -> ColumnContract:
@@ -193,7 +188,7 @@ def stage_ministry_table(con: duckdb.DuckDBPyConnection, contracts: Contracts, f
     con.execute(
         f"""
         INSERT INTO {staged.rows} BY NAME
-        SELECT {', '.join(_from_path(feed))}, code AS {quoted(code.name)}, {', '.join(_values(feed, 'cells'))}, source_file
+        SELECT {", ".join(_from_path(feed))}, code AS {quoted(code.name)}, {", ".join(_values(feed, "cells"))}, source_file
         FROM table_judged WHERE problem IS NULL AND NOT is_total;
 
         INSERT INTO {staged.quarantine}
@@ -203,7 +198,7 @@ def stage_ministry_table(con: duckdb.DuckDBPyConnection, contracts: Contracts, f
         INSERT INTO {staged.read} SELECT source_file, count(*) FROM table_lines GROUP BY ALL;
 
         INSERT INTO {staged.totals} BY NAME
-        SELECT {', '.join(_from_path(feed))}, {', '.join(_values(feed, 'cells'))}, source_file, line
+        SELECT {", ".join(_from_path(feed))}, {", ".join(_values(feed, "cells"))}, source_file, line
         FROM table_judged WHERE problem IS NULL AND is_total;
         """
     )
@@ -226,14 +221,14 @@ def _judge(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedContr
         f"""
         CREATE OR REPLACE TEMP TABLE table_judged AS
         WITH resolved AS (
-            SELECT l.*, upper(l.name) = upper($total) AS is_total, n.code, {path_struct_sql(feed, 'l.source_file')} AS file_path,
+            SELECT l.*, upper(l.name) = upper($total) AS is_total, n.code, {path_struct_sql(feed, "l.source_file")} AS file_path,
                    list_filter(l.cells, lambda c: id_number(c.value) IS NULL OR length(rtrim(regexp_extract(trim(c.value), ',([0-9]+)$', 1), '0')) > c.scale) AS bad_cells,
                    {_cell_problems(contracts, feed)} AS ruled_cells
             FROM table_lines l LEFT JOIN row_names n ON n.key = name_key(l.name)
         ),
         ranked AS (
             SELECT *, row_number() OVER (PARTITION BY source_file, coalesce(code, name), is_total ORDER BY line) AS occurrence,
-                   {', '.join(code_flags)}
+                   {", ".join(code_flags)}
             FROM resolved
         ),
         judged AS (SELECT *, {code_problems} AS code_problems FROM ranked)

@@ -25,19 +25,27 @@ from typing import Any
 import duckdb
 
 from orchestration.contracts import ColumnContract, Contracts, FeedContract
+from orchestration.contracts.rules import column_problems, problems_expression
 from orchestration.ingest.formats import GRID, GRID_DDL, GridError, file_format
 from orchestration.ingest.landing import LandedFile, path_struct_sql
 from orchestration.ingest.ministry_table import create_row_names, install_macros
 from orchestration.ingest.staged import Staged
-from orchestration.rules import column_problems, problems_expression
 from orchestration.sql import quoted, sql_literal
 
 # Month names as Indonesian and English tables abbreviate them, longest spelling first.
 MONTHS = {
-    1: ["januari", "january", "jan"], 2: ["februari", "february", "feb", "peb"], 3: ["maret", "march", "mar"],
-    4: ["april", "apr"], 5: ["mei", "may"], 6: ["juni", "june", "jun"], 7: ["juli", "july", "jul"],
-    8: ["agustus", "august", "agust", "agst", "agus", "ags", "agt", "agu", "aug"], 9: ["september", "sept", "sep"],
-    10: ["oktober", "october", "okt", "oct"], 11: ["nopember", "november", "nop", "nov"], 12: ["desember", "december", "des", "dec"],
+    1: ["januari", "january", "jan"],
+    2: ["februari", "february", "feb", "peb"],
+    3: ["maret", "march", "mar"],
+    4: ["april", "apr"],
+    5: ["mei", "may"],
+    6: ["juni", "june", "jun"],
+    7: ["juli", "july", "jul"],
+    8: ["agustus", "august", "agust", "agst", "agus", "ags", "agt", "agu", "aug"],
+    9: ["september", "sept", "sep"],
+    10: ["oktober", "october", "okt", "oct"],
+    11: ["nopember", "november", "nop", "nov"],
+    12: ["desember", "december", "des", "dec"],
 }
 MONTH_NAMES = sorted(((name, month) for month, names in MONTHS.items() for name in names), key=lambda n: -len(n[0]))
 # A header's month, then its marker (one or more `*`, or a letter such as `R`), e.g. `Jun*`, `DesR`.
@@ -107,7 +115,7 @@ def _locate(con: duckdb.DuckDBPyConnection, feed: FeedContract) -> None:
 
         CREATE OR REPLACE TEMP TABLE official_blocks AS
         WITH labels AS (
-            SELECT source_file, sheet, {position(layout['name_header'])} AS label_pos, {position(layout['name_header_en'])} AS label_en_pos
+            SELECT source_file, sheet, {position(layout["name_header"])} AS label_pos, {position(layout["name_header_en"])} AS label_en_pos
             FROM {OFFICIAL_GRID} GROUP BY ALL
         ),
         years AS (
@@ -117,13 +125,13 @@ def _locate(con: duckdb.DuckDBPyConnection, feed: FeedContract) -> None:
             GROUP BY ALL HAVING bool_and(regexp_full_match(c.cell, {sql_literal(YEAR_HEADER)}))
         ),
         blocks AS (
-            SELECT l.source_file, l.sheet, coalesce(l.label_pos, 1) AS label_pos, l.label_en_pos, l.label_pos IS NULL AND {layout['name_header'] is not None} AS no_label,
+            SELECT l.source_file, l.sheet, coalesce(l.label_pos, 1) AS label_pos, l.label_en_pos, l.label_pos IS NULL AND {layout["name_header"] is not None} AS no_label,
                    min(y.line) - {year_row} AS first_line, min(y.line) - {year_row} + {len(rows) - 1} AS last_line
             FROM labels l LEFT JOIN years y USING (source_file, sheet) GROUP BY ALL
         )
         SELECT b.*, (SELECT min(g.line) FROM {OFFICIAL_GRID} g
                      WHERE g.source_file = b.source_file AND g.sheet = b.sheet AND g.line > b.last_line AND ({notes})) AS notes_line,
-               CASE WHEN b.no_label THEN 'no cell `' || {sql_literal(layout['name_header'] or '')} || '` above the labels'
+               CASE WHEN b.no_label THEN 'no cell `' || {sql_literal(layout["name_header"] or "")} || '` above the labels'
                     WHEN b.first_line IS NULL THEN 'no header row of years (a row whose cells besides the labels are all years, e.g. 2022)'
                     WHEN b.first_line < 1 THEN 'the header''s rows above its year row are missing' END AS problem
         FROM blocks b
@@ -152,12 +160,16 @@ def _columns(con: duckdb.DuckDBPyConnection, feed: FeedContract) -> None:
     header_text = " || ' / ' || ".join("coalesce(year::VARCHAR, '')" if f"h{i}" == year else f"coalesce(h{i}, '')" for i in range(len(rows)))
     problems = [
         "WHEN year IS NULL THEN 'no year above it'",
-        *([f"WHEN m.month IS NULL THEN 'month header ''' || coalesce({month}, '') || ''' is not a month name'",
-           f"WHEN m.marker IS NOT NULL AND {marker_status}[m.marker] IS NULL "
-           f"THEN 'marker ''' || m.marker || ''' on month header ''' || {month} || ''' is not one the layout maps (header_markers)'"]
-          if month else []),
-        *(f"WHEN {quoted(row['column'])} IS NULL THEN 'header ''' || coalesce(h{i}, '') || ''' is not one of ' || {sql_literal(', '.join(row['codes']))}"
-          for i, row in coded),
+        *(
+            [
+                f"WHEN m.month IS NULL THEN 'month header ''' || coalesce({month}, '') || ''' is not a month name'",
+                f"WHEN m.marker IS NOT NULL AND {marker_status}[m.marker] IS NULL "
+                f"THEN 'marker ''' || m.marker || ''' on month header ''' || {month} || ''' is not one the layout maps (header_markers)'",
+            ]
+            if month
+            else []
+        ),
+        *(f"WHEN {quoted(row['column'])} IS NULL THEN 'header ''' || coalesce(h{i}, '') || ''' is not one of ' || {sql_literal(', '.join(row['codes']))}" for i, row in coded),
     ]
     period = "year::VARCHAR || '-' || lpad(m.month::VARCHAR, 2, '0')" if month else "year::VARCHAR"
     con.execute(
@@ -177,8 +189,8 @@ def _columns(con: duckdb.DuckDBPyConnection, feed: FeedContract) -> None:
         ),
         read AS (
             SELECT source_file, sheet, pos, {header_text} AS header, year, m.marker,
-                   {period} AS period, {marker_status}[m.marker] AS marker_status{', ' + code_columns if code_columns else ''},
-                   CASE {' '.join(problems)} END AS problem
+                   {period} AS period, {marker_status}[m.marker] AS marker_status{", " + code_columns if code_columns else ""},
+                   CASE {" ".join(problems)} END AS problem
             FROM spanned
         )
         SELECT * FROM read
@@ -213,7 +225,7 @@ def stage_official_table(con: duckdb.DuckDBPyConnection, contracts: Contracts, f
         f"""
         SELECT source_file, {where} || problem FROM official_blocks WHERE problem IS NOT NULL
         UNION ALL
-        SELECT source_file, {where} || 'column ' || {_column_letters('pos')} || ' (' || header || '): ' || problem
+        SELECT source_file, {where} || 'column ' || {_column_letters("pos")} || ' (' || header || '): ' || problem
         FROM official_columns c
         WHERE problem IS NOT NULL AND EXISTS (
             -- A column with a header it cannot read matters when it holds figures.
@@ -244,24 +256,25 @@ def _lines(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedContr
     )
     override = f"CASE {overrides} END" if overrides else "NULL::STRUCT(status VARCHAR, reason VARCHAR)"
     code_flags, code_problems = problems_expression(contracts, [code], lambda _: "code", lambda _: "code", lambda group: f"file_path.{quoted(group)}")
-    breaks_a_rule = " OR ".join(
-        f"coalesce({condition}, false)" for _, condition, _ in column_problems(contracts, code, "k.code", "k.code", lambda group: f"r.file_path.{quoted(group)}")
-    ) or "false"
+    breaks_a_rule = (
+        " OR ".join(f"coalesce({condition}, false)" for _, condition, _ in column_problems(contracts, code, "k.code", "k.code", lambda group: f"r.file_path.{quoted(group)}"))
+        or "false"
+    )
     noun = sql_literal(layout["name_noun"])
     con.execute("CREATE OR REPLACE TEMP TABLE official_rejected AS SELECT unnest($files::VARCHAR[]) AS source_file", {"files": list(rejected)})
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE official_lines AS
-        SELECT g.source_file, g.sheet, g.line, g.cells, {clean_label('g.cells[b.label_pos]')} AS name,
-               {clean_label('g.cells[b.label_en_pos]')} AS name_en
+        SELECT g.source_file, g.sheet, g.line, g.cells, {clean_label("g.cells[b.label_pos]")} AS name,
+               {clean_label("g.cells[b.label_en_pos]")} AS name_en
         FROM {OFFICIAL_GRID} g JOIN official_blocks b USING (source_file, sheet)
         WHERE b.problem IS NULL AND g.source_file NOT IN (SELECT source_file FROM official_rejected)
           AND g.line > b.last_line AND (b.notes_line IS NULL OR g.line < b.notes_line)
           AND len(list_filter(g.cells, lambda c: c IS NOT NULL)) > 0;
 
         CREATE OR REPLACE TEMP TABLE official_resolved AS
-        SELECT l.*, name_key(coalesce(l.name, '')) = name_key({sql_literal(layout['national_total_label'])}) AS is_total,
-               coalesce(n.code, e.code) AS code, {path_struct_sql(feed, 'l.source_file')} AS file_path
+        SELECT l.*, name_key(coalesce(l.name, '')) = name_key({sql_literal(layout["national_total_label"])}) AS is_total,
+               coalesce(n.code, e.code) AS code, {path_struct_sql(feed, "l.source_file")} AS file_path
         FROM official_lines l
         LEFT JOIN row_names n ON n.key = name_key(l.name)
         LEFT JOIN row_names e ON e.key = name_key(l.name_en);
@@ -276,14 +289,14 @@ def _lines(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedContr
         ),
         cells AS (
             SELECT l.source_file, l.sheet, l.line, c.pos, c.header, c.period, c.marker_status,
-                   {''.join(f'c.{quoted(col)}, ' for col in coded)}x.cell, {override} AS override, p.pos IS NOT NULL AS is_published
+                   {"".join(f"c.{quoted(col)}, " for col in coded)}x.cell, {override} AS override, p.pos IS NOT NULL AS is_published
             FROM official_resolved l
             JOIN official_columns c ON c.source_file = l.source_file AND c.sheet = l.sheet
             LEFT JOIN official_cells x ON x.source_file = l.source_file AND x.sheet = l.sheet AND x.line = l.line AND x.pos = c.pos
             LEFT JOIN published p ON p.source_file = c.source_file AND p.sheet = c.sheet AND p.pos = c.pos
             WHERE c.problem IS NULL
         )
-        SELECT source_file, sheet, line, pos, header, period, {', '.join(quoted(c) for c in coded) + ',' if coded else ''} cell, is_published,
+        SELECT source_file, sheet, line, pos, header, period, {", ".join(quoted(c) for c in coded) + "," if coded else ""} cell, is_published,
                CASE WHEN override IS NOT NULL OR {marker_status}[cell] IS NOT NULL OR NOT regexp_full_match(cell, {sql_literal(NUMBER)}) THEN NULL
                     ELSE cell::DOUBLE END AS value,
                coalesce(override.status, {marker_status}[cell], marker_status, 'A') AS status,
@@ -300,7 +313,7 @@ def _lines(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedContr
         ),
         -- A figure in a column the header does not name (a cell beyond the table, an extra delimiter).
         stray AS (
-            SELECT x.source_file, x.sheet, x.line, x.pos, 'column ' || {_column_letters('x.pos')} || ': ''' || x.cell || ''' is under no header' AS problem
+            SELECT x.source_file, x.sheet, x.line, x.pos, 'column ' || {_column_letters("x.pos")} || ': ''' || x.cell || ''' is under no header' AS problem
             FROM official_cells x JOIN official_lines l USING (source_file, sheet, line) JOIN official_blocks b USING (source_file, sheet)
             WHERE x.cell IS NOT NULL AND x.pos <> b.label_pos AND x.pos IS DISTINCT FROM b.label_en_pos
               AND NOT EXISTS (SELECT 1 FROM official_columns c WHERE c.source_file = x.source_file AND c.sheet = x.sheet AND c.pos = x.pos)
@@ -312,7 +325,7 @@ def _lines(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedContr
         ranked AS (
             SELECT r.*, bad.problems AS bad_cells,
                    row_number() OVER (PARTITION BY r.source_file, r.sheet, coalesce(r.code, r.name), r.is_total ORDER BY r.line) AS occurrence,
-                   {', '.join(code_flags)}
+                   {", ".join(code_flags)}
             FROM official_resolved r LEFT JOIN bad USING (source_file, sheet, line)
         ),
         judged AS (SELECT *, {code_problems} AS code_problems FROM ranked)
@@ -327,7 +340,7 @@ def _lines(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedContr
                 rule := code_problems[1].rule, column_name := code_problems[1].column_name,
                 reason := '''' || name || ''': ' || array_to_string(list_transform(code_problems, lambda p: p.reason), '; '))
             WHEN bad_cells IS NOT NULL THEN struct_pack(
-                rule := 'type', column_name := {sql_literal(layout['value_column'])}, reason := array_to_string(bad_cells, '; '))
+                rule := 'type', column_name := {sql_literal(layout["value_column"])}, reason := array_to_string(bad_cells, '; '))
             WHEN occurrence > 1 THEN struct_pack(
                 rule := 'unique_key', column_name := {sql_literal(code.name)},
                 reason := CASE WHEN is_total THEN 'a second national total line'
@@ -346,8 +359,7 @@ def _constants(feed: FeedContract) -> dict[str, str]:
     for column in {c for values in sheets.values() for c in values}:
         cases = " ".join(f"WHEN {sql_literal(sheet)} THEN {sql_literal(values[column])}" for sheet, values in sheets.items() if column in values)
         constants[column] = f"CASE v.sheet {cases} END"
-    filled = {layout["name_column"], layout["value_column"], layout["status_column"], layout["note_column"], *constants,
-              *(row["column"] for row in layout["header_rows"])}
+    filled = {layout["name_column"], layout["value_column"], layout["status_column"], layout["note_column"], *constants, *(row["column"] for row in layout["header_rows"])}
     constants.update({c.name: f"j.file_path.{quoted(c.name)}" for c in feed.columns if c.name not in filled})
     return constants
 
@@ -380,7 +392,7 @@ def _write(con: duckdb.DuckDBPyConnection, feed: FeedContract, code: ColumnContr
 
         INSERT INTO {staged.quarantine}
         SELECT source_file, line, line, problem.rule, problem.column_name, {where} || 'line ' || line || ': ' || problem.reason,
-               array_to_string(list_transform(cells, lambda c: coalesce(c, '')), {sql_literal(layout['delimiter'] or ',')}), NULL
+               array_to_string(list_transform(cells, lambda c: coalesce(c, '')), {sql_literal(layout["delimiter"] or ",")}), NULL
         FROM official_judged j WHERE problem IS NOT NULL;
 
         INSERT INTO {staged.read} SELECT source_file, count(*) FROM official_lines GROUP BY ALL;
@@ -403,4 +415,3 @@ def skipped_lines(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str | None,
         ORDER BY ALL
         """
     ).fetchall()
-

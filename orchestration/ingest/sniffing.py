@@ -22,11 +22,7 @@ def column_problem(feed: FeedContract, found: list[str]) -> str | None:
     missing = [c for c in expected if c not in found]
     if missing:
         extra = [c for c in found if c not in expected]
-        return (
-            f"required column `{missing[0]}` missing"
-            + (f"; found `{'`, `'.join(extra)}`" if extra else "")
-            + f" (expected: {', '.join(expected)})"
-        )
+        return f"required column `{missing[0]}` missing" + (f"; found `{'`, `'.join(extra)}`" if extra else "") + f" (expected: {', '.join(expected)})"
     if found != expected:
         return f"columns are {', '.join(found)}; the contract's order is {', '.join(expected)}"
     return None

@@ -46,9 +46,7 @@ class Staged:
     read: str = "load_read"
     totals: str = "load_totals"
 
-    def create(
-        self, con: duckdb.DuckDBPyConnection, feed: FeedContract, files: list[str], hashes: list[str | None], totals: list[tuple[str, str]]
-    ) -> None:
+    def create(self, con: duckdb.DuckDBPyConnection, feed: FeedContract, files: list[str], hashes: list[str | None], totals: list[tuple[str, str]]) -> None:
         """Empty tables for a load of `feed` that replaces `files` (with their `hashes`); `totals`:
         the (name, type) columns of the totals table, if the feed has one."""
         columns = ", ".join(f"{quoted(c.name)} {c.type}" for c in feed.raw_columns)

@@ -16,11 +16,11 @@ import duckdb
 
 from orchestration import progress
 from orchestration.contracts import Contracts, FeedContract
+from orchestration.contracts.rules import broken_expression, cast_sql, problems_expression
 from orchestration.ingest.formats import CSV, GZIP_CSV, file_format
 from orchestration.ingest.landing import LandedFile, path_struct_sql
 from orchestration.ingest.records import mixed_line_end
 from orchestration.ingest.staged import Staged, about_the_file
-from orchestration.rules import broken_expression, cast_sql, problems_expression
 from orchestration.sql import quoted, sql_literal
 
 # DuckDB's CSV reader reports these for lines it cannot split into the contract's fields.
@@ -39,9 +39,7 @@ SCAN, SCAN_REJECTS, EXPLAIN = "load_scan", "scan_rejects", "load_explain"
 DETAILED, DETAILED_REJECTS = "load_staged", "load_rejects"
 
 
-def stage_tabular(
-    con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedContract, files: list[LandedFile], staged: Staged
-) -> dict[str, str]:
+def stage_tabular(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedContract, files: list[LandedFile], staged: Staged) -> dict[str, str]:
     """Read CSV / gzip CSV / Parquet files as text, cast to the contract's types and judge every row.
 
     Fields are read as VARCHAR so a bad value never fails the read (and projection pushdown cannot
@@ -79,6 +77,11 @@ def _typed(feed: FeedContract) -> str:
     return ", ".join(f"{cast_sql(c.type, quoted(c.name))} AS {quoted(c.name + '__typed')}" for c in feed.columns)
 
 
+def _typed_values(feed: FeedContract) -> str:
+    """The typed values under the columns' own names, as loaded."""
+    return ", ".join(f"{quoted(c.name + '__typed')} AS {quoted(c.name)}" for c in feed.columns)
+
+
 def _scan(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedContract, files: list[LandedFile]) -> dict[str, str]:
     """SCAN: every row of `files`, typed, with `broken` when it breaks a rule. One statement per
     reader; when DuckDB cannot read one of its files at all, its files are read one by one to know
@@ -90,7 +93,7 @@ def _scan(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedContra
         DROP TABLE IF EXISTS {SCAN_REJECTS}; DROP TABLE IF EXISTS {SCAN_REJECTS}_scans;
         -- The file's name and the fields its path names, joined to its rows (not computed per row).
         CREATE OR REPLACE TEMP TABLE scan_paths AS
-        SELECT filename, source_file, {path_struct_sql(feed, 'source_file')} AS file_path
+        SELECT filename, source_file, {path_struct_sql(feed, "source_file")} AS file_path
         FROM (SELECT unnest($paths) AS filename, unnest($files) AS source_file);
         """,
         {"paths": [str(f.path) for f in files], "files": [f.source_file for f in files]},
@@ -102,7 +105,7 @@ def _scan(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedContra
         con.execute(
             f"""
             INSERT INTO {SCAN}
-            SELECT source_file, {', '.join(f'{quoted(c.name + "__typed")} AS {quoted(c.name)}' for c in feed.columns)}, {broken}
+            SELECT source_file, {_typed_values(feed)}, {broken}
             FROM (SELECT p.source_file, p.file_path, {landed}, {_typed(feed)}
                   FROM (SELECT filename, {landed} FROM ({reader})) JOIN scan_paths p USING (filename))
             """,
@@ -110,10 +113,7 @@ def _scan(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedContra
         )
 
     unreadable = {}
-    by_reader = [
-        (reader, list(group))
-        for reader, group in groupby(sorted(files, key=lambda f: file_format(f.path).reader.__name__), key=lambda f: file_format(f.path).reader)
-    ]
+    by_reader = [(reader, list(group)) for reader, group in groupby(sorted(files, key=lambda f: file_format(f.path).reader.__name__), key=lambda f: file_format(f.path).reader)]
     for reader, group in progress.track(by_reader, f"{feed.name}: scanning {len(files)} files"):
         sql, params = reader(feed, SCAN_REJECTS)
         try:
@@ -165,28 +165,24 @@ def _files_to_explain(con: duckdb.DuckDBPyConnection, feed: FeedContract, staged
     return {r[0] for r in con.execute(f"SELECT source_file FROM {EXPLAIN}").fetchall()}
 
 
-def _explain(
-    con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedContract, files: list[LandedFile], staged: Staged
-) -> dict[str, str]:
+def _explain(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedContract, files: list[LandedFile], staged: Staged) -> dict[str, str]:
     """Read `files` again one by one (DETAILED), to quarantine what breaks a rule with its line and
     reason; returns the files DuckDB could not read at all this time, with the reason."""
     landed = ", ".join(quoted(c.name) for c in feed.columns)
-    flags, problems = problems_expression(
-        contracts, list(feed.columns), quoted, lambda n: quoted(n + "__typed"), lambda group: f"file_path.{quoted(group)}"
-    )
+    flags, problems = problems_expression(contracts, list(feed.columns), quoted, lambda n: quoted(n + "__typed"), lambda group: f"file_path.{quoted(group)}")
 
     def stage(reader: str, reader_params: dict[str, Any], file: LandedFile) -> None:
         con.execute(
             f"""
             INSERT INTO {DETAILED}
             SELECT source_file, file_row,
-                   {', '.join(f'{quoted(c.name + "__typed")} AS {quoted(c.name)}' for c in feed.columns)},
+                   {_typed_values(feed)},
                    problems,
-                   CASE WHEN len(problems) > 0 THEN to_json(struct_pack({', '.join(f'{quoted(c.name)} := {quoted(c.name)}' for c in feed.columns)}))::VARCHAR END
+                   CASE WHEN len(problems) > 0 THEN to_json(struct_pack({", ".join(f"{quoted(c.name)} := {quoted(c.name)}" for c in feed.columns)}))::VARCHAR END
             FROM (
                 SELECT *, {problems} AS problems
-                FROM (SELECT *, {', '.join(flags)}
-                      FROM (SELECT $source_file AS source_file, {path_struct_sql(feed, '$source_file')} AS file_path, file_row, {landed}, {_typed(feed)}
+                FROM (SELECT *, {", ".join(flags)}
+                      FROM (SELECT $source_file AS source_file, {path_struct_sql(feed, "$source_file")} AS file_path, file_row, {landed}, {_typed(feed)}
                             FROM ({reader})))
             )
             """,
@@ -286,7 +282,7 @@ def _explain(
                'duplicate key (' || d.key_text || '): ' || CASE
                    WHEN d.loaded_from IS NOT NULL THEN 'already loaded from ' || d.loaded_from
                    ELSE 'first seen in ' || f.source_file || coalesce(' line ' || f.line, ' record ' || f.record) END,
-               NULL, to_json(struct_pack({', '.join(f'{quoted(c.name)} := s.{quoted(c.name)}::VARCHAR' for c in feed.columns)}))::VARCHAR
+               NULL, to_json(struct_pack({", ".join(f"{quoted(c.name)} := s.{quoted(c.name)}::VARCHAR" for c in feed.columns)}))::VARCHAR
         FROM load_duplicates d
         JOIN {DETAILED} s ON s.rowid = d.row_id
         JOIN load_positions p ON p.row_id = d.row_id

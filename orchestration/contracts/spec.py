@@ -1,15 +1,10 @@
-"""Feed contracts, loaded once from `sources/contracts.yml`.
-
-The contract of a feed (its files, columns, types, key and rules) drives the DuckDB readers,
-the Pandera schemas, the dbt sources file and the tests; nothing else restates it.
+"""The contracts file's specification (`sources/contracts.yml`): what each key takes, the problems
+it reports by feed, column and key, and the contract model it is parsed into (loaded once).
 """
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from types import UnionType
@@ -19,134 +14,9 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 from pydantic_core import ErrorDetails, InitErrorDetails
 
-from orchestration.rules import RULES, VALID_FROM, VALID_TO, Regex, contract_problem, describe_rules, number_form, path_groups
+from orchestration.contracts.model import TABLE_FORMATS, ColumnContract, ContractError, Contracts, FeedContract
+from orchestration.contracts.rules import RULES, VALID_FROM, VALID_TO, Regex, contract_problem, number_form, path_groups
 from orchestration.settings import CONTRACTS_FILE, REPO_ROOT
-
-
-@dataclass(frozen=True)
-class ColumnContract:
-    name: str
-    type: str
-    description: str
-    rules: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def required(self) -> bool:
-        return bool(self.rules.get("required", True))
-
-
-# Every raw table carries the landed file each row came from, after the contract's columns.
-SOURCE_FILE = ColumnContract("source_file", "VARCHAR", "Landed file the row came from, relative to the sources dir.")
-
-
-# The formats whose files are formatted tables, read by a layout.
-TABLE_FORMATS = ("ministry_table", "official_table")
-
-
-@dataclass(frozen=True)
-class FeedContract:
-    name: str
-    title: str
-    description: str
-    files: tuple[str, ...]
-    format: str
-    key: tuple[str, ...]
-    columns: tuple[ColumnContract, ...]
-    path_pattern: str | None = None
-    layout: dict[str, Any] = field(default_factory=dict)
-    # Who published the data and under what terms (the published tables; the sample has none).
-    publisher: str | None = None
-    licence: str | None = None
-
-    @property
-    def is_table(self) -> bool:
-        """A formatted table (ministry or official): lines of labelled cells, not one row per line."""
-        return self.format in TABLE_FORMATS
-
-    @property
-    def checks_totals(self) -> bool:
-        """A table whose national total line is checked against the sum of its rows: only where adding
-        makes sense (a percentage's or an index's national figure is the publisher's own)."""
-        return self.is_table and bool(self.layout.get("additive", True))
-
-    @property
-    def raw_table(self) -> str:
-        return f"raw.{self.name}"
-
-    @property
-    def raw_columns(self) -> tuple[ColumnContract, ...]:
-        """The columns of the raw table: the contract's, then the row's source file."""
-        return (*self.columns, SOURCE_FILE)
-
-    @property
-    def column_names(self) -> list[str]:
-        return [c.name for c in self.columns]
-
-    def column(self, name: str) -> ColumnContract:
-        return next(c for c in self.columns if c.name == name)
-
-    def duckdb_types(self) -> dict[str, str]:
-        """Column → DuckDB type, as `read_csv(columns=...)` takes it."""
-        return {c.name: c.type for c in self.columns}
-
-    def landed_files(self, sources_dir: Path) -> list[Path]:
-        """The feed's paths under the sources dir as landed (a link under its own name), sorted,
-        but none that leads outside it (`links_out`). A path that is not a regular file (a
-        directory, a FIFO, a dangling link, a loop) is listed too, so that a load rejects it by name."""
-        return self._landed(sources_dir)[0]
-
-    def links_out(self, sources_dir: Path) -> list[Path]:
-        """The feed's paths under the sources dir that a symbolic link (the file's, or a folder's on
-        its way) leads outside it: never read, reported by name."""
-        return self._landed(sources_dir)[1]
-
-    def _landed(self, sources_dir: Path) -> tuple[list[Path], list[Path]]:
-        root = Path(os.path.realpath(sources_dir))
-        inside: set[Path] = set()
-        outside: set[Path] = set()
-        for pattern in self.files:
-            for path in sources_dir.glob(pattern):
-                # realpath, not resolve(): a symlink loop is listed (and rejected), not raised.
-                (inside if Path(os.path.realpath(path)).is_relative_to(root) else outside).add(path)
-        return sorted(inside), sorted(outside)
-
-    def path_fields(self, relative_path: str) -> dict[str, str]:
-        """Fields encoded in a landed file's path (e.g. its month), per `path_pattern`."""
-        if not self.path_pattern:
-            return {}
-        match = re.fullmatch(self.path_pattern, relative_path)
-        if match is None:
-            raise ValueError(
-                f"{relative_path}: file name does not follow the {self.name} feed's "
-                f"pattern {self.path_pattern!r}"
-            )
-        return match.groupdict()
-
-
-@dataclass(frozen=True)
-class Contracts:
-    code_lists: dict[str, tuple[str, ...]]
-    feeds: dict[str, FeedContract]
-
-    # Rules come from a contract column or a dbt model's `meta.rules`: one vocabulary, one reading.
-    def accepted_values(self, rules: Mapping[str, Any]) -> tuple[str, ...] | None:
-        values = rules.get("accepted_values")
-        if values is None:
-            return None
-        return self.code_lists[values] if isinstance(values, str) else tuple(values)
-
-    def reference(self, rules: Mapping[str, Any]) -> tuple[FeedContract, str] | None:
-        """The feed and column a `references: <feed>.<column>` rule points at."""
-        target = rules.get("references")
-        if target is None:
-            return None
-        feed, col = target.split(".")
-        return self.feeds[feed], col
-
-
-class ContractError(ValueError):
-    """The contracts file does not validate; the message has one line per problem."""
-
 
 # The column types the readers, Pandera schemas and dbt sources all handle (and DECIMAL(p,s)).
 _DUCKDB_TYPES = ("VARCHAR", "BIGINT", "INTEGER", "DOUBLE", "BOOLEAN", "DATE", "TIMESTAMP")
@@ -178,12 +48,10 @@ class _Spec(BaseModel):
 def _refuse(spec: _Spec, problems: list[tuple[Location, str]]) -> None:
     """Report what a model validator found, each problem at its own location in the document."""
     if problems:
-        raise ValidationError.from_exception_data(
-            type(spec).__name__, [InitErrorDetails(type=contract_problem(text), loc=loc, input=None) for loc, text in problems]
-        )
+        raise ValidationError.from_exception_data(type(spec).__name__, [InitErrorDetails(type=contract_problem(text), loc=loc, input=None) for loc, text in problems])
 
 
-# The options of the rule vocabulary (orchestration.rules), each optional.
+# The options of the rule vocabulary (orchestration.contracts.rules), each optional.
 _Rules = create_model("_Rules", __base__=_Spec, **{rule.name: (rule.option | None, None) for rule in RULES if rule.option is not None})
 
 
@@ -295,24 +163,20 @@ class _Feed(_Spec):
     @model_validator(mode="after")
     def _consistent(self) -> _Feed:
         names = [c.name for c in self.columns]
-        problems: list[tuple[Location, str]] = [
-            (("key",), f"{k!r} is not a column (columns: {', '.join(names)})") for k in self.key if k not in names
-        ]
+        problems: list[tuple[Location, str]] = [(("key",), f"{k!r} is not a column (columns: {', '.join(names)})") for k in self.key if k not in names]
         if self.format in TABLE_FORMATS and self.layout is None:
             problems.append((("layout",), f"required for format {self.format}"))
         if self.format not in TABLE_FORMATS and self.layout is not None:
             problems.append((("layout",), f"only for the formats {', '.join(TABLE_FORMATS)}, not {self.format}"))
         groups = list(re.compile(self.path_pattern).groupindex) if self.path_pattern else []
         if self.layout is not None:
-            problems += [
-                (("layout", option), f"required for format {self.format}")
-                for option in self.layout.required(self.format) if getattr(self.layout, option) is None
-            ]
+            problems += [(("layout", option), f"required for format {self.format}") for option in self.layout.required(self.format) if getattr(self.layout, option) is None]
             filled = [c for c in self.layout.filled(self.format) if c is not None]
             problems += [(("layout",), f"fills {c!r}, which is not a column (columns: {', '.join(names)})") for c in filled if c not in names]
             problems += [
                 (("layout",), f"leaves column {c!r} unfilled: the table does not fill it and the path_pattern has no group {c!r}")
-                for c in names if c not in filled and c not in groups
+                for c in names
+                if c not in filled and c not in groups
             ]
             name_rules = next((c.rules for c in self.columns if c.name == self.layout.name_column), None)
             if name_rules is not None and name_rules.references is None:
@@ -334,8 +198,7 @@ class _Feed(_Spec):
             problems += [
                 (
                     ("columns", i, "rules", rule),
-                    f"needs a path_pattern with a group named {group!r} "
-                    + (f"(groups: {', '.join(groups) or 'none'})" if self.path_pattern else "(the feed has no path_pattern)"),
+                    f"needs a path_pattern with a group named {group!r} " + (f"(groups: {', '.join(groups) or 'none'})" if self.path_pattern else "(the feed has no path_pattern)"),
                 )
                 for rule, group in path_rules.items()
                 if group not in groups
@@ -390,9 +253,7 @@ class _Document(_Spec):
         # One row per referenced value: the value's validity is that row's.
         problems = [] if feed.key == [target_column] else [f"needs {reference} to be the key of {target} (key: {', '.join(feed.key)})"]
         types = {c.name: c.type for c in feed.columns}
-        problems += [
-            f"needs a DATE column `{name}` in {target}" for name in (VALID_FROM, VALID_TO) if types.get(name) != "DATE"
-        ]
+        problems += [f"needs a DATE column `{name}` in {target}" for name in (VALID_FROM, VALID_TO) if types.get(name) != "DATE"]
         return problems
 
 
@@ -454,9 +315,7 @@ def _parse(document: Any, source: Path = CONTRACTS_FILE) -> Contracts:
                 files=tuple(feed.files),
                 format=feed.format,
                 key=tuple(feed.key),
-                columns=tuple(
-                    ColumnContract(c.name, c.type, c.description, c.rules.model_dump(exclude_none=True)) for c in feed.columns
-                ),
+                columns=tuple(ColumnContract(c.name, c.type, c.description, c.rules.model_dump(exclude_none=True)) for c in feed.columns),
                 path_pattern=feed.path_pattern,
                 layout=feed.layout.model_dump() if feed.layout else {},
                 publisher=feed.publisher,
@@ -470,80 +329,3 @@ def _parse(document: Any, source: Path = CONTRACTS_FILE) -> Contracts:
 @cache
 def load_contracts(path: Path = CONTRACTS_FILE) -> Contracts:
     return _parse(yaml.safe_load(path.read_text(encoding="utf-8")), path)
-
-
-def dbt_source_name(feed: FeedContract) -> str:
-    """The dbt source a feed belongs to: the top folder of its files (`reference`, `sales`, ...)."""
-    return feed.files[0].split("/")[0]
-
-
-def render_dbt_sources(contracts: Contracts) -> str:
-    """The dbt sources file, rendered from the contracts (committed; a test keeps it in sync)."""
-    sources: dict[str, list[dict[str, Any]]] = {}
-    for feed in contracts.feeds.values():
-        sources.setdefault(dbt_source_name(feed), []).append(
-            {
-                "name": feed.name,
-                "description": f"{feed.title}. {feed.description} Key: {', '.join(feed.key)}. "
-                f"Landed as {', '.join(feed.files)}.",
-                "meta": {"dagster": {"asset_key": ["raw", feed.name]}},
-                "columns": [{"name": c.name, "description": c.description, "data_type": c.type} for c in feed.raw_columns],
-            }
-        )
-        if feed.is_table and not feed.checks_totals:
-            # The national line of a table whose figures do not add up (a percentage, an index) is
-            # the publisher's own national figure: a source of its own, published like the rows.
-            layout = feed.layout
-            sources[dbt_source_name(feed)].append(
-                {
-                    "name": layout["totals_table"],
-                    "description": f"The national line ({layout['national_total_label']}) of the {feed.name} feed's tables: "
-                    f"{feed.title}, for the whole country, as published. Key: the {feed.name} key without {layout['name_column']}.",
-                    "meta": {"dagster": {"asset_key": ["raw", layout["totals_table"]]}},
-                    "columns": [
-                        *({"name": c.name, "description": c.description, "data_type": c.type} for c in feed.columns if c.name != layout["name_column"]),
-                        {"name": SOURCE_FILE.name, "description": SOURCE_FILE.description, "data_type": SOURCE_FILE.type},
-                        {"name": "line", "description": "Line of the national total in its file (the row of its sheet).", "data_type": "BIGINT"},
-                    ],
-                }
-            )
-    document = {
-        "version": 2,
-        "sources": [
-            {
-                "name": name,
-                "description": f"Landed {name} feed(s), loaded by the `raw/*` Dagster assets.",
-                "schema": "raw",
-                "tables": tables,
-            }
-            for name, tables in sources.items()
-        ],
-    }
-    header = "# Rendered from sources/contracts.yml by `make render`; do not edit.\n"
-    return header + yaml.safe_dump(document, sort_keys=False, width=100, allow_unicode=True)
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|")
-
-
-def render_feed_tables(contracts: Contracts) -> str:
-    """Markdown tables of every contract, for sources/README.md."""
-    out = []
-    for feed in contracts.feeds.values():
-        out += [
-            f"### `{feed.name}`: {feed.title}",
-            "",
-            f"{feed.description}",
-            "",
-            *([f"Published by {feed.publisher}. Licence: {feed.licence}.", ""] if feed.publisher else []),
-            f"Files: {', '.join(f'`{f}`' for f in feed.files)}. Key: {', '.join(f'`{k}`' for k in feed.key)}. "
-            f"Loaded into `{feed.raw_table}`.",
-            "",
-            "| column | type | rules | description |",
-            "|---|---|---|---|",
-        ]
-        out += [f"| `{c.name}` | {c.type} | {describe_rules(contracts, c.rules) or 'required'} | {_cell(c.description)} |" for c in feed.columns]
-        out.append("")
-    return "\n".join(out)
-

@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration.atomic import replacing
-from orchestration.provenance import Provenance, captions, catalog_provenance
+from orchestration.serving.provenance import Provenance, captions, catalog_provenance
 from orchestration.text import markdown_text, printable
 
 log = logging.getLogger(__name__)
@@ -71,10 +71,15 @@ def _caption(catalog: dict[str, Provenance], *codes: str) -> str:
 
 
 def sales_chart(con: duckdb.DuckDBPyConnection, catalog: dict[str, Provenance]) -> Chart:
-    return _draw_sales_chart(_caption(catalog, "ONLINE_SALES", "ONLINE_SALES_GROWTH_MOM"), tuple(con.execute(
-        "SELECT strftime(sale_month, '%Y-%m'), gross_sales_idr::DOUBLE / 1e9, growth_mom_pct FROM marts.sales_growth "
-        "WHERE ref_area = 'ID' AND size_class = '_T' ORDER BY sale_month"
-    ).fetchall()))
+    return _draw_sales_chart(
+        _caption(catalog, "ONLINE_SALES", "ONLINE_SALES_GROWTH_MOM"),
+        tuple(
+            con.execute(
+                "SELECT strftime(sale_month, '%Y-%m'), gross_sales_idr::DOUBLE / 1e9, growth_mom_pct FROM marts.sales_growth "
+                "WHERE ref_area = 'ID' AND size_class = '_T' ORDER BY sale_month"
+            ).fetchall()
+        ),
+    )
 
 
 @drawn_once
@@ -98,10 +103,14 @@ def _draw_sales_chart(caption: str, rows: tuple) -> Chart:
 
 
 def onboarding_by_size_chart(con: duckdb.DuckDBPyConnection, catalog: dict[str, Provenance]) -> Chart:
-    return _draw_onboarding_by_size_chart(_caption(catalog, "ONBOARDING_RATE"), tuple(con.execute(
-        "SELECT size_class, strftime(onboarded_month, '%Y-%m'), onboarding_rate_pct FROM marts.onboarding_rate "
-        "WHERE ref_area = 'ID' ORDER BY size_class, onboarded_month"
-    ).fetchall()))
+    return _draw_onboarding_by_size_chart(
+        _caption(catalog, "ONBOARDING_RATE"),
+        tuple(
+            con.execute(
+                "SELECT size_class, strftime(onboarded_month, '%Y-%m'), onboarding_rate_pct FROM marts.onboarding_rate WHERE ref_area = 'ID' ORDER BY size_class, onboarded_month"
+            ).fetchall()
+        ),
+    )
 
 
 @drawn_once
@@ -120,8 +129,11 @@ def _draw_onboarding_by_size_chart(caption: str, rows: tuple) -> Chart:
 
 
 def top_provinces_chart(con: duckdb.DuckDBPyConnection, catalog: dict[str, Provenance]) -> Chart:
-    return _draw_top_provinces_chart(_caption(catalog, "ONBOARDING_RATE"), tuple(con.execute(
-        """
+    return _draw_top_provinces_chart(
+        _caption(catalog, "ONBOARDING_RATE"),
+        tuple(
+            con.execute(
+                """
         SELECT p.province_name, r.onboarding_rate_pct, strftime(r.onboarded_month, '%Y-%m')
         FROM marts.onboarding_rate r JOIN marts.provinces p ON p.bps_code = r.ref_area
         WHERE r.size_class = '_T' AND r.onboarding_rate_pct IS NOT NULL
@@ -129,7 +141,9 @@ def top_provinces_chart(con: duckdb.DuckDBPyConnection, catalog: dict[str, Prove
           AND r.onboarded_month = (SELECT max(onboarded_month) FROM marts.onboarding_rate WHERE onboarding_rate_pct IS NOT NULL)
         ORDER BY r.onboarding_rate_pct DESC, p.province_name LIMIT 10
         """
-    ).fetchall()))
+            ).fetchall()
+        ),
+    )
 
 
 @drawn_once

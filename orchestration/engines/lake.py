@@ -20,8 +20,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from orchestration import settings
-from orchestration.contracts import FeedContract
-from orchestration.defs.partitions import is_monthly
+from orchestration.contracts import FeedContract, is_monthly
 from orchestration.ingest.commit import FeedLoad
 from orchestration.ingest.landing import file_month, path_struct_sql
 from orchestration.sql import quoted, sql_literal
@@ -36,7 +35,7 @@ AUDIT_TABLE = ("audit", "loaded_files")
 
 def land(con: duckdb.DuckDBPyConnection, feed: FeedContract, load: FeedLoad) -> list[str]:
     """After a feed's commit: its rows and the audit to the lake, registered in Spark's catalog."""
-    from orchestration.spark import session
+    from orchestration.engines.spark import session
 
     lake = settings.lake_dir()
     months = export_feed(con, feed, load, lake)
@@ -127,9 +126,7 @@ def register(spark: SparkSession, lake: Path, tables: Iterable[tuple[str, str]])
             spark.sql(f"MSCK REPAIR TABLE {name}")
 
 
-def copy_to_duckdb(
-    spark: SparkSession, con: duckdb.DuckDBPyConnection, schema: str, table: str, columns: list[str], comments: dict[str | None, str]
-) -> int:
+def copy_to_duckdb(spark: SparkSession, con: duckdb.DuckDBPyConnection, schema: str, table: str, columns: list[str], comments: dict[str | None, str]) -> int:
     """Copy a table the engine built into the working database (through Arrow, no pandas), with
     the yml's column order (Spark puts a partition column last) and its descriptions as comments,
     as dbt-duckdb's persist_docs writes them: publishing, the releases and BI tools read it there.

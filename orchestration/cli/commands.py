@@ -18,10 +18,10 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.audit import run_summary
-from orchestration.provenance import captions, catalog_provenance
-from orchestration.reconciliation import reconciliation
-from orchestration.releases import claims, claims_table, latest_release_revisions
+from orchestration.ingest.audit import run_summary
+from orchestration.quality.reconciliation import reconciliation
+from orchestration.serving.provenance import captions, catalog_provenance
+from orchestration.serving.releases import claims, claims_table, latest_release_revisions
 from orchestration.text import printable
 
 # The exit status of `run` and `rebuild`, for a scheduler to act on (docs/operations.md, "Exit status").
@@ -350,7 +350,7 @@ def progress_bar(items, description: str):
 def run(confirmed: list[str] | None = None) -> int:
     """`make run`; `confirmed`: the landed files whose held change (see the summary) is to be made."""
     from orchestration import settings
-    from orchestration.fingerprint import inputs_fingerprint, record_run, unchanged_run
+    from orchestration.cli.fingerprint import inputs_fingerprint, record_run, unchanged_run
 
     started = time.monotonic()
     # Answered before Dagster and dbt are imported: with nothing changed there is nothing to do.
@@ -381,7 +381,8 @@ def run(confirmed: list[str] | None = None) -> int:
     print("Loading Dagster and dbt ...", flush=True)
     import dagster as dg
 
-    from orchestration import launch, progress
+    from orchestration import progress
+    from orchestration.cli import launch
     from orchestration.definitions import defs
     from orchestration.defs.partitions import all_months_tags
     from orchestration.defs.raw import CONFIRM_TAG
@@ -408,7 +409,9 @@ def run(confirmed: list[str] | None = None) -> int:
                 run_id,
                 # Every landed month in one run (a single-run backfill of the monthly partitions).
                 tags={
-                    **all_months_tags(warehouse.sources_path), "dei/cli": "run", "dei/pid": str(os.getpid()),
+                    **all_months_tags(warehouse.sources_path),
+                    "dei/cli": "run",
+                    "dei/pid": str(os.getpid()),
                     **({CONFIRM_TAG: json.dumps(sorted(confirmed))} if confirmed else {}),
                 },
                 run_config={"loggers": {"console": {"config": {"log_level": "DEBUG"}}}},
@@ -444,8 +447,10 @@ def run(confirmed: list[str] | None = None) -> int:
         print(implausible)
     print(headline_report(warehouse.published_db))
     if summary is not None and summary.not_loaded:
-        print(f"Run {result.run_id} published in {time.monotonic() - started:.1f} s without the rows landed in {len(summary.rejected)} rejected "
-              f"and {len(summary.held)} held-back file(s) (exit status {PUBLISHED_WITH_REJECTED}); see it with `make ui`.")
+        print(
+            f"Run {result.run_id} published in {time.monotonic() - started:.1f} s without the rows landed in {len(summary.rejected)} rejected "
+            f"and {len(summary.held)} held-back file(s) (exit status {PUBLISHED_WITH_REJECTED}); see it with `make ui`."
+        )
         return PUBLISHED_WITH_REJECTED
     print(f"Run {result.run_id} succeeded in {time.monotonic() - started:.1f} s; see it with `make ui`.")
     return PUBLISHED
@@ -463,10 +468,13 @@ def move_aside(working_db: Path) -> list[tuple[Path, Path]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, epilog=EXIT_STATUS, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m orchestration.cli", description=__doc__, epilog=EXIT_STATUS, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["run", "rebuild", "report", "audit"])
     parser.add_argument(
-        "--confirm", action="append", default=[], metavar="SOURCE_FILE",
+        "--confirm",
+        action="append",
+        default=[],
+        metavar="SOURCE_FILE",
         help="make the held-back change to this landed file (as the summary names it, e.g. sales/2020-07/pasar_a.csv): "
         "load its resend with far fewer rows, or remove the rows of a file gone under a symbolic link; repeatable",
     )
@@ -476,7 +484,7 @@ def main() -> None:
     from orchestration import settings
 
     if args.command == "audit":
-        from orchestration.audit_report import audit_report
+        from orchestration.cli.audit_report import audit_report
 
         print("\n".join(audit_report(settings.warehouse_dir() / settings.WORKING_DB_NAME, args.run_id, args.limit)))
         return
@@ -491,7 +499,3 @@ def main() -> None:
     if args.command in ("run", "rebuild"):
         sys.exit(run(args.confirm))
     print(headline_report(settings.warehouse_dir() / settings.PUBLISHED_DB_NAME))
-
-
-if __name__ == "__main__":
-    main()

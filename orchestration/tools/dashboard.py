@@ -23,7 +23,7 @@ import duckdb
 import yaml
 
 from orchestration import settings
-from orchestration.provenance import captions, catalog_provenance, synthetic_note
+from orchestration.serving.provenance import captions, catalog_provenance, synthetic_note
 from orchestration.sql import quoted, sql_literal
 from orchestration.text import markdown_text
 
@@ -166,8 +166,12 @@ def bundle(published_db: Path) -> dict[str, str]:
         with_rows = {code for (code,) in con.execute("SELECT DISTINCT indicator_code FROM marts.indicators").fetchall()}
         note = synthetic_note(con)
         texts = {path.relative_to(BUNDLE_DIR).as_posix(): path.read_text(encoding="utf-8") for path in sorted(BUNDLE_DIR.rglob("*.yaml"))}
-        titles = {rel: map_title(con, chart) for rel, text in texts.items() if rel.startswith("charts/")
-                  if (chart := yaml.safe_load(text))["viz_type"] == "country_map" and chart_indicators(chart["params"])[0] in with_rows}
+        titles = {
+            rel: map_title(con, chart)
+            for rel, text in texts.items()
+            if rel.startswith("charts/")
+            if (chart := yaml.safe_load(text))["viz_type"] == "country_map" and chart_indicators(chart["params"])[0] in with_rows
+        }
     finally:
         con.close()
     contents, chart_captions = {}, {}
@@ -228,8 +232,19 @@ def prepare(home: Path, published_db: Path) -> str | None:
 def serve_command(port: int) -> list[str]:
     """Superset's WSGI app under gunicorn, on 127.0.0.1 only."""
     return [
-        str(SUPERSET_VENV / "bin" / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "1",
-        "--worker-class", "gthread", "--threads", "8", "--timeout", "120", "--log-level", "warning",
+        str(SUPERSET_VENV / "bin" / "gunicorn"),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "1",
+        "--worker-class",
+        "gthread",
+        "--threads",
+        "8",
+        "--timeout",
+        "120",
+        "--log-level",
+        "warning",
         "superset.app:create_app()",
     ]
 
@@ -248,7 +263,8 @@ def main() -> None:
     password_file = home / "admin_password"
     login = (
         f"Log in as {ADMIN} with the password {generated} (shown this once; kept in {password_file}, readable by you alone)"
-        if generated else f"Log in as {ADMIN}, the password is in {password_file} (readable by you alone)"
+        if generated
+        else f"Log in as {ADMIN}, the password is in {password_file} (readable by you alone)"
     )
     print(f"Dashboard: http://127.0.0.1:{args.port}/superset/dashboard/{DASHBOARD_SLUG}/\n{login}\nStop with Ctrl-C.", flush=True)
     command = serve_command(args.port)

@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration.atomic import replacing, staging_path
-from orchestration.history import record_publication
+from orchestration.serving.history import record_publication
 from orchestration.settings import REPO_ROOT
 from orchestration.sql import sql_literal
 
@@ -37,9 +37,7 @@ def remove_stale_staging_files(published_db: Path) -> None:
 
 def code_version() -> str:
     try:
-        return subprocess.run(
-            ["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
+        return subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
@@ -104,18 +102,14 @@ def _write_publication(con: duckdb.DuckDBPyConnection, staging: Path, published_
         if comment:
             con.execute(f'COMMENT ON TABLE pub."{schema}"."{table}" IS {sql_literal(comment)}')
         columns = con.execute(
-            "SELECT column_name, comment FROM duckdb_columns() "
-            "WHERE database_name = current_database() AND schema_name = ? AND table_name = ? AND comment IS NOT NULL",
+            "SELECT column_name, comment FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = ? AND table_name = ? AND comment IS NOT NULL",
             [schema, table],
         ).fetchall()
         for column, column_comment in columns:
             con.execute(f'COMMENT ON COLUMN pub."{schema}"."{table}"."{column}" IS {sql_literal(column_comment)}')
         counts[f"{schema}.{table}"] = con.execute(f'SELECT count(*) FROM pub."{schema}"."{table}"').fetchall()[0][0]
     con.execute("CREATE SCHEMA pub.meta")
-    con.execute(
-        "CREATE TABLE pub.meta.releases AS "
-        "SELECT release_id, published_at, run_id, code_version, source_files FROM history.meta.releases ORDER BY release_id"
-    )
+    con.execute("CREATE TABLE pub.meta.releases AS SELECT release_id, published_at, run_id, code_version, source_files FROM history.meta.releases ORDER BY release_id")
     counts["meta.releases"] = con.execute("SELECT count(*) FROM pub.meta.releases").fetchall()[0][0]
     if "marts.indicator_vintages" in counts:
         con.execute(AS_PUBLISHED_MACROS)
@@ -139,12 +133,9 @@ def _write_publication(con: duckdb.DuckDBPyConnection, staging: Path, published_
     sources = con.execute("SELECT count(*) FROM pub.meta.source_files").fetchall()[0][0]
     con.execute("COMMENT ON TABLE pub.meta.publication IS 'The run that published this database: run id, time, code version, the current release.'")
     con.execute(
-        "COMMENT ON TABLE pub.meta.releases IS "
-        "'Every release (a run that changed an observation): id, published at, run id, code version, the landed files and their SHA-256.'"
+        "COMMENT ON TABLE pub.meta.releases IS 'Every release (a run that changed an observation): id, published at, run id, code version, the landed files and their SHA-256.'"
     )
-    con.execute(
-        "COMMENT ON TABLE pub.meta.source_files IS 'Every landed file whose rows went into this publication: SHA-256, rows read, loaded and quarantined.'"
-    )
+    con.execute("COMMENT ON TABLE pub.meta.source_files IS 'Every landed file whose rows went into this publication: SHA-256, rows read, loaded and quarantined.'")
     con.execute("COMMENT ON TABLE pub.meta.published_tables IS 'Row count of every published table, as published.'")
     # Everything in the main file, no WAL beside it: the rename then moves the whole version.
     con.execute("CHECKPOINT pub")

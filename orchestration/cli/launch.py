@@ -19,9 +19,7 @@ if TYPE_CHECKING:
 WORKSPACE = REPO_ROOT / "workspace.yaml"
 
 
-def execute(
-    instance: dg.DagsterInstance, job_name: str, run_id: str, tags: Mapping[str, str], run_config: Mapping[str, Any]
-) -> dg.ExecutionResult:
+def execute(instance: dg.DagsterInstance, job_name: str, run_id: str, tags: Mapping[str, str], run_config: Mapping[str, Any]) -> dg.ExecutionResult:
     """Create the run of `job_name` with its code location's origin and execute it here, in this
     process (the job's own executor), its events stored in `instance` as they happen."""
     from dagster._core.definitions.reconstruct import ReconstructableRepository

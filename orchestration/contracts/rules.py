@@ -2,7 +2,7 @@
 
 A rule says, in one place: the option it takes in sources/contracts.yml (or a dbt model's
 `meta.rules`), the SQL that finds the landed rows that break it with the reason in words (ingest
-quarantines them), the Pandera check of the rows loaded (orchestration.validation) and how the docs
+quarantines them), the Pandera check of the rows loaded (orchestration.quality.validation) and how the docs
 describe it. Nothing else interprets the vocabulary: a new rule is a new entry in RULES.
 """
 
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     import pandera.ibis as pa
     from ibis.backends import BaseBackend
 
-    from orchestration.contracts import ColumnContract, Contracts, FeedContract
+    from orchestration.contracts.model import ColumnContract, Contracts, FeedContract
 
 # A `valid_in_period` rule reads the referenced feed's validity from these columns (empty: open-ended)
 # and compares it with the period its file's path names, at that period's resolution.
@@ -102,6 +102,12 @@ def _pandera() -> Any:
     return pa
 
 
+def warehouse_table(backend: BaseBackend, name: str) -> Any:
+    """A table by its qualified name (`schema.table`)."""
+    schema_name, _, table_name = name.rpartition(".")
+    return backend.table(table_name, database=schema_name or None)
+
+
 def _shown(expression: str) -> str:
     """A value as the reason shows it: quoted, shortened."""
     return f"coalesce('''' || left({expression}::VARCHAR, 60) || '''', 'empty')"
@@ -168,7 +174,9 @@ def _bound(name: str, operator: str, words: str) -> Rule:
 
     symbol = "≥" if operator == "<" else "≤"
     return Rule(
-        name, Number, sql,
+        name,
+        Number,
+        sql,
         describe=lambda contracts, rules: f"{symbol} {rules[name]}" if name in rules else None,
         column_check=check,
     )
@@ -268,8 +276,6 @@ def _references_sql(contracts, column, text, typed, path_field):
 def _references_check(contracts, rules, backend):
     if (reference := contracts.reference(rules)) is None:
         return None
-    from orchestration.validation import warehouse_table
-
     feed, key = reference
     table = warehouse_table(backend, feed.raw_table)
     referenced = table.filter(table[key].notnull()).select(key).distinct().to_pyarrow()[key].to_pylist()
@@ -304,8 +310,6 @@ def _valid_in_period_check(contracts, feed, column, backend):
     if (period := column.rules.get("valid_in_period")) is None:
         return None
     import ibis
-
-    from orchestration.validation import warehouse_table
 
     reference, key = contracts.reference(column.rules)
     table = warehouse_table(backend, reference.raw_table)
@@ -391,41 +395,56 @@ def _from_path_sql(contracts, column, text, typed, path_field):
 RULES = (
     Rule("type", None, _type_sql, judges_text=True),
     Rule(
-        "required", bool, _required_sql, judges_text=True,
+        "required",
+        bool,
+        _required_sql,
+        judges_text=True,
         describe=lambda contracts, rules: "may be empty" if not rules.get("required", True) else None,
     ),
     _bound("min", "<", "below the minimum"),
     _bound("max", ">", "above the maximum"),
     Rule("plausible", PlausibleRange, _plausible_sql, describe=_describe_plausible, column_check=_plausible_check),
     Rule(
-        "accepted_values", CodeListOrValues, _accepted_sql,
+        "accepted_values",
+        CodeListOrValues,
+        _accepted_sql,
         describe=lambda contracts, rules: "one of " + ", ".join(f"`{v}`" for v in values) if (values := contracts.accepted_values(rules)) else None,
         column_check=_accepted_check,
     ),
     Rule(
-        "pattern", Regex, _pattern_sql,
+        "pattern",
+        Regex,
+        _pattern_sql,
         describe=lambda contracts, rules: f"matches `{rules['pattern']}`" if "pattern" in rules else None,
         column_check=_pattern_check,
     ),
     Rule(
-        "references", str, _references_sql,
+        "references",
+        str,
+        _references_sql,
         describe=lambda contracts, rules: f"exists in `{rules['references']}`" if "references" in rules else None,
         column_check=_references_check,
     ),
     Rule(
-        "valid_in_period", Literal[tuple(PERIOD_FORMATS)], _valid_in_period_sql,
+        "valid_in_period",
+        Literal[tuple(PERIOD_FORMATS)],
+        _valid_in_period_sql,
         describe=lambda contracts, rules: f"valid in the file's {rules['valid_in_period']}" if "valid_in_period" in rules else None,
         frame_check=_valid_in_period_check,
         path_group=lambda rules: rules.get("valid_in_period"),
     ),
     Rule(
-        "in_file_month", bool, _in_file_month_sql,
+        "in_file_month",
+        bool,
+        _in_file_month_sql,
         describe=lambda contracts, rules: "inside the file's month" if rules.get("in_file_month") else None,
         frame_check=_path_field_check("in_file_month", _in_file_month_group, by_month=True),
         path_group=_in_file_month_group,
     ),
     Rule(
-        "from_path", str, _from_path_sql,
+        "from_path",
+        str,
+        _from_path_sql,
         describe=lambda contracts, rules: f"equals the file path's `{rules['from_path']}`" if "from_path" in rules else None,
         frame_check=_path_field_check("from_path", _from_path_group),
         path_group=_from_path_group,
@@ -458,9 +477,7 @@ def path_groups(rules: Mapping[str, Any]) -> dict[str, str]:
     return {rule.name: group for rule in RULES if (group := rule.path_group(rules)) is not None}
 
 
-def column_problems(
-    contracts: Contracts, column: ColumnContract, text: str, typed: str, path_field: Callable[[str], str]
-) -> list[tuple[str, str, str]]:
+def column_problems(contracts: Contracts, column: ColumnContract, text: str, typed: str, path_field: Callable[[str], str]) -> list[tuple[str, str, str]]:
     """(rule, SQL condition that is true when the row breaks it, SQL reason) for one column.
 
     A value that does not cast is reported once, as a type problem.
@@ -482,9 +499,7 @@ def _judged(
     return judged
 
 
-def broken_expression(
-    contracts: Contracts, columns: list[ColumnContract], text: Callable[[str], str], typed: Callable[[str], str], path_field: Callable[[str], str]
-) -> str:
+def broken_expression(contracts: Contracts, columns: list[ColumnContract], text: Callable[[str], str], typed: Callable[[str], str], path_field: Callable[[str], str]) -> str:
     """SQL that is true when a row breaks any rule of `columns`: the whole judgement of a clean row."""
     return " OR ".join(f"({broken})" for _, _, broken, _ in _judged(contracts, columns, text, typed, path_field)) or "false"
 

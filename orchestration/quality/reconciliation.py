@@ -27,11 +27,11 @@ class Reconciliation:
         not_computable = self.months_not_computable
         text = (
             f"Reconciliation with Bank Indonesia: {self.months_consistent} of {self.months} months reconcile"
-            + (f", {len(not_computable)} cannot be computed ({', '.join(not_computable[:3])}{' ...' if len(not_computable) > 3 else ''}: no base)"
-               if not_computable else "")
+            + (f", {len(not_computable)} cannot be computed ({', '.join(not_computable[:3])}{' ...' if len(not_computable) > 3 else ''}: no base)" if not_computable else "")
             + (f", {len(self.inconsistent)} figure(s) inconsistent" if self.inconsistent else ", none inconsistent")
             + f" ({self.counts.get('consistent', 0):,} of {sum(self.counts.values()):,} published growth figures consistent at BI's decimals"
-            + (f"; {others}" if others else "") + ")."
+            + (f"; {others}" if others else "")
+            + ")."
         )
         return text + (f" Inconsistent: {', '.join(self.inconsistent[:5])}{' ...' if len(self.inconsistent) > 5 else ''}" if self.inconsistent else "")
 

@@ -116,21 +116,23 @@ def codelists(con: duckdb.DuckDBPyConnection) -> dict[str, Codelist]:
     programmes = con.execute("SELECT program_id, program_name FROM marts.training_uptake ORDER BY start_date, program_id").fetchall()
     return {
         "FREQ": _codelist("CL_FREQ", "Frequency", _labelled(labels, "FREQ", (row[3] for row in catalog))),
-        "INDICATOR": _codelist("CL_INDICATOR", "UMKM digital-economy indicators", (
-            Code(id=code, name=name, description=definition) for code, name, definition, *_ in catalog
-        )),
-        "REF_AREA": _codelist("CL_AREA", "Indonesia, its provinces (BPS codes) and the retail sales survey's cities (from BPS regency codes)", (
-            *_labelled(labels, "REF_AREA", labels.get("REF_AREA", {})), *(Code(id=code, name=name) for code, name in provinces)
-        )),
-        "SIZE_CLASS": _codelist("CL_SIZE_CLASS", "UMKM size class", _labelled(
-            labels, "SIZE_CLASS", [*load_contracts().code_lists["size_class"], TOTAL]
-        )),
+        "INDICATOR": _codelist("CL_INDICATOR", "UMKM digital-economy indicators", (Code(id=code, name=name, description=definition) for code, name, definition, *_ in catalog)),
+        "REF_AREA": _codelist(
+            "CL_AREA",
+            "Indonesia, its provinces (BPS codes) and the retail sales survey's cities (from BPS regency codes)",
+            (*_labelled(labels, "REF_AREA", labels.get("REF_AREA", {})), *(Code(id=code, name=name) for code, name in provinces)),
+        ),
+        "SIZE_CLASS": _codelist("CL_SIZE_CLASS", "UMKM size class", _labelled(labels, "SIZE_CLASS", [*load_contracts().code_lists["size_class"], TOTAL])),
         # _T, urban/rural classes and the retail sales survey's categories are labelled codes.
-        "BREAKDOWN": _codelist("CL_BREAKDOWN", "Marketplace platform, training programme, urban/rural class or retail sales category", (
-            *_labelled(labels, "BREAKDOWN", labels.get("BREAKDOWN", {})),
-            *(Code(id=platform, name=name, description="Marketplace platform") for platform, name in platforms),
-            *(Code(id=program_id, name=name, description="Training programme") for program_id, name in programmes),
-        )),
+        "BREAKDOWN": _codelist(
+            "CL_BREAKDOWN",
+            "Marketplace platform, training programme, urban/rural class or retail sales category",
+            (
+                *_labelled(labels, "BREAKDOWN", labels.get("BREAKDOWN", {})),
+                *(Code(id=platform, name=name, description="Marketplace platform") for platform, name in platforms),
+                *(Code(id=program_id, name=name, description="Training programme") for program_id, name in programmes),
+            ),
+        ),
         "UNIT_MEASURE": _codelist("CL_UNIT_MEASURE", "Unit of measure", _labelled(labels, "UNIT_MEASURE", (row[4] for row in catalog))),
         "OBS_STATUS": _codelist("CL_OBS_STATUS", "Observation status", _labelled(labels, "OBS_STATUS", labels.get("OBS_STATUS", {}))),
         "ORIGIN": _codelist("CL_ORIGIN", "Origin of the figures", _labelled(labels, "ORIGIN", labels.get("ORIGIN", {}))),
@@ -140,23 +142,30 @@ def codelists(con: duckdb.DuckDBPyConnection) -> dict[str, Codelist]:
 def structures(con: duckdb.DuckDBPyConnection) -> tuple[list, Components]:
     """The artefacts of the structure message, and the components of its data structure."""
     lists = codelists(con)
-    scheme = ConceptScheme(id=CONCEPT_SCHEME_ID, agency=AGENCY, version=VERSION, name="UMKM digital-economy concepts",
-                           items=[Concept(id=concept_id, name=name) for concept_id, name in CONCEPT_NAMES.items()])
+    scheme = ConceptScheme(
+        id=CONCEPT_SCHEME_ID,
+        agency=AGENCY,
+        version=VERSION,
+        name="UMKM digital-economy concepts",
+        items=[Concept(id=concept_id, name=name) for concept_id, name in CONCEPT_NAMES.items()],
+    )
 
     def component(component_id: str, role: Role, **representation) -> Component:
         concept = ItemReference(sdmx_type="Concept", agency=AGENCY, id=CONCEPT_SCHEME_ID, version=VERSION, item_id=component_id)
         return Component(id=component_id, required=True, role=role, concept=concept, **representation)
 
-    components = Components([
-        *(component(dim_id, Role.DIMENSION, local_codes=lists[dim_id]) for dim_id in CODED_DIMENSIONS),
-        component("TIME_PERIOD", Role.DIMENSION, local_dtype=DataType.GREGORIAN_TIME_PERIOD),
-        # Mandatory: a value that cannot be computed is reported as NaN, its status saying why.
-        component("OBS_VALUE", Role.MEASURE, local_dtype=DataType.DOUBLE),
-        component("OBS_STATUS", Role.ATTRIBUTE, local_codes=lists["OBS_STATUS"], attachment_level="O"),
-        # The indicator's, the same on each of its series: attached to the INDICATOR dimension.
-        component("ORIGIN", Role.ATTRIBUTE, local_codes=lists["ORIGIN"], attachment_level="INDICATOR"),
-        component("SOURCE", Role.ATTRIBUTE, local_dtype=DataType.STRING, attachment_level="INDICATOR"),
-    ])
+    components = Components(
+        [
+            *(component(dim_id, Role.DIMENSION, local_codes=lists[dim_id]) for dim_id in CODED_DIMENSIONS),
+            component("TIME_PERIOD", Role.DIMENSION, local_dtype=DataType.GREGORIAN_TIME_PERIOD),
+            # Mandatory: a value that cannot be computed is reported as NaN, its status saying why.
+            component("OBS_VALUE", Role.MEASURE, local_dtype=DataType.DOUBLE),
+            component("OBS_STATUS", Role.ATTRIBUTE, local_codes=lists["OBS_STATUS"], attachment_level="O"),
+            # The indicator's, the same on each of its series: attached to the INDICATOR dimension.
+            component("ORIGIN", Role.ATTRIBUTE, local_codes=lists["ORIGIN"], attachment_level="INDICATOR"),
+            component("SOURCE", Role.ATTRIBUTE, local_dtype=DataType.STRING, attachment_level="INDICATOR"),
+        ]
+    )
     name = "UMKM digital-economy indicators"
     dsd = DataStructureDefinition(id=DSD_ID, agency=AGENCY, version=VERSION, name=name, components=components)
     dataflow = Dataflow(id=DATAFLOW_ID, agency=AGENCY, version=VERSION, name=name, structure=dsd)
@@ -181,8 +190,9 @@ def messages(con: duckdb.DuckDBPyConnection) -> tuple[str, str]:
     data = con.execute(DATA_QUERY).df()
     unlisted = unlisted_codes(components, data)
     if unlisted:
-        raise ValueError("marts.indicators has codes that are not in their SDMX codelist: "
-                         + "; ".join(f"{component}: {', '.join(codes)}" for component, codes in unlisted.items()))
+        raise ValueError(
+            "marts.indicators has codes that are not in their SDMX codelist: " + "; ".join(f"{component}: {', '.join(codes)}" for component, codes in unlisted.items())
+        )
     # A sender id is the agency's own id, without its parent agencies (which an ID cannot hold).
     sender = Organisation(id=AGENCY.rsplit(".", 1)[-1])
     structure = write_sdmx(artefacts, Format.STRUCTURE_SDMX_ML_3_0, header=Header(sender=sender))

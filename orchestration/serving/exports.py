@@ -6,8 +6,8 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration import sdmx
 from orchestration.atomic import replacing
+from orchestration.serving import sdmx
 from orchestration.sql import sql_literal
 
 SDMX_STRUCTURE_FILE = "indicators.structure.xml"

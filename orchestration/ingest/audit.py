@@ -118,7 +118,4 @@ def completeness_line(con: duckdb.DuckDBPyConnection) -> str | None:
     missing = missing_inputs(con)
     if not missing:
         return None
-    return (
-        f"Not collected: {'; '.join(missing)}. Every indicator built from them is published as missing "
-        "(obs_value NULL, obs_status L) until the files land."
-    )
+    return f"Not collected: {'; '.join(missing)}. Every indicator built from them is published as missing (obs_value NULL, obs_status L) until the files land."

@@ -23,7 +23,7 @@ from ibis.backends import BaseBackend
 from ibis.backends.sql.datatypes import DuckDBType
 
 from orchestration.contracts import Contracts, FeedContract
-from orchestration.rules import column_checks, frame_checks
+from orchestration.contracts.rules import column_checks, frame_checks, warehouse_table
 
 SAMPLE_SIZE = 5
 
@@ -63,12 +63,6 @@ Warehouse = duckdb.DuckDBPyConnection | BaseBackend
 
 def ibis_backend(warehouse: Warehouse) -> BaseBackend:
     return warehouse if isinstance(warehouse, BaseBackend) else ibis.duckdb.from_connection(warehouse)
-
-
-def warehouse_table(backend: BaseBackend, name: str) -> ibis.Table:
-    """A table by its qualified name (`schema.table`)."""
-    schema_name, _, table_name = name.rpartition(".")
-    return backend.table(table_name, database=schema_name or None)
 
 
 def column_dtype(type_name: str, backend: BaseBackend) -> dt.DataType:
@@ -135,9 +129,7 @@ def row_checks(schema: pa.DataFrameSchema) -> int:
     return len(schema.checks) + sum(len(c.checks) + (not c.nullable) for c in schema.columns.values()) + bool((schema.metadata or {}).get("key"))
 
 
-def validate(
-    warehouse: Warehouse, table: str, schema: pa.DataFrameSchema, where: Callable[[ibis.Table], ibis.Value] | None = None
-) -> ValidationReport:
+def validate(warehouse: Warehouse, table: str, schema: pa.DataFrameSchema, where: Callable[[ibis.Table], ibis.Value] | None = None) -> ValidationReport:
     """Validate a warehouse table in place (only the rows `where` selects, if given: a load's files,
     a run's months); failing rows come back as failure cases. Duplicate keys are looked for among
     all the table's rows that share a key with a checked row."""
@@ -204,13 +196,7 @@ def _duplicate_keys(table: ibis.Table, key: list[str], scope: ibis.Table | None)
     first of them in key order: one query."""
     rows = table.semi_join(scope, key) if scope is not None else table
     groups = rows.group_by(key).aggregate(n=ibis._.count()).filter(ibis._.n > 1)
-    found = (
-        groups.mutate(rows=groups.n.sum().over(ibis.window()))
-        .order_by(key)
-        .limit(SAMPLE_SIZE)
-        .to_pyarrow()
-        .to_pylist()
-    )
+    found = groups.mutate(rows=groups.n.sum().over(ibis.window())).order_by(key).limit(SAMPLE_SIZE).to_pyarrow().to_pylist()
     if not found:
         return []
     sample = [{k: _plain(row[k]) for k in key} for row in found]

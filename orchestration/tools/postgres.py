@@ -31,7 +31,7 @@ DATABASE = "dagster"
 PASSWORD_FILE = "pgpass"
 # Written on every start, so that no server of ours ever runs with an older or looser file.
 PG_HBA = """\
-# Written by orchestration/postgres.py on every start: a password (scram-sha-256) for every connection.
+# Written by orchestration/tools/postgres.py on every start: a password (scram-sha-256) for every connection.
 local all all scram-sha-256
 host  all all 127.0.0.1/32 scram-sha-256
 """
@@ -91,7 +91,11 @@ def password_file(directory: Path) -> Path:
 def url(directory: Path, port: int, host: str = "127.0.0.1") -> str:
     # psycopg2, named: SQLAlchemy 2.1 would pick psycopg 3, with which Dagster's NOTIFY fails.
     return URL.create(
-        "postgresql+psycopg2", username=SERVER_USER, host=host, port=port, database=DATABASE,
+        "postgresql+psycopg2",
+        username=SERVER_USER,
+        host=host,
+        port=port,
+        database=DATABASE,
         query={"passfile": str(password_file(directory))},
     ).render_as_string()
 
@@ -113,8 +117,7 @@ def _own(directory: Path) -> None:
     directory.chmod(0o700)
     if subprocess.run(_as_server_user(["test", "-w", str(directory), "-a", "-x", str(directory)])).returncode != 0:
         raise RuntimeError(
-            f"the `{SERVER_USER}` user cannot enter {directory} (a parent directory is closed to it): "
-            "set DEI_POSTGRES_DIR to a directory it can reach, or leave it unset"
+            f"the `{SERVER_USER}` user cannot enter {directory} (a parent directory is closed to it): set DEI_POSTGRES_DIR to a directory it can reach, or leave it unset"
         )
 
 
@@ -123,8 +126,10 @@ def _set_password(directory: Path, bin_: Path) -> None:
     write it to the password file, 0600 from its creation: a cluster without one, new or made
     before passwords, gets one."""
     password = secrets.token_urlsafe(32)  # letters, digits, - and _: nothing to quote in SQL or in the file
-    _run([str(bin_ / "postgres"), "--single", "-D", str(directory / "data"), "-F", "-c", "exit_on_error=true", "postgres"],
-         stdin=f"ALTER ROLE {SERVER_USER} PASSWORD '{password}';\n")
+    _run(
+        [str(bin_ / "postgres"), "--single", "-D", str(directory / "data"), "-F", "-c", "exit_on_error=true", "postgres"],
+        stdin=f"ALTER ROLE {SERVER_USER} PASSWORD '{password}';\n",
+    )
     pending = directory / f".{PASSWORD_FILE}.new"
     pending.unlink(missing_ok=True)
     fd = os.open(pending, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -2,7 +2,7 @@
 
 A master and two one-core workers from the Spark bundled in the pyspark wheel (its sbin has no
 start-master.sh, so each daemon is launched by `spark-class`), and the PostgreSQL server of
-Dagster's instance (orchestration.postgres). Everything listens on 127.0.0.1 only; pid files, logs
+Dagster's instance (orchestration.tools.postgres). Everything listens on 127.0.0.1 only; pid files, logs
 and the workers' scratch space live in one directory (`.cache/cluster`). `down` stops exactly what
 `up` started, by its pid files, and waits until the processes are gone; both are idempotent.
 """
@@ -23,7 +23,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestration import postgres, settings
+from orchestration import settings
+from orchestration.tools import postgres
 
 DEFAULT_DIR = settings.REPO_ROOT / ".cache" / "cluster"
 HOST = "127.0.0.1"

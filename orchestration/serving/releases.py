@@ -60,9 +60,7 @@ class LastRelease:
         import dagster as dg
 
         table = ["| observation | before | now | unit | revision % |", "|---|---:|---:|---|---:|"]
-        table += [
-            f"| {markdown_text(o)} | {_value(p)} | {_value(v)} | {markdown_text(u)} | {_value(pct)} |" for o, p, v, _, pct, u in self.revised[:20]
-        ]
+        table += [f"| {markdown_text(o)} | {_value(p)} | {_value(v)} | {markdown_text(u)} | {_value(pct)} |" for o, p, v, _, pct, u in self.revised[:20]]
         return {
             "last_release": self.release_id,
             "last_release_new_observations": self.added,
@@ -97,10 +95,18 @@ def claims(con: duckdb.DuckDBPyConnection) -> list[tuple]:
     """(claim id, observation, stated figure as written, computed value, computed value as stated,
     verdict, difference, quote, release id) of every claim."""
     return [
-        (claim_id, observation, f"{comparison} {stated:,.{decimals}f}{UNIT_WORDS.get(unit_mult, f' e{unit_mult}' if unit_mult else '')}",
-         computed, rounded, verdict, difference, quote, release_id)
-        for claim_id, observation, comparison, stated, unit_mult, decimals, computed, rounded, verdict, difference, quote, release_id
-        in con.execute(CLAIMS_SQL).fetchall()
+        (
+            claim_id,
+            observation,
+            f"{comparison} {stated:,.{decimals}f}{UNIT_WORDS.get(unit_mult, f' e{unit_mult}' if unit_mult else '')}",
+            computed,
+            rounded,
+            verdict,
+            difference,
+            quote,
+            release_id,
+        )
+        for claim_id, observation, comparison, stated, unit_mult, decimals, computed, rounded, verdict, difference, quote, release_id in con.execute(CLAIMS_SQL).fetchall()
     ]
 
 

@@ -1,0 +1,3 @@
+from orchestration.cli.commands import main
+
+main()
