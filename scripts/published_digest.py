@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 
 # Columns whose values belong to the run, not to the data it published.
-RUN_COLUMNS = re.compile(r"(_at|^run_id|^code_version)$")
+RUN_COLUMNS = re.compile(r"(_at|^published_from|^published_to|^run_id|^code_version)$")
 # Lines of a text export that belong to the run (SDMX-ML's header: its id and preparation time).
 RUN_LINES = re.compile(r"<(mes:)?(ID|Prepared)>")
 
