@@ -76,10 +76,6 @@ def main() -> None:
         print(f"wrote {path.relative_to(REPO_ROOT)}")
 
 
-if __name__ == "__main__":
-    main()
-
-
 def render_dbt_sources(contracts: Contracts) -> str:
     """The dbt sources file, rendered from the contracts (committed; a test keeps it in sync)."""
     sources: dict[str, list[dict[str, Any]]] = {}
@@ -147,3 +143,7 @@ def render_feed_tables(contracts: Contracts) -> str:
         out += [f"| `{c.name}` | {c.type} | {describe_rules(contracts, c.rules) or 'required'} | {_cell(c.description)} |" for c in feed.columns]
         out.append("")
     return "\n".join(out)
+
+
+if __name__ == "__main__":
+    main()
