@@ -209,3 +209,26 @@ def test_another_ministry_table_is_a_contract_entry(con, tmp_path):
     ]
     totals = con.execute("SELECT year, umkm_value_added::DOUBLE, gdp::DOUBLE, line FROM raw.gdp_reported_totals").fetchall()
     assert totals == [(2019, 1_920_000.9, 4_200_000.5, 10)]
+
+
+def test_a_file_is_judged_again_when_its_contract_changes(con, tmp_path):
+    """A file's bytes unchanged but its feed's contract changed (a rule relaxed or tightened, a code
+    list edited): the next load judges its rows again, by the contract as it is now."""
+    root = _landing(tmp_path)
+    shutil.copy(REPO_ROOT / "sources" / "reference" / "platforms.csv", root / "reference")
+    platforms = CONTRACTS.feeds["platforms"]
+    (first,) = load_feed(con, platforms, root, "run-1").files
+    assert (first.status, first.rows_loaded, first.rows_quarantined) == ("loaded", 4, 0)
+    (again,) = load_feed(con, platforms, root, "run-2").files
+    assert again.status == "unchanged"
+
+    document = yaml.safe_load(CONTRACTS_FILE.read_text(encoding="utf-8"))
+    (column,) = [c for c in document["feeds"]["platforms"]["columns"] if c["name"] == "first_month"]
+    column["rules"] = {"pattern": "2019-01"}  # tightened: a platform that started later breaks it
+    stricter = _parse(document).feeds["platforms"]
+    (judged,) = load_feed(con, stricter, root, "run-3").files
+    assert (judged.status, judged.sha256, judged.previous_sha256) == ("loaded", first.sha256, first.sha256)
+    assert (judged.rows_loaded, judged.rows_quarantined) == (3, 1)
+    assert con.execute("SELECT line, rule FROM quarantine.platforms").fetchall() == [(5, "pattern")]
+    (same,) = load_feed(con, stricter, root, "run-4").files
+    assert same.status == "unchanged"

@@ -6,10 +6,12 @@ Pandera schemas, the dbt sources file and the tests all read this model, nothing
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +124,13 @@ class Contracts:
         if values is None:
             return None
         return self.code_lists[values] if isinstance(values, str) else tuple(values)
+
+    def version(self, feed: FeedContract) -> str:
+        """A hash of what the feed's rows are judged by: its contract and the code lists its rules
+        name. A file loaded under another version is judged again, though its bytes are the same."""
+        named = sorted({values for c in feed.columns if isinstance(values := c.rules.get("accepted_values"), str)})
+        judged_by = {"feed": asdict(feed), "code_lists": {name: self.code_lists[name] for name in named}}
+        return hashlib.sha256(json.dumps(judged_by, sort_keys=True, default=str).encode()).hexdigest()
 
     def reference(self, rules: Mapping[str, Any]) -> tuple[FeedContract, str] | None:
         """The feed and column a `references: <feed>.<column>` rule points at."""

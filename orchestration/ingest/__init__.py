@@ -1,7 +1,7 @@
 """Loading landed feeds into the warehouse, with every row accounted for.
 
 A load looks at a feed's landed files (all of them, or the files of some months), skips the files
-whose content is unchanged since they were loaded, rejects whole files that cannot be read as the
+whose content and feed contract are unchanged since they were loaded, rejects whole files that cannot be read as the
 contract says, and splits the rows of the others into loaded rows (`raw.<feed>`) and quarantined
 rows (`quarantine.<feed>`: line, raw values, rule, reason). One transaction then replaces each
 changed file's earlier rows and records every file in `audit.file_loads`.

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from orchestration.contracts import FeedContract
+from orchestration.contracts import FeedContract, load_contracts
 from orchestration.ingest.landing import LandedFile, path_fields_sql
 from orchestration.ingest.ministry_table import totals_columns, totals_table
 from orchestration.ingest.staged import QUARANTINE_COLUMNS, Staged
@@ -38,6 +38,9 @@ CREATE TABLE IF NOT EXISTS audit.file_loads (
 -- The fields the file's path names (month, platform), as JSON: what completeness is judged on.
 ALTER TABLE audit.file_loads ADD COLUMN IF NOT EXISTS path_fields VARCHAR;
 COMMENT ON TABLE audit.file_loads IS 'One row per landed file and load: hash, rows read = loaded + quarantined, status, error, run, path fields.';
+-- The version of the feed's contract the file was judged by (Contracts.version): a file loaded
+-- under another is loaded again, its rows judged by the contract as it is now.
+ALTER TABLE audit.file_loads ADD COLUMN IF NOT EXISTS contract_sha256 VARCHAR;
 -- The version of every file whose rows are in raw now: its latest load, unless it was removed since.
 CREATE OR REPLACE VIEW audit.loaded_files AS
 SELECT * FROM audit.file_loads
@@ -195,10 +198,12 @@ def record(con: duckdb.DuckDBPyConnection, feed: FeedContract, files: list[FileL
         return
     con.execute(
         f"""
-        INSERT INTO audit.file_loads (feed, source_file, sha256, previous_sha256, rows_read, rows_loaded, rows_quarantined, status, error, loaded_at, run_id, path_fields)
+        INSERT INTO audit.file_loads (
+            feed, source_file, sha256, previous_sha256, rows_read, rows_loaded, rows_quarantined, status, error, loaded_at, run_id, contract_sha256, path_fields
+        )
         SELECT *, {path_fields_sql(feed, "source_file")} FROM (
             SELECT $feed AS feed, unnest($files) AS source_file, unnest($hashes), unnest($previous), unnest($read), unnest($loaded),
-                   unnest($quarantined), unnest($status), unnest($error), $now, $run_id
+                   unnest($quarantined), unnest($status), unnest($error), $now, $run_id, $contract
         )
         """,
         {
@@ -213,5 +218,6 @@ def record(con: duckdb.DuckDBPyConnection, feed: FeedContract, files: list[FileL
             "error": [f.error for f in files],
             "now": now,
             "run_id": run_id,
+            "contract": load_contracts().version(feed),
         },
     )

@@ -31,14 +31,17 @@ def load_feed(
     months: set[str] | None = None,
     confirmed: frozenset[str] = frozenset(),
 ) -> FeedLoad:
-    """Load a feed's new and changed files (of `months`, or all), quarantining bad rows. A change
+    """Load a feed's new and changed files (of `months`, or all), quarantining bad rows; a file
+    whose feed's contract changed since it was loaded is loaded again. A change
     that would take most of a file's rows away is held back (`held`) unless its source file is
     among `confirmed`."""
     contracts = load_contracts()
     prepare_tables(con, feed)
     in_scope, misnamed = landed_in_scope(feed, sources_dir, months)
     links_out = [(path, rel) for path in feed.links_out(sources_dir) if _in_months(feed, rel := relative(path, sources_dir), months)]
-    loaded = {rel: (sha, rows) for rel, sha, rows in con.execute("SELECT source_file, sha256, rows_read FROM audit.loaded_files WHERE feed = ?", [feed.name]).fetchall()}
+    loaded_now = con.execute("SELECT source_file, sha256, rows_read, contract_sha256 FROM audit.loaded_files WHERE feed = ?", [feed.name]).fetchall()
+    loaded = {rel: (sha, rows) for rel, sha, rows, _ in loaded_now}
+    judged_now = {rel for rel, _, _, version in loaded_now if version == contracts.version(feed)}
     # A feed whose files are all gone under a link is held below, not an error.
     if months is None and not in_scope and not misnamed and not links_out and not any(_link_on_path(sources_dir, rel) for rel in loaded):
         raise FeedError(f"{feed.name}: no files landed (looked for {', '.join(feed.files)} under {sources_dir})")
@@ -57,7 +60,7 @@ def load_feed(
     candidates = []
     for path, rel in in_scope:
         landed = LandedFile(path, rel, sha256_file(path), file_month(feed, rel))
-        if previous.get(rel) == landed.sha256:
+        if previous.get(rel) == landed.sha256 and rel in judged_now:
             outcomes[rel] = FileLoad(rel, "unchanged", landed.sha256, landed.sha256)
         elif (problem := file_problem(feed, landed, con)) is not None:
             outcomes[rel] = _rejected(landed, previous, problem)
