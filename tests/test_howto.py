@@ -6,6 +6,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import duckdb
+
 from orchestration.settings import REPO_ROOT
 
 HOWTO = REPO_ROOT / "docs" / "howto-next-month.md"
@@ -104,3 +106,31 @@ def test_the_audit_after_a_failure_howto(tmp_path):
     assert sorted(line.split("  ")[3].split(":")[0] for line in quarantined) == ["type", "type", "unique_key", "unique_key"], quarantined
     (first_run,) = re.findall(r"^Run (\S+) succeeded", baseline.stdout, re.M)
     assert f"Nothing landed or changed since run {first_run[:8]} " in recovered.stdout and f"run {first_run[:8]}, release 1)" in recovered.stdout
+
+
+def test_the_add_a_feed_howto(tmp_path):
+    project = project_copy(tmp_path / "project")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DEI_") and k != "DAGSTER_HOME"}
+    steps = commands(REPO_ROOT / "docs" / "howto-add-a-feed.md")
+    assert steps == [
+        "cp docs/examples/public_figures.csv sources/reference/public_figures.csv",
+        "cat docs/examples/public_figures.contract.yml >> sources/contracts.yml",
+        "make render",
+        "make run",
+        "make audit",
+    ]
+    # "after a first `make run`", as the page says.
+    first = subprocess.run("make run", shell=True, cwd=project, env=env, capture_output=True, text=True, timeout=1200)
+    assert first.returncode == 0, first.stderr[-3000:]
+    landed, appended, rendered, run, audit = [
+        subprocess.run(step, shell=True, cwd=project, env=env, capture_output=True, text=True, timeout=1200) for step in steps
+    ]
+    assert [r.returncode for r in (landed, appended, rendered, run, audit)] == [0, 0, 0, 0, 0], (rendered.stderr + run.stderr)[-3000:]
+    assert "name: public_figures" in (project / "dbt_project" / "models" / "staging" / "__sources.yml").read_text()
+    assert "### `public_figures`: Published figures on UMKM and the digital economy" in (project / "sources" / "README.md").read_text()
+    assert "Landed files: 1 loaded, 129 unchanged, 0 rejected; 68 rows loaded, 0 quarantined." in run.stdout
+    assert re.search(r"^  public_figures +reference/public_figures\.csv +loaded +68 +68 +0  $", audit.stdout, re.M), audit.stdout
+    with duckdb.connect(str(project / "warehouse" / "working.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT value, unit FROM raw.public_figures WHERE indicator = 'umkm_units_total' AND period = '2019'").fetchall() == [
+            (65_470_000.0, "units")
+        ]
