@@ -1,4 +1,4 @@
-"""A Spark standalone cluster on this machine for `DEI_ENGINE=spark`: `make cluster-up` / `make cluster-down`.
+"""A Spark standalone cluster on this machine for the Spark engine: `make cluster-up` / `make cluster-down`.
 
 A master and two one-core workers from the Spark bundled in the pyspark wheel (its sbin has no
 start-master.sh, so each daemon is launched by `spark-class`), and the PostgreSQL server of
@@ -211,7 +211,7 @@ def up(directory: Path, port: int, webui_port: int, worker_webui_ports: tuple[in
     a start that fails halfway leaves nothing of its own running."""
     directory = directory.resolve()
     master, started = start_spark(directory, port, webui_port, worker_webui_ports)
-    found = {"DEI_ENGINE": "spark", "DEI_SPARK_MASTER": master}
+    found = {settings.ENGINE.name: "spark", settings.SPARK_MASTER.name: master}
     if postgres_port is not None:
         marker = None
         try:
@@ -219,7 +219,7 @@ def up(directory: Path, port: int, webui_port: int, worker_webui_ports: tuple[in
             if not postgres.running(pg_dir):
                 marker = directory / POSTGRES_MARKER
                 marker.write_text(str(pg_dir.resolve()))
-            found |= {"DEI_DAGSTER_STORAGE": "postgres", "DEI_DAGSTER_PG_URL": postgres.start(pg_dir, postgres_port)}
+            found |= {settings.DAGSTER_STORAGE.name: "postgres", settings.DAGSTER_PG_URL.name: postgres.start(pg_dir, postgres_port)}
         except BaseException:
             # postgres.start stops a server it started; the daemons started here go too.
             _stop(started)
@@ -256,9 +256,9 @@ def main() -> None:
         found = up(args.dir, args.port, args.webui_port, tuple(args.worker_webui_ports), None if args.no_postgres else args.postgres_port)
     except (FileNotFoundError, RuntimeError) as error:
         raise SystemExit(f"The cluster did not start: {error}") from None
-    print(f"Spark master {found['DEI_SPARK_MASTER']} with {len(args.worker_webui_ports)} workers, web UI http://{HOST}:{args.webui_port}; logs in {args.dir}")
-    if "DEI_DAGSTER_PG_URL" in found:
-        print(f"PostgreSQL's password is in {postgres.password_file(postgres.default_dir())} (0600), named by DEI_DAGSTER_PG_URL")
+    print(f"Spark master {found[settings.SPARK_MASTER.name]} with {len(args.worker_webui_ports)} workers, web UI http://{HOST}:{args.webui_port}; logs in {args.dir}")
+    if settings.DAGSTER_PG_URL.name in found:
+        print(f"PostgreSQL's password is in {postgres.password_file(postgres.default_dir())} (0600), named by {settings.DAGSTER_PG_URL.name}")
     print("Run on it with:\nexport " + " ".join(f"{k}={shlex.quote(v)}" for k, v in found.items()))
 
 

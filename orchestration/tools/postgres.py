@@ -42,11 +42,11 @@ def _as_root() -> bool:
 
 
 def default_dir() -> Path:
-    """The server's directory (`DEI_POSTGRES_DIR`). Default `.cache/postgres` in the checkout; as
+    """The server's directory (settings.POSTGRES_DIR). Default `.cache/postgres` in the checkout; as
     root, where the server runs as the `postgres` user, who may not be allowed into the checkout (a
     `mktemp -d` directory, root's home), a directory for this checkout in that user's home, unless
     `.cache/postgres` already holds a cluster."""
-    if configured := os.environ.get("DEI_POSTGRES_DIR"):
+    if configured := settings.POSTGRES_DIR.value():
         return (settings.REPO_ROOT / configured).resolve()  # an absolute path stays itself
     in_checkout = settings.REPO_ROOT / ".cache" / "postgres"
     if not _as_root() or (in_checkout / "data" / "PG_VERSION").exists():
