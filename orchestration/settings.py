@@ -78,17 +78,21 @@ POSTGRES_DIR = _setting(
 ENGINE = _setting(
     "DEI_ENGINE",
     "duckdb",
-    "`spark`: the dbt project runs on Spark, the raw layer is a Parquet lake (see [Scale-out: Spark](scale-out.md#scale-out-spark-and-a-shared-instance))",
+    "`spark`: the dbt project runs on Spark, the raw layer is a Parquet lake (see [Scale-out: Spark](scale-out.md#scale-out-spark-and-a-shared-instance); also `engine` of the `warehouse` resource)",
     changes_result=True,
 )
 LAKE_DIR = _setting(
     "DEI_LAKE_DIR",
     None,
-    "on Spark: the raw layer's Parquet, Spark's managed tables (`warehouse/`) and its catalog (`metastore_db`)",
+    "on Spark: the raw layer's Parquet, Spark's managed tables (`warehouse/`) and its catalog (`metastore_db`) (also `lake_dir` of the `warehouse` resource)",
     changes_result=True,
     shown_default=f"`${WAREHOUSE_DIR.name}/lake`",
 )
-SPARK_MASTER = _setting("DEI_SPARK_MASTER", "local[2]", "on Spark: a session in the run's process, or a standalone master (`spark://127.0.0.1:7077` for `make cluster-up`'s)")
+SPARK_MASTER = _setting(
+    "DEI_SPARK_MASTER",
+    "local[2]",
+    "on Spark: a session in the run's process, or a standalone master (`spark://127.0.0.1:7077` for `make cluster-up`'s; also `spark_master` of the `warehouse` resource)",
+)
 SPARK_DRIVER_MEMORY = _setting("DEI_SPARK_DRIVER_MEMORY", "1g", "on Spark: the driver's memory")
 SPARK_EXECUTOR_MEMORY = _setting("DEI_SPARK_EXECUTOR_MEMORY", "1g", "on Spark: each executor's memory")
 # The default 200 shuffle partitions are 200 tasks per aggregate for a few thousand rows.
