@@ -78,7 +78,8 @@ POSTGRES_DIR = _setting(
 ENGINE = _setting(
     "DEI_ENGINE",
     "duckdb",
-    "`spark`: the dbt project runs on Spark, the raw layer is a Parquet lake (see [Scale-out: Spark](scale-out.md#scale-out-spark-and-a-shared-instance); also `engine` of the `warehouse` resource)",
+    "`spark`: the dbt project runs on Spark, the raw layer is a Parquet lake "
+    "(see [Scale-out: Spark](scale-out.md#scale-out-spark-and-a-shared-instance); also `engine` of the `warehouse` resource)",
     changes_result=True,
 )
 LAKE_DIR = _setting(

@@ -28,9 +28,6 @@ from orchestration.tools import postgres
 
 DEFAULT_DIR = settings.REPO_ROOT / ".cache" / "cluster"
 HOST = "127.0.0.1"
-DEFAULT_PORT = 7077
-DEFAULT_WEBUI_PORT = 8080
-DEFAULT_WORKER_WEBUI_PORTS = (8081, 8082)
 WORKER_CORES = 1
 WORKER_MEMORY = "1g"
 MASTER_CLASS = "org.apache.spark.deploy.master.Master"
@@ -243,15 +240,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("action", choices=["up", "down"])
     parser.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="pid files, logs and the workers' directories")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="the master's port")
-    parser.add_argument("--webui-port", type=int, default=DEFAULT_WEBUI_PORT, help="the master's web UI (its JSON at /json/)")
-    parser.add_argument("--worker-webui-ports", type=int, nargs="+", default=DEFAULT_WORKER_WEBUI_PORTS, help="one worker per port")
-    parser.add_argument("--postgres-port", type=int, default=postgres.DEFAULT_PORT)
+    # The ports are the Makefile's (SPARK_PORT, SPARK_WEBUI_PORT, SPARK_WORKER_WEBUI_PORTS, POSTGRES_PORT), given by `make cluster-up`.
+    parser.add_argument("--port", type=int, help="the master's port")
+    parser.add_argument("--webui-port", type=int, help="the master's web UI (its JSON at /json/)")
+    parser.add_argument("--worker-webui-ports", type=int, nargs="+", help="one worker per port")
+    parser.add_argument("--postgres-port", type=int, help="PostgreSQL's port (or --no-postgres)")
     parser.add_argument("--no-postgres", action="store_true", help="the Spark cluster only")
     args = parser.parse_args()
     if args.action == "down":
         down(args.dir)
         return
+    missing = [f"--{name.replace('_', '-')}" for name in ("port", "webui_port", "worker_webui_ports") if getattr(args, name) is None]
+    if missing or (args.postgres_port is None and not args.no_postgres):
+        parser.error(f"up needs {', '.join(missing or ['--postgres-port (or --no-postgres)'])}")
     try:
         found = up(args.dir, args.port, args.webui_port, tuple(args.worker_webui_ports), None if args.no_postgres else args.postgres_port)
     except (FileNotFoundError, RuntimeError) as error:

@@ -24,7 +24,6 @@ from sqlalchemy.engine import URL
 
 from orchestration import settings
 
-DEFAULT_PORT = 5433
 SERVER_USER = "postgres"
 DATABASE = "dagster"
 # libpq's password file format (host:port:database:user:password), read through the URL's passfile.
@@ -183,8 +182,8 @@ def stop(directory: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("action", choices=["up", "down"])
-    parser.add_argument("--dir", type=Path, default=None, help="the server's directory (default: DEI_POSTGRES_DIR, else see default_dir)")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--dir", type=Path, default=None, help=f"the server's directory (default: {settings.POSTGRES_DIR.name}, else see default_dir)")
+    parser.add_argument("--port", type=int, required=True, help="the server's port on 127.0.0.1 (make: POSTGRES_PORT, its default in the Makefile)")
     args = parser.parse_args()
     directory = args.dir or default_dir()
     if args.action == "down":
@@ -195,7 +194,7 @@ def main() -> None:
     except (FileNotFoundError, RuntimeError) as error:
         raise SystemExit(f"PostgreSQL did not start: {error}") from None
     print(f"PostgreSQL for the Dagster instance in {directory}; its password is in {password_file(directory)} (0600), named by the URL:")
-    print(f"export DEI_DAGSTER_PG_URL={shlex.quote(found)}")
+    print(f"export {settings.DAGSTER_PG_URL.name}={shlex.quote(found)}")
 
 
 if __name__ == "__main__":
