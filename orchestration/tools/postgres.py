@@ -116,7 +116,8 @@ def _own(directory: Path) -> None:
     directory.chmod(0o700)
     if subprocess.run(_as_server_user(["test", "-w", str(directory), "-a", "-x", str(directory)])).returncode != 0:
         raise RuntimeError(
-            f"the `{SERVER_USER}` user cannot enter {directory} (a parent directory is closed to it): set DEI_POSTGRES_DIR to a directory it can reach, or leave it unset"
+            f"the `{SERVER_USER}` user cannot enter {directory} (a parent directory is closed to it): "
+            f"set {settings.POSTGRES_DIR.name} to a directory it can reach, or leave it unset"
         )
 
 
