@@ -54,9 +54,9 @@ class Engine(ABC):
     def before_dbt(self) -> None:  # noqa: B027 (a hook, with nothing to do by default)
         """Before a dbt step on this engine."""
 
-    def after_dbt(self, con: duckdb.DuckDBPyConnection, marts: Iterable[ModelTable]) -> list[tuple[str, int]]:
+    def after_dbt(self, connect: Connect, marts: Iterable[ModelTable]) -> list[tuple[str, int]]:
         """After a successful dbt step: the marts it built where publishing and the releases read
-        them (the working database, `con`), as (mart, rows) of each one copied there."""
+        them (the working database, opened with `connect`), as (mart, rows) of each one copied there."""
         return []
 
     @abstractmethod

@@ -87,9 +87,10 @@ class SparkEngine(Engine):
     def before_dbt(self) -> None:
         self.session()  # started with the lake's catalog before dbt-spark's session method takes it
 
-    def after_dbt(self, con: duckdb.DuckDBPyConnection, marts: Iterable[ModelTable]) -> list[tuple[str, int]]:
+    def after_dbt(self, connect: Connect, marts: Iterable[ModelTable]) -> list[tuple[str, int]]:
         """The marts the step built on Spark, copied into the working database."""
-        return [(mart.name, copy_to_duckdb(self.session(), con, mart.schema, mart.name, mart.columns, mart.comments)) for mart in marts]
+        with connect() as con:
+            return [(mart.name, copy_to_duckdb(self.session(), con, mart.schema, mart.name, mart.columns, mart.comments)) for mart in marts]
 
     def model_columns(self, con: duckdb.DuckDBPyConnection, tables: Iterable[tuple[str, str]]) -> list[Column]:
         """From Spark's catalog (`con` is not where they are)."""
