@@ -1,10 +1,13 @@
-"""Where things live. Everything is configured by environment variables with repo-relative defaults."""
+"""Where things live. Everything is configured by environment variables with repo-relative defaults,
+each declared once in SETTINGS below: the getters, the environment dbt and Spark are given, the run's
+fingerprint and the table in docs/operations.md (`make render`) read it."""
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -23,64 +26,170 @@ PUBLISHED_DB_NAME = "indicators.duckdb"
 HISTORY_DB_NAME = "history.duckdb"
 
 
-def _dir_from_env(var: str, default: str) -> Path:
-    path = Path(os.environ.get(var) or default)
+@dataclass(frozen=True)
+class Setting:
+    """An environment variable the project reads: its name, its default (None: none, or one the
+    reader derives, as `shown_default` says), what it does, and whether it changes a run's result
+    (then it is part of the run's fingerprint, and a run with another value is not skipped)."""
+
+    name: str
+    default: str | None
+    description: str
+    changes_result: bool = False
+    shown_default: str | None = None
+
+    def value(self) -> str | None:
+        """The environment's value; the default when it is unset or empty."""
+        return os.environ.get(self.name) or self.default
+
+    def documented_default(self) -> str:
+        return self.shown_default or (f"`{self.default}`" if self.default is not None else "—")
+
+
+_DECLARED: list[Setting] = []
+
+
+def _setting(name: str, default: str | None, description: str, changes_result: bool = False, shown_default: str | None = None) -> Setting:
+    setting = Setting(name, default, description, changes_result, shown_default)
+    _DECLARED.append(setting)
+    return setting
+
+
+SOURCES_DIR = _setting("DEI_SOURCES_DIR", "sources", "landing zone the feeds are read from")
+WAREHOUSE_DIR = _setting("DEI_WAREHOUSE_DIR", "warehouse", "holds `working.duckdb` (pipeline), `history.duckdb` (releases) and `indicators.duckdb` (published)")
+DAGSTER_STORAGE = _setting(
+    "DEI_DAGSTER_STORAGE",
+    None,
+    "`postgres`: `make` writes the instance's `dagster.yaml` with `dagster-postgres.yaml`'s storage "
+    "(see [Dagster's instance on PostgreSQL](scale-out.md#dagsters-instance-on-postgresql))",
+    shown_default="unset (SQLite in `$DAGSTER_HOME`)",
+)
+DAGSTER_PG_URL = _setting(
+    "DEI_DAGSTER_PG_URL",
+    None,
+    "the instance's PostgreSQL, `postgresql+psycopg2://user@host:port/db?passfile=/path/to/pgpass` (read by Dagster when the storage is `postgres`; `make postgres-up` prints it)",
+)
+POSTGRES_DIR = _setting(
+    "DEI_POSTGRES_DIR",
+    None,
+    "the local PostgreSQL's data, log, socket and password file (`make postgres-up`, `make cluster-up`)",
+    shown_default="`.cache/postgres`; as root `~postgres/dei-warehouse/<checkout>-<hash>`",
+)
+ENGINE = _setting(
+    "DEI_ENGINE",
+    "duckdb",
+    "`spark`: the dbt project runs on Spark, the raw layer is a Parquet lake "
+    "(see [Scale-out: Spark](scale-out.md#scale-out-spark-and-a-shared-instance); also `engine` of the `warehouse` resource)",
+    changes_result=True,
+)
+LAKE_DIR = _setting(
+    "DEI_LAKE_DIR",
+    None,
+    "on Spark: the raw layer's Parquet, Spark's managed tables (`warehouse/`) and its catalog (`metastore_db`) (also `lake_dir` of the `warehouse` resource)",
+    changes_result=True,
+    shown_default=f"`${WAREHOUSE_DIR.name}/lake`",
+)
+SPARK_MASTER = _setting(
+    "DEI_SPARK_MASTER",
+    "local[2]",
+    "on Spark: a session in the run's process, or a standalone master (`spark://127.0.0.1:7077` for `make cluster-up`'s; also `spark_master` of the `warehouse` resource)",
+)
+SPARK_DRIVER_MEMORY = _setting("DEI_SPARK_DRIVER_MEMORY", "1g", "on Spark: the driver's memory")
+SPARK_EXECUTOR_MEMORY = _setting("DEI_SPARK_EXECUTOR_MEMORY", "1g", "on Spark: each executor's memory")
+# The default 200 shuffle partitions are 200 tasks per aggregate for a few thousand rows.
+SPARK_SHUFFLE_PARTITIONS = _setting("DEI_SPARK_SHUFFLE_PARTITIONS", "4", "on Spark: the partitions (tasks) of each shuffle")
+SUPERSET_HOME = _setting("DEI_SUPERSET_HOME", ".superset_home", "Superset's state for `make dashboard` (metadata database, secret key, admin password)")
+FIRST_MONTH = _setting("DEI_FIRST_MONTH", "2019-01", "the first monthly partition; a landed file for an earlier month is rejected", changes_result=True)
+SALES_MAX_AGE_DAYS = _setting("DEI_SALES_MAX_AGE_DAYS", "45", "the `sales_freshness` check warns when the newest sales month ended longer ago")
+# What DuckDB may hold in memory before it spills to disk. Python with Dagster, dbt and Pandera
+# loaded takes ~320 MB; with this a run over 10M sales rows peaks near 1 GB.
+DUCKDB_MEMORY_LIMIT = _setting(
+    "DEI_DUCKDB_MEMORY_LIMIT",
+    "600MB",
+    "DuckDB's memory limit for every connection of a run, dbt's included (also `duckdb_memory_limit` of the `warehouse` resource)",
+    changes_result=True,
+)
+MAX_QUARANTINED_SHARE = _setting(
+    "DEI_MAX_QUARANTINED_SHARE",
+    "0.01",
+    "a file with a larger share of its rows quarantined fails its raw asset's blocking check (also `max_quarantined_share` of the `warehouse` resource in the UI's launchpad)",
+    changes_result=True,
+)
+# dbt's profile (dbt_project/profiles.yml) reads these two; a run sets them to its warehouse's files.
+WORKING_DB = _setting(
+    "DEI_WORKING_DB",
+    None,
+    "for dbt run by hand: the working database dbt's profile opens (a run sets it to its warehouse's)",
+    shown_default="`warehouse/working.duckdb`",
+)
+HISTORY_DB = _setting(
+    "DEI_HISTORY_DB",
+    None,
+    "for dbt run by hand: the release history dbt's profile attaches (a run sets it to its warehouse's)",
+    shown_default="`warehouse/history.duckdb`",
+)
+
+# Every setting, in the order docs/operations.md lists them; those a run's result depends on, whose
+# values its fingerprint hashes.
+SETTINGS: tuple[Setting, ...] = tuple(_DECLARED)
+RESULT_SETTINGS = tuple(s for s in SETTINGS if s.changes_result)
+
+
+def _dir_from_env(setting: Setting, default: str | None = None) -> Path:
+    path = Path(setting.value() or default)
     return path if path.is_absolute() else (REPO_ROOT / path).resolve()
 
 
 def sources_dir() -> Path:
-    """Landing zone the feeds are read from (`DEI_SOURCES_DIR`, default `sources`)."""
-    return _dir_from_env("DEI_SOURCES_DIR", "sources")
+    """Landing zone the feeds are read from (SOURCES_DIR)."""
+    return _dir_from_env(SOURCES_DIR)
 
 
 def warehouse_dir() -> Path:
-    """Folder holding the DuckDB files (`DEI_WAREHOUSE_DIR`, default `warehouse`)."""
-    return _dir_from_env("DEI_WAREHOUSE_DIR", "warehouse")
+    """Folder holding the DuckDB files (WAREHOUSE_DIR)."""
+    return _dir_from_env(WAREHOUSE_DIR)
 
 
 def superset_home_dir() -> Path:
-    """Superset's state for `make dashboard` (`DEI_SUPERSET_HOME`, default `.superset_home`)."""
-    return _dir_from_env("DEI_SUPERSET_HOME", ".superset_home")
+    """Superset's state for `make dashboard` (SUPERSET_HOME)."""
+    return _dir_from_env(SUPERSET_HOME)
 
 
-DEFAULT_MAX_QUARANTINED_SHARE = 0.01
+DEFAULT_MAX_QUARANTINED_SHARE = float(MAX_QUARANTINED_SHARE.default)
 
 
 def max_quarantined_share() -> float:
     """Largest share of a file's rows that may be quarantined before its raw asset's check fails
-    (`DEI_MAX_QUARANTINED_SHARE`, default 0.01)."""
-    return float(os.environ.get("DEI_MAX_QUARANTINED_SHARE") or DEFAULT_MAX_QUARANTINED_SHARE)
+    (MAX_QUARANTINED_SHARE)."""
+    return float(MAX_QUARANTINED_SHARE.value())
 
 
-DEFAULT_SALES_MAX_AGE_DAYS = 45
+DEFAULT_SALES_MAX_AGE_DAYS = int(SALES_MAX_AGE_DAYS.default)
 
 
 def sales_max_age_days() -> int:
-    """Days after the end of the newest sales month before the freshness check warns
-    (`DEI_SALES_MAX_AGE_DAYS`, default 45)."""
-    return int(os.environ.get("DEI_SALES_MAX_AGE_DAYS") or DEFAULT_SALES_MAX_AGE_DAYS)
+    """Days after the end of the newest sales month before the freshness check warns (SALES_MAX_AGE_DAYS)."""
+    return int(SALES_MAX_AGE_DAYS.value())
 
 
-# What DuckDB may hold in memory before it spills to disk. Python with Dagster, dbt and Pandera
-# loaded takes ~320 MB; with this a run over 10M sales rows peaks near 1 GB. dbt's profile has the same default.
-DEFAULT_DUCKDB_MEMORY_LIMIT = "600MB"
+# dbt's profile has the same default.
+DEFAULT_DUCKDB_MEMORY_LIMIT = DUCKDB_MEMORY_LIMIT.default
 
 
 def duckdb_memory_limit() -> str:
-    """DuckDB's memory limit for every connection of a run, dbt's included
-    (`DEI_DUCKDB_MEMORY_LIMIT`, default 600MB)."""
-    return os.environ.get("DEI_DUCKDB_MEMORY_LIMIT") or DEFAULT_DUCKDB_MEMORY_LIMIT
+    """DuckDB's memory limit for every connection of a run, dbt's included (DUCKDB_MEMORY_LIMIT)."""
+    return DUCKDB_MEMORY_LIMIT.value()
 
 
 # Months are Jakarta months: a file for a month after the current one there is a landing mistake.
 TIMEZONE = "Asia/Jakarta"
-DEFAULT_FIRST_MONTH = "2019-01"
+DEFAULT_FIRST_MONTH = FIRST_MONTH.default
 
 
 def first_month() -> str:
-    """The warehouse's first month, YYYY-MM (`DEI_FIRST_MONTH`, default 2019-01): the first monthly
-    partition; a landed file for an earlier month is rejected."""
-    return os.environ.get("DEI_FIRST_MONTH") or DEFAULT_FIRST_MONTH
+    """The warehouse's first month, YYYY-MM (FIRST_MONTH): the first monthly partition; a landed
+    file for an earlier month is rejected."""
+    return FIRST_MONTH.value()
 
 
 def next_month(day: dt.date) -> dt.date:
@@ -198,26 +307,14 @@ def freshness_date(landing_zone: Path | None = None) -> dt.date:
     return min(today(), period.last_day) if period is not None else today()
 
 
-ENGINES = ("duckdb", "spark")
-
-
-def engine() -> str:
-    """The engine the dbt project runs on (`DEI_ENGINE`): `duckdb` (default, the embedded working
-    database) or `spark` (a Spark session; the raw layer a Parquet lake). Publishing is DuckDB's on both."""
-    name = (os.environ.get("DEI_ENGINE") or "duckdb").strip().lower()
-    if name not in ENGINES:
-        raise SettingsError(f"DEI_ENGINE={name!r}: expected one of {', '.join(ENGINES)}")
-    return name
-
-
 def lake_dir() -> Path:
-    """On Spark, the lake (`DEI_LAKE_DIR`, default `warehouse/lake`): the raw layer as Parquet
+    """On Spark, the lake (LAKE_DIR, default the warehouse dir's `lake`): the raw layer as Parquet
     partitioned by month, Spark's managed tables and its catalog. Local disk here; in a cluster a
     filesystem every executor reads."""
-    return _dir_from_env("DEI_LAKE_DIR", str(warehouse_dir() / "lake"))
+    return _dir_from_env(LAKE_DIR, str(warehouse_dir() / "lake"))
 
 
 def spark_master() -> str:
-    """Where Spark runs (`DEI_SPARK_MASTER`): `local[2]` (default, a session in the run's process)
-    or a standalone master, `spark://127.0.0.1:7077` for `make cluster-up`'s."""
-    return os.environ.get("DEI_SPARK_MASTER") or "local[2]"
+    """Where Spark runs (SPARK_MASTER): `local[2]` (default, a session in the run's process) or a
+    standalone master, `spark://127.0.0.1:7077` for `make cluster-up`'s."""
+    return SPARK_MASTER.value()

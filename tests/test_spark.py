@@ -1,4 +1,4 @@
-"""The same assets on Spark (`DEI_ENGINE=spark`, a local session): the sample's raw layer as a
+"""The same assets on the Spark engine (a local session): the sample's raw layer as a
 Parquet lake, the dbt project through dbt-spark, Pandera on the session, and a published
 `marts.indicators` equal to the DuckDB run's.
 
@@ -12,6 +12,7 @@ import duckdb
 import pytest
 
 from orchestration import settings
+from orchestration.engines.spark import SparkEngine, stop_session
 from tests.conftest import SAMPLE_SOURCES, run_pipeline
 
 KEY = ["indicator_code", "ref_area", "size_class", "breakdown", "time_period"]
@@ -24,28 +25,22 @@ pytestmark = pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")
 
 
 @pytest.fixture(scope="module")
-def spark_env(tmp_path_factory):
-    """The Spark settings for this module's runs: a local session, the lake in a temporary dir."""
-    lake = tmp_path_factory.mktemp("lake")
-    patch = pytest.MonkeyPatch()
-    patch.setenv("DEI_ENGINE", "spark")
-    patch.setenv("DEI_LAKE_DIR", str(lake))
-    patch.delenv("DEI_SPARK_MASTER", raising=False)
-    yield lake
-    from pyspark.sql import SparkSession
+def spark_engine(tmp_path_factory):
+    """The Spark engine of this module's runs: a local session, the lake in a temporary dir."""
+    engine = SparkEngine(lake=tmp_path_factory.mktemp("lake"), master="local[2]")
+    yield engine
+    stop_session()  # the next module's session starts with a catalog of its own
 
-    from orchestration.engines import spark
 
-    if (active := SparkSession.getActiveSession()) is not None:
-        active.stop()  # the next module's session starts with a catalog of its own
-    spark.session.cache_clear()
-    patch.undo()
+def run_on_spark(defs, engine: SparkEngine, sources_dir, warehouse_dir, **options):
+    """The pipeline with the warehouse resource configured for this engine."""
+    return run_pipeline(defs, sources_dir, warehouse_dir, engine=engine.name, lake_dir=str(engine.lake), spark_master=engine.master, **options)
 
 
 @pytest.fixture(scope="module")
-def spark_run(defs, spark_env, tmp_path_factory):
+def spark_run(defs, spark_engine, tmp_path_factory):
     warehouse_dir = tmp_path_factory.mktemp("spark_warehouse")
-    result = run_pipeline(defs, SAMPLE_SOURCES, warehouse_dir)
+    result = run_on_spark(defs, spark_engine, SAMPLE_SOURCES, warehouse_dir)
     return result, warehouse_dir
 
 
@@ -56,12 +51,10 @@ def test_the_spark_run_succeeds_with_every_check(spark_run):
     assert failed == []
 
 
-def test_the_raw_layer_is_a_lake_registered_in_spark(spark_run, spark_env):
-    from orchestration.engines.spark import session
-
+def test_the_raw_layer_is_a_lake_registered_in_spark(spark_run, spark_engine):
     _, warehouse_dir = spark_run
-    spark = session()
-    months = sorted(p.name for p in (spark_env / "raw" / "sales").glob("landed_month=*"))
+    spark = spark_engine.session()
+    months = sorted(p.name for p in (spark_engine.lake / "raw" / "sales").glob("landed_month=*"))
     assert months[0] == "landed_month=2019-01" and len(months) == 24
     partitions = [r[0] for r in spark.sql("SHOW PARTITIONS raw.sales").collect()]
     assert partitions == months
@@ -99,12 +92,10 @@ def test_headline_figures_hold_on_spark(spark_run):
         assert indicator(con, "TRAINING_OVERSUBSCRIPTION", breakdown="umkm_go_digital", period="2020") == (260.0, "A", "PCT")
 
 
-def test_a_corrupted_feed_fails_pandera_on_spark_and_publishes_nothing(defs, spark_run, tmp_path):
+def test_a_corrupted_feed_fails_pandera_on_spark_and_publishes_nothing(defs, spark_engine, spark_run, tmp_path):
     """A month of onboarding counts that each meet the contract, but exceed the enterprises there
     are: ingest loads it, the onboarding rate goes past 100 %, and Pandera on Spark stops the run
     before the releases and publishing. Runs last: it leaves the module's warehouse damaged."""
-    from orchestration.engines.spark import session
-
     _, warehouse_dir = spark_run
     sources = tmp_path / "sources"
     shutil.copytree(SAMPLE_SOURCES, sources)
@@ -115,7 +106,7 @@ def test_a_corrupted_feed_fails_pandera_on_spark_and_publishes_nothing(defs, spa
     april.write_text("\n".join([header, first, *rest]) + "\n")
     published_before = (warehouse_dir / settings.PUBLISHED_DB_NAME).read_bytes()
 
-    corrupted = run_pipeline(defs, sources, warehouse_dir, partition_key="2020-04-01")
+    corrupted = run_on_spark(defs, spark_engine, sources, warehouse_dir, partition_key="2020-04-01")
     assert not corrupted.success
     failed = {(c.asset_key.to_user_string(), c.check_name): c for c in corrupted.get_asset_check_evaluations() if not c.passed}
     assert set(failed) == {("marts/onboarding_rate", "pandera_schema")}, failed
@@ -127,5 +118,5 @@ def test_a_corrupted_feed_fails_pandera_on_spark_and_publishes_nothing(defs, spa
     assert [c.passed for c in contract] == [True]
     assert (warehouse_dir / settings.PUBLISHED_DB_NAME).read_bytes() == published_before
     # The month's models were rebuilt on Spark by insert_overwrite of that month alone.
-    months = session().sql("SELECT count(DISTINCT sale_month) FROM marts.online_sales_monthly").collect()[0][0]
+    months = spark_engine.session().sql("SELECT count(DISTINCT sale_month) FROM marts.online_sales_monthly").collect()[0][0]
     assert months == 24

@@ -1,4 +1,4 @@
-"""The same Pandera schemas on Spark (`DEI_ENGINE=spark`) as in DuckDB: the same tables in each
+"""The same Pandera schemas on the Spark engine as in DuckDB: the same tables in each
 engine, typed as each engine types them, pass or fail with the same report.
 
 One local Spark session for the file (its JVM starts once), its catalog in a temporary lake.
@@ -6,6 +6,7 @@ One local Spark session for the file (its JVM starts once), its catalog in a tem
 
 import datetime as dt
 import json
+import subprocess
 import sys
 from decimal import Decimal
 
@@ -18,6 +19,8 @@ from orchestration import settings
 from orchestration.contracts import load_contracts
 from orchestration.defs.checks import model_check_result
 from orchestration.defs.resources import WarehouseResource
+from orchestration.engines import DuckDBEngine
+from orchestration.engines.spark import SparkEngine, stop_session
 from orchestration.quality.validation import feed_schema, model_schema, validate
 
 # pyspark's conversions from pandas use a keyword pandas 3 deprecates.
@@ -32,24 +35,19 @@ def node(name: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def spark(tmp_path_factory):
-    from pyspark.sql import SparkSession
+def spark_engine(tmp_path_factory) -> SparkEngine:
+    """A local session (a few rows: one task per aggregate) with its catalog in a lake of this module's."""
+    return SparkEngine(lake=tmp_path_factory.mktemp("lake"), master="local[2]", shuffle_partitions="1")
 
-    from orchestration.engines import spark as engine
 
-    if (earlier := SparkSession.getActiveSession()) is not None:
-        earlier.stop()  # another module's, in its own lake: this one starts with a catalog of its own
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("DEI_LAKE_DIR", str(tmp_path_factory.mktemp("lake")))
-        env.delenv("DEI_SPARK_MASTER", raising=False)
-        env.setenv("DEI_SPARK_SHUFFLE_PARTITIONS", "1")  # a few rows: one task per aggregate
-        engine.session.cache_clear()
-        session = engine.session()
-        for schema in ("raw", "staging", "marts"):
-            session.sql(f"CREATE DATABASE IF NOT EXISTS {schema}")
-        yield session
-        session.stop()
-        engine.session.cache_clear()
+@pytest.fixture(scope="module")
+def spark(spark_engine):
+    stop_session()  # another module's, in its own lake: this one starts with a catalog of its own
+    session = spark_engine.session()
+    for schema in ("raw", "staging", "marts"):
+        session.sql(f"CREATE DATABASE IF NOT EXISTS {schema}")
+    yield session
+    stop_session()
 
 
 @pytest.fixture(scope="module")
@@ -269,25 +267,41 @@ def test_a_feeds_rules_and_key_are_checked_alike_on_a_loads_files(engines):
     ]
 
 
-def test_the_checks_validate_where_the_engine_holds_the_models(engines, tmp_path, monkeypatch):
-    """The warehouse resource gives the checks the engine DEI_ENGINE names; a DuckDB run's checks
-    never import orchestration.engines.spark, where a session (and its JVM) starts."""
-    warehouse = WarehouseResource(sources_dir=str(tmp_path), warehouse_dir=str(tmp_path))
+def test_the_checks_validate_where_the_engine_holds_the_models(engines, spark_engine, tmp_path):
+    """The warehouse resource gives the checks the engine it is configured with: Spark's session, or
+    the working database; the releases' engine is DuckDB on Spark too."""
+    lake = {"lake_dir": str(spark_engine.lake), "spark_master": spark_engine.master}
+    on_spark = WarehouseResource(sources_dir=str(tmp_path), warehouse_dir=str(tmp_path), engine="spark", **lake)
     key, mart = dg.AssetKey(["marts", "online_sales_monthly"]), node("online_sales_monthly")
     create(engines, "marts.online_sales_monthly", MONTHLY, monthly_rows(dt.date(2020, 4, 1), broken=True))
-    with duckdb.connect(str(warehouse.working_db)) as con:
+    with duckdb.connect(str(on_spark.working_db)) as con:
         con.execute("CREATE SCHEMA marts")
         create_in_duckdb(con, "marts.online_sales_monthly", MONTHLY, monthly_rows(dt.date(2020, 4, 1)))
 
-    monkeypatch.setenv("DEI_ENGINE", "spark")
-    with warehouse.models_backend() as backend:
+    assert on_spark.run_engine == SparkEngine(lake=spark_engine.lake, master=spark_engine.master)  # the rest the settings'
+    with on_spark.models_backend() as backend:
         assert backend.name == "pyspark" and backend._session is engines["spark"]._session
         assert not model_check_result(backend, key, "marts.online_sales_monthly", mart).passed  # Spark's table, not DuckDB's
-    with warehouse.models_backend("duckdb") as backend:
-        assert model_check_result(backend, key, "marts.online_sales_monthly", mart).passed
-
-    monkeypatch.setenv("DEI_ENGINE", "duckdb")
-    monkeypatch.delitem(sys.modules, "orchestration.engines.spark")
-    with warehouse.models_backend() as backend:
+    with on_spark.models_backend(on_spark.run_engine.releases) as backend:
         assert backend.name == "duckdb" and model_check_result(backend, key, "marts.online_sales_monthly", mart).passed
-    assert "orchestration.engines.spark" not in sys.modules
+
+    on_duckdb = WarehouseResource(sources_dir=str(tmp_path), warehouse_dir=str(tmp_path), **lake)
+    assert isinstance(on_duckdb.run_engine, DuckDBEngine)
+    with on_duckdb.models_backend() as backend:
+        assert backend.name == "duckdb" and model_check_result(backend, key, "marts.online_sales_monthly", mart).passed
+
+
+def test_a_duckdb_run_never_imports_spark(tmp_path):
+    """The DuckDB engine's checks never import pyspark (nor the Spark engine's module), where a
+    session and its JVM start: a process of its own, as this one has Spark loaded."""
+    script = (
+        "import sys, duckdb\n"
+        "from orchestration.defs.resources import WarehouseResource\n"
+        "warehouse = WarehouseResource(sources_dir=sys.argv[1], warehouse_dir=sys.argv[1])\n"
+        "duckdb.connect(str(warehouse.working_db)).close()\n"
+        "with warehouse.models_backend() as backend:\n"
+        "    assert backend.name == 'duckdb'\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('pyspark', 'orchestration.engines.spark'))))\n"
+    )
+    found = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, check=True, cwd=settings.REPO_ROOT)
+    assert found.stdout.strip() == "[]", found.stderr

@@ -167,6 +167,7 @@ def error_chain(error) -> Iterator:
 def failure_cause(error, warehouse_dir: Path) -> tuple[str, str | None]:
     """The underlying cause of a step failure in one line (the OS's or DuckDB's message) and what
     to do about it; for a cause not known here, the innermost error's message and no advice."""
+    from orchestration import settings
     from orchestration.defs.resources import LOCK_ERROR
 
     known = (
@@ -190,10 +191,10 @@ def failure_cause(error, warehouse_dir: Path) -> tuple[str, str | None]:
          "the database file named above is damaged (truncated or corrupt): `make rebuild` moves the working database "
          "aside (kept, not deleted) and rebuilds and republishes everything from the landed files."),
         ("JAVA_GATEWAY_EXITED|JAVA_HOME is not set|java: not found|Unable to locate a Java Runtime",
-         "DEI_ENGINE=spark needs Java 17 for Spark: `make run` installs Debian's openjdk-17-jre-headless when `java` is "
-         "missing (or set JAVA_HOME), then `make run` again; unset DEI_ENGINE to run on DuckDB."),
+         f"{settings.ENGINE.name}=spark needs Java 17 for Spark: `make run` installs Debian's openjdk-17-jre-headless when `java` is "
+         f"missing (or set JAVA_HOME), then `make run` again; unset {settings.ENGINE.name} to run on DuckDB."),
         ("No module named '(pyspark|dbt.adapters.spark|dagster_postgres|psycopg2)",
-         "this setting needs an optional part of the install (Spark for DEI_ENGINE=spark, PostgreSQL for "
+         f"this setting needs an optional part of the install (Spark for {settings.ENGINE.name}=spark, PostgreSQL for "
          "DEI_DAGSTER_STORAGE=postgres): `make run` with the setting installs it, then runs."),
         ("Unable to instantiate org.apache.hadoop.hive.ql.metadata.SessionHiveMetaStoreClient",
          "Spark could not open its catalog (metastore_db in DEI_LAKE_DIR), most often because another process (a run, "

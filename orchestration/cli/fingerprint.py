@@ -21,8 +21,6 @@ from orchestration.ingest.landing import link_out, relative, sha256_file
 CODE_DIRS = ("orchestration", "dbt_project/models", "dbt_project/snapshots", "dbt_project/macros", "dbt_project/seeds", "dbt_project/tests")
 CODE_FILES = ("dbt_project/dbt_project.yml", "dbt_project/profiles.yml", "sources/contracts.yml", "uv.lock")
 CODE_SUFFIXES = {".py", ".sql", ".yml", ".yaml", ".csv"}
-# Settings that change what a run loads, checks or publishes.
-SETTINGS = ("DEI_FIRST_MONTH", "DEI_MAX_QUARANTINED_SHARE", "DEI_DUCKDB_MEMORY_LIMIT", "DEI_ENGINE", "DEI_LAKE_DIR")
 
 RUNS_DDL = """
 CREATE TABLE IF NOT EXISTS audit.runs (run_id VARCHAR NOT NULL, inputs_fingerprint VARCHAR NOT NULL, finished_at TIMESTAMP NOT NULL);
@@ -49,8 +47,8 @@ def inputs_fingerprint(sources_dir: Path) -> str:
             digest.update(f"link out {relative(path, sources_dir)} {link_out(path, sources_dir)}\n".encode())
     for path in _code_files():
         digest.update(f"code {path.relative_to(settings.REPO_ROOT).as_posix()} {sha256_file(path)}\n".encode())
-    for name in SETTINGS:
-        digest.update(f"setting {name}={os.environ.get(name, '')}\n".encode())
+    for setting in settings.RESULT_SETTINGS:  # those that change what a run loads, checks or publishes
+        digest.update(f"setting {setting.name}={os.environ.get(setting.name, '')}\n".encode())
     digest.update(f"month {settings.current_month()} period {settings.reporting_period()}\n".encode())
     return digest.hexdigest()
 

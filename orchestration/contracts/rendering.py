@@ -5,6 +5,7 @@
 - dbt_project/models/staging/__sources.yml  from sources/contracts.yml
 - the contract tables in sources/README.md   from sources/contracts.yml
 - the indicator catalog in README.md          from dbt_project/seeds/indicator_catalog_seed.csv
+- the settings table in docs/operations.md    from orchestration/settings.py (SETTINGS)
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ import yaml
 from orchestration.contracts.model import SOURCE_FILE, Contracts, dbt_source_name
 from orchestration.contracts.rules import describe_rules
 from orchestration.contracts.spec import load_contracts
-from orchestration.settings import DBT_PROJECT_DIR, REPO_ROOT
+from orchestration.settings import DBT_PROJECT_DIR, REPO_ROOT, SETTINGS
 
 DBT_SOURCES_FILE = DBT_PROJECT_DIR / "models" / "staging" / "__sources.yml"
 SOURCES_README = REPO_ROOT / "sources" / "README.md"
 README = REPO_ROOT / "README.md"
 CATALOG_SEED = DBT_PROJECT_DIR / "seeds" / "indicator_catalog_seed.csv"
+OPERATIONS = REPO_ROOT / "docs" / "operations.md"
 
 
 def replace_section(document: str, name: str, body: str) -> str:
@@ -61,12 +63,19 @@ def render_catalog_table() -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_settings_table() -> str:
+    lines = ["| setting | default | changes a run's result | what |", "|---|---|---|---|"]
+    lines += [f"| `{s.name}` | {s.documented_default()} | {'yes' if s.changes_result else 'no'} | {s.description} |" for s in SETTINGS]
+    return "\n".join(lines) + "\n"
+
+
 def rendered() -> dict[Path, str]:
     contracts = load_contracts()
     return {
         DBT_SOURCES_FILE: render_dbt_sources(contracts),
         SOURCES_README: replace_section(SOURCES_README.read_text(encoding="utf-8"), "contracts", render_feed_tables(contracts)),
         README: replace_section(README.read_text(encoding="utf-8"), "catalog", render_catalog_table()),
+        OPERATIONS: replace_section(OPERATIONS.read_text(encoding="utf-8"), "settings", render_settings_table()),
     }
 
 

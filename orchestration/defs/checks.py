@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
-from orchestration import settings
 from orchestration.contracts import load_contracts
 from orchestration.defs.partitions import WAREHOUSE_POOL, run_months
 from orchestration.defs.resources import WarehouseResource
@@ -47,10 +46,9 @@ def model_check_result(
     )
 
 
-def build_model_checks(name: str, models: Mapping[dg.AssetKey, Mapping[str, Any]], in_duckdb: bool = False) -> dg.AssetChecksDefinition:
+def build_model_checks(name: str, models: Mapping[dg.AssetKey, Mapping[str, Any]], releases: bool = False) -> dg.AssetChecksDefinition:
     """One blocking Pandera check per dbt model of a layer, run together on one connection to the
-    engine holding them: the run's, or DuckDB (`in_duckdb`: the releases, built beside the history
-    on every engine)."""
+    engine holding them: the run's, or, for the `releases`, the engine they are built on."""
 
     @dg.multi_asset_check(
         name=name,
@@ -73,7 +71,8 @@ def build_model_checks(name: str, models: Mapping[dg.AssetKey, Mapping[str, Any]
     def model_checks(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> Iterator[dg.AssetCheckResult]:
         selected = {check.asset_key for check in context.selected_asset_check_keys}
         months = run_months(context.run.tags)
-        with warehouse.models_backend("duckdb" if in_duckdb else settings.engine()) as backend:
+        engine = warehouse.run_engine.releases if releases else warehouse.run_engine
+        with warehouse.models_backend(engine) as backend:
             for key, node in models.items():
                 if key in selected:
                     yield model_check_result(backend, key, f"{node['schema']}.{node['name']}", node, months)

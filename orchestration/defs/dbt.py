@@ -9,13 +9,14 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, dbt_assets
 from pydantic import Field
 
-from orchestration import settings
 from orchestration.contracts.rendering import indicator_catalog
 from orchestration.defs.checks import build_model_checks
 from orchestration.defs.dbt_runner import DbtCoreInvocation, DbtCoreResource
 from orchestration.defs.partitions import WAREHOUSE_POOL, month_keys, monthly, single_run
 from orchestration.defs.raw import OWNER
 from orchestration.defs.resources import WarehouseResource, dbt_project, retry_if_locked
+from orchestration.engines import Engine, ModelTable
+from orchestration.engines.base import Column
 from orchestration.quality.validation import dbt_meta
 from orchestration.serving.charts import headline_charts
 from orchestration.serving.history import roll_back_unpublished
@@ -88,16 +89,14 @@ def _build(
     context: dg.AssetExecutionContext,
     dbt: DbtCoreResource,
     warehouse: WarehouseResource,
+    engine: Engine,
     config: DbtBuildConfig,
     charts: bool,
     variables: dict[str, str] | None = None,
-    target: str | None = None,
 ) -> Iterator:
-    """`dbt build` of the step's selection (with dbt `variables`) on the run's engine (or `target`),
-    its events with the warehouse's metadata, then the step fails if dbt did (after recording what
-    did finish). On Spark the marts it built are then copied into the working database, where
-    publishing and the releases read them."""
-    target = target or settings.engine()
+    """`dbt build` of the step's selection (with dbt `variables`) on `engine`, its events with the
+    warehouse's metadata, then the step fails if dbt did (after recording what did finish). The
+    marts it built are then where publishing and the releases read them (the engine's after_dbt)."""
     args = [*BUILD_ARGS, *(["--full-refresh"] if config.full_refresh else [])]
     variables = dict(variables or {})
     if context.assets_def.partitions_def is not None:
@@ -107,90 +106,103 @@ def _build(
         args += ["--vars", json.dumps(variables)]
     target_path = warehouse.dbt_target_path(context.op_execution_context.op.name)
     warehouse.wait_until_free()  # dbt itself fails at once on a lock held outside Dagster
-    if target == "spark":
-        from orchestration.engines.spark import session
-
-        session()  # started with the lake's catalog before dbt-spark's session method takes it
+    engine.before_dbt()
     with warehouse.dbt_environment():
-        invocation = dbt.cli(args, context=context, target_path=target_path, target=target)
+        invocation = dbt.cli(args, context=context, target_path=target_path, target=engine.name)
     # The lock taken again between the wait and dbt's own open: the step retries, same policy.
     with retry_if_locked(warehouse.lock_retries, warehouse.lock_retry_seconds):
-        if target == "spark" and invocation.is_successful():
-            _copy_marts(context, warehouse)
-        yield from _with_warehouse_metadata(context, invocation, warehouse, charts, target)
+        if invocation.is_successful():
+            _bring_marts(context, warehouse, engine)
+        yield from _with_warehouse_metadata(context, invocation, warehouse, charts, engine)
 
 
-def _copy_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> None:
-    """The marts this step built on Spark, copied into the working database."""
-    from orchestration.engines.lake import copy_to_duckdb
-    from orchestration.engines.spark import session
-
+def _bring_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResource, engine: Engine) -> None:
+    """The marts this step built, where publishing and the releases read them (the working database)."""
     selected = set(context.selected_asset_keys)
-    with warehouse.connect() as con:
-        for node in models("marts"):
-            if TRANSLATOR.get_asset_key(node) in selected:
-                comments = {None: node["description"], **{c["name"]: c["description"] for c in node["columns"].values() if c.get("description")}}
-                rows = copy_to_duckdb(session(), con, node["schema"], node["name"], list(node["columns"]), comments)
-                context.log.info(f"marts.{node['name']}: {rows:,} rows copied from Spark into {warehouse.working_db.name}")
-
-
-def _with_warehouse_metadata(context: dg.AssetExecutionContext, invocation: DbtCoreInvocation, warehouse: WarehouseResource, charts: bool, target: str) -> Iterator:
-    """Attach what the warehouse knows once dbt is done: column types (from the engine's catalog, no
-    table scan) and, for marts, the headline charts they feed, or the latest release's revisions
-    (read only when dbt succeeded: a failed step's failure is dbt's)."""
-    extra: dict[str, dict[str, Any]] = {}
-    with warehouse.connect(read_only=True) as con:
-        columns = (
-            _engine_columns(context)
-            if target == "spark"
-            else con.execute(
-                "SELECT table_name, column_name, data_type, comment FROM duckdb_columns() "
-                "WHERE schema_name IN ('staging', 'intermediate', 'marts') ORDER BY table_name, column_index"
-            ).fetchall()
+    marts = [
+        ModelTable(
+            node["schema"],
+            node["name"],
+            list(node["columns"]),
+            {None: node["description"], **{c["name"]: c["description"] for c in node["columns"].values() if c.get("description")}},
         )
-        described = _column_descriptions()
-        for table, column, data_type, comment in columns:
-            schema = extra.setdefault(table, {}).setdefault("dagster/column_schema", [])
-            # The yml's description where DuckDB holds no comment (views, intermediate tables).
-            schema.append(dg.TableColumn(column, data_type, description=comment or described.get((table, column))))
-        for metadata in extra.values():
-            metadata["dagster/column_schema"] = dg.TableSchema(columns=metadata["dagster/column_schema"])
-        # Charts read the marts: drawn when this invocation built all of them.
-        built_all = {k for k in models_in_layer("marts") if k.path[-1] not in monthly_models()} <= set(context.selected_asset_keys)
-        for chart in headline_charts(con) if charts and built_all and invocation.is_successful() else []:
-            extra.setdefault(chart.mart, {})[f"chart_{chart.name}"] = dg.MetadataValue.md(chart.markdown())
-        if invocation.is_successful() and set(models_in_layer(RELEASES)) & set(context.selected_asset_keys):
-            revised = latest_release_revisions(con)
-            for model in ("indicator_vintages", "indicator_revisions"):
-                extra.setdefault(model, {}).update(revised.metadata())
-        if target == "spark":  # where the work ran: the master and the executors it had
-            from orchestration.engines.spark import executors, session
+        for node in models("marts")
+        if TRANSLATOR.get_asset_key(node) in selected
+    ]
+    for mart, rows in engine.after_dbt(warehouse.connect, marts):
+        context.log.info(f"marts.{mart}: {rows:,} rows copied from {engine.name} into {warehouse.working_db.name}")
 
-            where = {"spark_master": session().sparkContext.master, "spark_executors": ", ".join(executors(session()))}
-            for table, *_ in columns:
-                extra[table].update(where)
-        elif invocation.is_successful():
-            relations = _relation_columns(con)
-            for event in invocation.events:
-                if isinstance(event, dg.Output) and (lineage := _column_lineage(event, relations, invocation.target_path)):
-                    extra.setdefault(context.asset_key_for_output(event.output_name).path[-1], {}).update(lineage)
+
+# Metadata by model name, e.g. {"onboarding_rate": {"dagster/column_schema": ...}}.
+ModelMetadata = dict[str, dict[str, Any]]
+
+
+def _with_warehouse_metadata(context: dg.AssetExecutionContext, invocation: DbtCoreInvocation, warehouse: WarehouseResource, charts: bool, engine: Engine) -> Iterator:
+    """The step's events with what the warehouse knows once dbt is done: column types, where the
+    work ran, and, once dbt succeeded (a failed step's failure is dbt's), the headline charts, the
+    latest release's revisions and the column lineage."""
+    selected = set(context.selected_asset_keys)
+    built = [(n["schema"], n["name"]) for n in models("staging", "intermediate", "marts", RELEASES) if TRANSLATOR.get_asset_key(n) in selected]
+    with warehouse.connect(read_only=True) as con:
+        columns = engine.model_columns(con, built)
+        parts = [_column_schemas(columns)]
+        if invocation.is_successful():
+            parts += [_charts(con, selected) if charts else {}, _revisions(con, selected)]
+        where = engine.where_it_ran()
+        parts.append({table: where for table, *_ in columns})
+        if invocation.is_successful():
+            parts.append(_lineage(context, con, invocation, engine))
+    extra: ModelMetadata = {}
+    for part in parts:
+        for model, metadata in part.items():
+            extra.setdefault(model, {}).update(metadata)
     for event in invocation.stream():
         if isinstance(event, dg.Output):
             model = context.asset_key_for_output(event.output_name).path[-1]
-            if model in extra:
+            if extra.get(model):
                 event = event.with_metadata({**event.metadata, **extra[model]})
         yield event
 
 
-def _relation_columns(con) -> dict[str, dict[str, dict[str, str]]]:
-    """Every table's and view's columns in the working database, by dbt relation name
-    ("working"."marts"."onboarding_rate"): what sqlglot resolves a model's SQL against."""
-    relations: dict[str, dict[str, dict[str, str]]] = {}
-    for schema, table, column, data_type in con.execute(
-        "SELECT schema_name, table_name, column_name, data_type FROM duckdb_columns() WHERE database_name = current_database()"
-    ).fetchall():
-        relations.setdefault(f'"working"."{schema}"."{table}"', {})[column] = {"data_type": data_type}
-    return relations
+def _column_schemas(columns: list[Column]) -> ModelMetadata:
+    """Each table's dagster/column_schema: its columns' types, described by the engine's comment or,
+    where it holds none (views, intermediate tables), the yml's."""
+    described = _column_descriptions()
+    schemas: dict[str, list[dg.TableColumn]] = {}
+    for table, column, data_type, comment in columns:
+        schemas.setdefault(table, []).append(dg.TableColumn(column, data_type, description=comment or described.get((table, column))))
+    return {table: {"dagster/column_schema": dg.TableSchema(columns=found)} for table, found in schemas.items()}
+
+
+def _charts(con, selected: set[dg.AssetKey]) -> ModelMetadata:
+    """The headline charts, on the marts they read: drawn when this step built all of them."""
+    if not {k for k in models_in_layer("marts") if k.path[-1] not in monthly_models()} <= selected:
+        return {}
+    drawn: ModelMetadata = {}
+    for chart in headline_charts(con):
+        drawn.setdefault(chart.mart, {})[f"chart_{chart.name}"] = dg.MetadataValue.md(chart.markdown())
+    return drawn
+
+
+def _revisions(con, selected: set[dg.AssetKey]) -> ModelMetadata:
+    """The latest release's revisions, on the vintages and the revisions, when this step built the releases."""
+    if not set(models_in_layer(RELEASES)) & selected:
+        return {}
+    revised = latest_release_revisions(con).metadata()
+    return {model: dict(revised) for model in ("indicator_vintages", "indicator_revisions")}
+
+
+def _lineage(context: dg.AssetExecutionContext, con, invocation: DbtCoreInvocation, engine: Engine) -> ModelMetadata:
+    """Each built model's dagster/column_lineage, where the working database holds the relations
+    it reads and builds (the engine's relation_columns)."""
+    relations = engine.relation_columns(con)
+    if not relations:
+        return {}
+    found: ModelMetadata = {}
+    for event in invocation.events:
+        if isinstance(event, dg.Output) and (lineage := _column_lineage(event, relations, invocation.target_path)):
+            found.setdefault(context.asset_key_for_output(event.output_name).path[-1], {}).update(lineage)
+    return found
 
 
 def _column_lineage(event: dg.Output, relations: Mapping[str, Mapping[str, Any]], target_path) -> dict[str, Any]:
@@ -223,21 +235,6 @@ def _column_lineage(event: dg.Output, relations: Mapping[str, Mapping[str, Any]]
         return {}
 
 
-def _engine_columns(context: dg.AssetExecutionContext) -> list[tuple[str, str, str, str | None]]:
-    """The columns of the models this step built (those that exist: a failed step's failure is
-    dbt's), from Spark's catalog."""
-    from orchestration.engines.spark import session
-
-    selected = set(context.selected_asset_keys)
-    catalog = session().catalog
-    return [
-        (node["name"], column.name, column.dataType, column.description)
-        for node in models("staging", "intermediate", "marts")
-        if TRANSLATOR.get_asset_key(node) in selected and catalog.tableExists(f"{node['schema']}.{node['name']}")
-        for column in catalog.listColumns(f"{node['schema']}.{node['name']}")
-    ]
-
-
 @cache
 def manifest() -> dict[str, Any]:
     return json.loads(dbt_project().manifest_path.read_text())
@@ -249,59 +246,70 @@ def monthly_models() -> tuple[str, ...]:
     return tuple(sorted(n["name"] for n in manifest()["nodes"].values() if n["resource_type"] == "model" and "partition_column" in dbt_meta(n)))
 
 
-@dbt_assets(
-    manifest=dbt_project().manifest_path,
-    select=" ".join(monthly_models()),
-    dagster_dbt_translator=TRANSLATOR,
-    name="dbt_monthly",
-    partitions_def=monthly,
-    backfill_policy=single_run,
-    pool=WAREHOUSE_POOL,
-)
-def dbt_monthly(context: dg.AssetExecutionContext, dbt: DbtCoreResource, warehouse: WarehouseResource, config: DbtBuildConfig):
+def dbt_step(name: str, description: str, select: str, exclude: str = "", partitioned: bool = False, charts: bool = False, releases: bool = False) -> dg.AssetsDefinition:
+    """A dbt step: the models `select` names (less `exclude`), built by one `dbt build` on the run's
+    engine, month by month when `partitioned`; with the headline charts when it builds the marts
+    (`charts`); the `releases` step first prepares what the releases need, then builds on the engine
+    that holds them."""
+
+    def step(context: dg.AssetExecutionContext, dbt: DbtCoreResource, warehouse: WarehouseResource, config: DbtBuildConfig):
+        engine, variables = warehouse.run_engine, {}
+        if releases:
+            variables = _prepare_releases(context, dbt, warehouse, engine)
+            engine = engine.releases
+        yield from _build(context, dbt, warehouse, engine, config, charts, variables)
+
+    step.__doc__ = description
+    return dbt_assets(
+        manifest=dbt_project().manifest_path,
+        select=select,
+        exclude=exclude,
+        dagster_dbt_translator=TRANSLATOR,
+        name=name,
+        partitions_def=monthly if partitioned else None,
+        backfill_policy=single_run if partitioned else None,
+        pool=WAREHOUSE_POOL,
+    )(step)
+
+
+def _prepare_releases(context: dg.AssetExecutionContext, dbt: DbtCoreResource, warehouse: WarehouseResource, engine: Engine) -> dict[str, str]:
+    """Before the releases: a release an earlier run made and did not publish rolled back, the
+    staging views they read built in the working database where the engine built them elsewhere;
+    the dbt variables naming this run's release."""
+    for rolled_back in roll_back_unpublished(warehouse.history_db, warehouse.published_db):
+        context.log.warning(rolled_back.line())
+    staging = {node["unique_id"]: node["name"] for node in models("staging")}
+    read = sorted({staging[parent] for node in models(RELEASES) for parent in node["depends_on"]["nodes"] if parent in staging})
+    if views := engine.release_inputs(read):
+        with warehouse.dbt_environment():
+            dbt.run(["run", "--select", *views], target=engine.releases.name, target_path=warehouse.dbt_target_path("dbt_releases_inputs"))
+    return {"release_run_id": context.run.run_id, "code_version": code_version()}
+
+
+dbt_monthly = dbt_step(
+    "dbt_monthly",
     """The month-grained models: staging views of the monthly feeds and the incremental models
-    over them, for the run's months (dbt vars month_from / month_to)."""
-    yield from _build(context, dbt, warehouse, config, charts=False)
-
-
-@dbt_assets(
-    manifest=dbt_project().manifest_path,
-    select=f"resource_type:snapshot {RELEASES}",
-    dagster_dbt_translator=TRANSLATOR,
-    name="dbt_releases",
-    pool=WAREHOUSE_POOL,
+    over them, for the run's months (dbt vars month_from / month_to).""",
+    select=" ".join(monthly_models()),
+    partitioned=True,
 )
-def dbt_releases(context: dg.AssetExecutionContext, dbt: DbtCoreResource, warehouse: WarehouseResource, config: DbtBuildConfig):
+dbt_releases = dbt_step(
+    "dbt_releases",
     """Once every mart passed its checks: snapshot marts.indicators into the history database (a
     release when an observation changed), then the vintages, the revisions and the claims checked
     against the current release. A release an earlier run made and did not publish is rolled back
-    first: a release exists once it is published."""
-    for rolled_back in roll_back_unpublished(warehouse.history_db, warehouse.published_db):
-        context.log.warning(rolled_back.line())
-    variables = {"release_run_id": context.run.run_id, "code_version": code_version()}
-    # The history is DuckDB's on every engine: one writer, beside the working copy of the marts.
-    if settings.engine() != "duckdb":
-        # The staging views the releases read (over tables ingest keeps in the working database)
-        # were built on the engine: made in the working database too.
-        staging = {node["unique_id"]: node["name"] for node in models("staging")}
-        views = sorted({staging[parent] for node in models(RELEASES) for parent in node["depends_on"]["nodes"] if parent in staging})
-        with warehouse.dbt_environment():
-            dbt.run(["run", "--select", *views], target="duckdb", target_path=warehouse.dbt_target_path("dbt_releases_inputs"))
-    yield from _build(context, dbt, warehouse, config, charts=False, variables=variables, target="duckdb")
-
-
-@dbt_assets(
-    manifest=dbt_project().manifest_path,
+    first: a release exists once it is published.""",
+    select=f"resource_type:snapshot {RELEASES}",
+    releases=True,
+)
+dbt_marts = dbt_step(
+    "dbt_marts",
+    """Everything else: the other staging views, the intermediate models and the marts, rebuilt
+    from the monthly aggregates (small) and the other feeds.""",
     select="staging intermediate marts resource_type:seed",
     exclude=" ".join(monthly_models()),
-    dagster_dbt_translator=TRANSLATOR,
-    name="dbt_marts",
-    pool=WAREHOUSE_POOL,
+    charts=True,
 )
-def dbt_marts(context: dg.AssetExecutionContext, dbt: DbtCoreResource, warehouse: WarehouseResource, config: DbtBuildConfig):
-    """Everything else: the other staging views, the intermediate models and the marts, rebuilt
-    from the monthly aggregates (small) and the other feeds."""
-    yield from _build(context, dbt, warehouse, config, charts=True)
 
 
 @cache
@@ -340,5 +348,5 @@ model_checks = build_model_checks("pandera_models", checked_models(monthly_only=
 release_checks = build_model_checks(
     "pandera_releases",
     {TRANSLATOR.get_asset_key(n): n for n in models(RELEASES) if n["database"] != "history"},
-    in_duckdb=True,
+    releases=True,
 )

@@ -20,12 +20,11 @@ from pathlib import Path
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator
 
-# profiles.yml reads these (defaults: ../warehouse/working.duckdb, ../warehouse/history.duckdb, 600MB).
-WORKING_DB_ENV = "DEI_WORKING_DB"
-HISTORY_DB_ENV = "DEI_HISTORY_DB"
-MEMORY_LIMIT_ENV = "DEI_DUCKDB_MEMORY_LIMIT"
-# ... and this one for the profile's default target (the runner always names its target).
-ENGINE_ENV = "DEI_ENGINE"
+from orchestration import settings
+
+# profiles.yml reads these settings (defaults: ../warehouse/working.duckdb, ../warehouse/history.duckdb, 600MB),
+# and the engine for the profile's default target (the runner always names its target).
+PROFILE_SETTINGS = (settings.WORKING_DB, settings.HISTORY_DB, settings.DUCKDB_MEMORY_LIMIT, settings.ENGINE)
 
 # dbt's structured events that carry a node's result; dagster-dbt turns them into Dagster events.
 RESULT_EVENTS = frozenset({"LogModelResult", "LogSeedResult", "LogSnapshotResult", "LogTestResult"})
@@ -138,7 +137,7 @@ def _parsed_manifest(project_dir: str, profiles_dir: str, target: str):
     # profile's defaults, as `make` does (the manifest names the database "working" either way).
     # Another engine's parse (its adapter's macros) keeps its state in a folder of its own.
     state = Path(project_dir) / "target" / ("" if target == "duckdb" else target)
-    with environment({WORKING_DB_ENV: None, HISTORY_DB_ENV: None, MEMORY_LIMIT_ENV: None, ENGINE_ENV: None}):
+    with environment(dict.fromkeys((s.name for s in PROFILE_SETTINGS), None)):
         outcome = dbtRunner().invoke(["parse", *_dbt_args(project_dir, profiles_dir, state, target), "--no-write-json"])
     if not outcome.success:
         raise dg.Failure(f"dbt could not parse {project_dir}: {outcome.exception}")

@@ -31,7 +31,7 @@ def sales_staleness(newest_day: dt.date | None, today: dt.date, max_age_days: in
     asset=SALES,
     name="sales_freshness",
     description=(
-        "Warns when the newest month in raw.sales ended more than DEI_SALES_MAX_AGE_DAYS days ago "
+        f"Warns when the newest month in raw.sales ended more than {settings.SALES_MAX_AGE_DAYS.name} days ago "
         f"(default {settings.DEFAULT_SALES_MAX_AGE_DAYS}), in Asia/Jakarta time; for a landing zone that "
         f"declares its reporting period ({settings.REPORTING_PERIOD_FILE}), days before the period's end."
     ),

@@ -6,6 +6,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from orchestration import settings
 from orchestration.defs.dbt import RELEASES, models_in_layer
 from orchestration.defs.partitions import WAREHOUSE_POOL
 from orchestration.defs.raw import OWNER
@@ -41,7 +42,7 @@ def published_asset(name: str, deps: list, kinds: set[str], description: str, po
     pool=WAREHOUSE_POOL,  # reads the working database
     output_required=False,  # not written when the run has nothing new (then neither are the exports and report)
     description=(
-        "The database BI tools read ($DEI_WAREHOUSE_DIR/indicators.duckdb): every mart, their "
+        f"The database BI tools read (${settings.WAREHOUSE_DIR.name}/indicators.duckdb): every mart, their "
         "column comments, the release history (meta.releases, marts.indicator_vintages and the table macros "
         "marts.indicators_as_published(as_of) and marts.indicators_in_release(release)) and meta.publication, "
         "written to a new file in DuckDB storage "
@@ -101,7 +102,7 @@ def nothing_new(con: duckdb.DuckDBPyConnection, published_db: Path, run_id: str)
     kinds={"parquet", "csv", "xml"},
     description=(
         "Files for tools that read files, from the published database: "
-        "$DEI_WAREHOUSE_DIR/exports/<mart>.parquet for every mart, indicators.sdmx.csv "
+        f"${settings.WAREHOUSE_DIR.name}/exports/<mart>.parquet for every mart, indicators.sdmx.csv "
         "(SDMX-CSV 2.1: STRUCTURE, STRUCTURE_ID, ACTION, dimensions, OBS_VALUE with NaN when missing, "
         "OBS_STATUS, the indicator's ORIGIN and SOURCE) and indicators.structure.xml, its SDMX-ML 3.0 structure (codelists, concepts, "
         "data structure, dataflow); each file is replaced atomically."
@@ -122,7 +123,7 @@ def exports(warehouse: WarehouseResource) -> dg.MaterializeResult:
         "rate, training registrations against capacity; the retail sales index with its y-o-y growth and household "
         "internet access by province when published tables have landed), each captioned with the origin and source "
         "of its figures, what the last release revised and the published "
-        "claims checked against it: PNG files and a one-page HTML report in $DEI_WAREHOUSE_DIR/reports/."
+        f"claims checked against it: PNG files and a one-page HTML report in ${settings.WAREHOUSE_DIR.name}/reports/."
     ),
 )
 def report(warehouse: WarehouseResource) -> dg.MaterializeResult:

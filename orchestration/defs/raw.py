@@ -6,11 +6,9 @@ from typing import Any
 
 import dagster as dg
 
-from orchestration import settings
 from orchestration.contracts import FeedContract, dbt_source_name, is_monthly, load_contracts
 from orchestration.defs.partitions import WAREHOUSE_POOL, month_keys, monthly, single_run
 from orchestration.defs.resources import WarehouseResource
-from orchestration.engines.lake import land, table_dir
 from orchestration.ingest.audit import quarantine_shares
 from orchestration.ingest.commit import STATUSES, FeedLoad
 from orchestration.ingest.load import load_feed
@@ -121,11 +119,7 @@ def build_raw_asset(feed: FeedContract) -> dg.AssetsDefinition:
             for status in ("rejected", "held"):
                 for file in load.with_status(status):
                     context.log.warning(f"{status} {printable(file.error)}")
-            metadata = load_metadata(load)
-            if settings.engine() == "spark":
-                months = land(con, feed, load)
-                metadata["lake_table"] = f"spark: {feed.raw_table} ({table_dir(settings.lake_dir(), *feed.raw_table.split('.'))})"
-                metadata["lake_partitions_written"] = ", ".join(months) or "none (unchanged)"
+            metadata = {**load_metadata(load), **warehouse.run_engine.after_load(con, feed, load)}  # Spark: landed in the lake
             # The load rewrote the audit's view too (the whole and the feed's part): recorded, so
             # the UI never shows them as missing and what is built on them is stale until rebuilt.
             yield dg.AssetMaterialization(asset_key=LOAD_AUDIT, description=f"written by the load of the {feed.name} feed")

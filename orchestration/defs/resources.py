@@ -1,4 +1,5 @@
-"""Resources: the DuckDB warehouse (working and published files) and dbt (run in process: dbt_runner.py)."""
+"""Resources: the DuckDB warehouse (working and published files, and the engine the models are built
+on) and dbt (run in process: dbt_runner.py)."""
 
 import re
 import time
@@ -14,7 +15,8 @@ from dagster_dbt import DbtProject
 from pydantic import Field
 
 from orchestration import settings
-from orchestration.defs.dbt_runner import HISTORY_DB_ENV, MEMORY_LIMIT_ENV, WORKING_DB_ENV, DbtCoreResource, environment
+from orchestration.defs.dbt_runner import DbtCoreResource, environment
+from orchestration.engines import Engine, engine_named
 
 if TYPE_CHECKING:
     from ibis.backends import BaseBackend
@@ -53,6 +55,17 @@ class WarehouseResource(dg.ConfigurableResource):
         description="While another process holds the working database's lock, open it again this many times before the step fails.",
     )
     lock_retry_seconds: float = Field(default=LOCK_RETRY_SECONDS, description="Seconds between those attempts.")
+    engine: str = Field(
+        default=settings.ENGINE.default,
+        description="Where dbt builds the models: duckdb (the working database) or spark (a Spark session, the raw layer a Parquet lake). Publishing is DuckDB's on both.",
+    )
+    lake_dir: str | None = Field(default=None, description="On Spark: the lake (raw Parquet, managed tables, catalog); unset, the settings'.")
+    spark_master: str | None = Field(default=None, description="On Spark: local[N] or a standalone master's spark:// URL; unset, the settings'.")
+
+    @property
+    def run_engine(self) -> Engine:
+        """The engine the run's models are built on, with its hooks (SettingsError for an unknown one)."""
+        return engine_named(self.engine, lake=Path(self.lake_dir).resolve() if self.lake_dir else None, master=self.spark_master)
 
     @property
     def sources_path(self) -> Path:
@@ -84,19 +97,10 @@ class WarehouseResource(dg.ConfigurableResource):
         finally:
             con.close()
 
-    @contextmanager
-    def models_backend(self, engine: str | None = None) -> Iterator["BaseBackend"]:
+    def models_backend(self, engine: Engine | None = None) -> AbstractContextManager["BaseBackend"]:
         """An engine holding dbt models' tables (default: the run's), through ibis, for Pandera: the
-        working database, read-only, or Spark's session (pyspark is imported only then)."""
-        import ibis
-
-        if (engine or settings.engine()) == "spark":
-            from orchestration.engines.spark import session
-
-            yield ibis.pyspark.connect(session())
-            return
-        with self.connect(read_only=True) as con:
-            yield ibis.duckdb.from_connection(con)
+        working database, read-only, or Spark's session."""
+        return (engine or self.run_engine).models_backend(self.connect)
 
     def wait_until_free(self) -> None:
         """Return once this process could write the working database (dbt, which opens it
@@ -142,7 +146,9 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def dbt_environment(self) -> AbstractContextManager[None]:
         """Point dbt's profile at this warehouse's working and history databases, with this memory limit."""
-        return environment({WORKING_DB_ENV: str(self.working_db), HISTORY_DB_ENV: str(self.history_db), MEMORY_LIMIT_ENV: self.duckdb_memory_limit})
+        return environment(
+            {settings.WORKING_DB.name: str(self.working_db), settings.HISTORY_DB.name: str(self.history_db), settings.DUCKDB_MEMORY_LIMIT.name: self.duckdb_memory_limit}
+        )
 
 
 @contextmanager
@@ -171,6 +177,9 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
             warehouse_dir=str(settings.warehouse_dir()),
             max_quarantined_share=settings.max_quarantined_share(),
             duckdb_memory_limit=settings.duckdb_memory_limit(),
+            engine=settings.ENGINE.value(),
+            lake_dir=str(settings.lake_dir()),
+            spark_master=settings.spark_master(),
         ),
         "dbt": DbtCoreResource(project_dir=str(settings.DBT_PROJECT_DIR), profiles_dir=str(settings.DBT_PROJECT_DIR)),
     }

@@ -1,4 +1,4 @@
-"""The raw layer as a lake, on `DEI_ENGINE=spark`: what ingest loaded, as Parquet in the lake
+"""The raw layer as a lake, on the Spark engine: what ingest loaded, as Parquet in the lake
 directory, registered in Spark's catalog under the same names (`raw.sales`, `audit.loaded_files`).
 
 Ingest is unchanged: DuckDB reads the landed files, holds them to the contract, quarantines and
@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from orchestration import settings
 from orchestration.contracts import FeedContract, is_monthly
 from orchestration.ingest.commit import FeedLoad
 from orchestration.ingest.landing import file_month, path_struct_sql
@@ -33,18 +32,15 @@ MONTH_COLUMN = "landed_month"
 AUDIT_TABLE = ("audit", "loaded_files")
 
 
-def land(con: duckdb.DuckDBPyConnection, feed: FeedContract, load: FeedLoad) -> list[str]:
+def land(con: duckdb.DuckDBPyConnection, feed: FeedContract, load: FeedLoad, spark: SparkSession, lake: Path) -> list[str]:
     """After a feed's commit: its rows and the audit to the lake, registered in Spark's catalog."""
-    from orchestration.engines.spark import session
-
-    lake = settings.lake_dir()
     months = export_feed(con, feed, load, lake)
     # A table's published national line (a dbt source of its own) goes with its rows.
     national = [("raw", feed.layout["totals_table"])] if feed.is_table and not feed.checks_totals else []
     for schema, table in national:
         _swap(con, f"SELECT * FROM {schema}.{quoted(table)}", table_dir(lake, schema, table))
     export_audit(con, lake)
-    register(session(), lake, [tuple(feed.raw_table.split(".")), *national, AUDIT_TABLE])
+    register(spark, lake, [tuple(feed.raw_table.split(".")), *national, AUDIT_TABLE])
     return months
 
 

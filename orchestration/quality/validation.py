@@ -2,7 +2,7 @@
 contracts (`feed_schema`: the contract's rules as Pandera reads them, which the tests hold what
 ingest loaded to; ingest alone enforces them in a run).
 
-Validation runs inside the engine that holds the table (DuckDB, or Spark on `DEI_ENGINE=spark`)
+Validation runs inside the engine that holds the table (DuckDB, or Spark's session on the Spark engine)
 through Pandera's ibis backend: every check is an aggregate query over the table, and only failing
 rows come back to Python, as failure cases. The same schema reports the same failures on both.
 """

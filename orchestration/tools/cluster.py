@@ -1,4 +1,4 @@
-"""A Spark standalone cluster on this machine for `DEI_ENGINE=spark`: `make cluster-up` / `make cluster-down`.
+"""A Spark standalone cluster on this machine for the Spark engine: `make cluster-up` / `make cluster-down`.
 
 A master and two one-core workers from the Spark bundled in the pyspark wheel (its sbin has no
 start-master.sh, so each daemon is launched by `spark-class`), and the PostgreSQL server of
@@ -28,9 +28,6 @@ from orchestration.tools import postgres
 
 DEFAULT_DIR = settings.REPO_ROOT / ".cache" / "cluster"
 HOST = "127.0.0.1"
-DEFAULT_PORT = 7077
-DEFAULT_WEBUI_PORT = 8080
-DEFAULT_WORKER_WEBUI_PORTS = (8081, 8082)
 WORKER_CORES = 1
 WORKER_MEMORY = "1g"
 MASTER_CLASS = "org.apache.spark.deploy.master.Master"
@@ -211,7 +208,7 @@ def up(directory: Path, port: int, webui_port: int, worker_webui_ports: tuple[in
     a start that fails halfway leaves nothing of its own running."""
     directory = directory.resolve()
     master, started = start_spark(directory, port, webui_port, worker_webui_ports)
-    found = {"DEI_ENGINE": "spark", "DEI_SPARK_MASTER": master}
+    found = {settings.ENGINE.name: "spark", settings.SPARK_MASTER.name: master}
     if postgres_port is not None:
         marker = None
         try:
@@ -219,7 +216,7 @@ def up(directory: Path, port: int, webui_port: int, worker_webui_ports: tuple[in
             if not postgres.running(pg_dir):
                 marker = directory / POSTGRES_MARKER
                 marker.write_text(str(pg_dir.resolve()))
-            found |= {"DEI_DAGSTER_STORAGE": "postgres", "DEI_DAGSTER_PG_URL": postgres.start(pg_dir, postgres_port)}
+            found |= {settings.DAGSTER_STORAGE.name: "postgres", settings.DAGSTER_PG_URL.name: postgres.start(pg_dir, postgres_port)}
         except BaseException:
             # postgres.start stops a server it started; the daemons started here go too.
             _stop(started)
@@ -243,22 +240,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("action", choices=["up", "down"])
     parser.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="pid files, logs and the workers' directories")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="the master's port")
-    parser.add_argument("--webui-port", type=int, default=DEFAULT_WEBUI_PORT, help="the master's web UI (its JSON at /json/)")
-    parser.add_argument("--worker-webui-ports", type=int, nargs="+", default=DEFAULT_WORKER_WEBUI_PORTS, help="one worker per port")
-    parser.add_argument("--postgres-port", type=int, default=postgres.DEFAULT_PORT)
+    # The ports are the Makefile's (SPARK_PORT, SPARK_WEBUI_PORT, SPARK_WORKER_WEBUI_PORTS, POSTGRES_PORT), given by `make cluster-up`.
+    parser.add_argument("--port", type=int, help="the master's port")
+    parser.add_argument("--webui-port", type=int, help="the master's web UI (its JSON at /json/)")
+    parser.add_argument("--worker-webui-ports", type=int, nargs="+", help="one worker per port")
+    parser.add_argument("--postgres-port", type=int, help="PostgreSQL's port (or --no-postgres)")
     parser.add_argument("--no-postgres", action="store_true", help="the Spark cluster only")
     args = parser.parse_args()
     if args.action == "down":
         down(args.dir)
         return
+    missing = [f"--{name.replace('_', '-')}" for name in ("port", "webui_port", "worker_webui_ports") if getattr(args, name) is None]
+    if missing or (args.postgres_port is None and not args.no_postgres):
+        parser.error(f"up needs {', '.join(missing or ['--postgres-port (or --no-postgres)'])}")
     try:
         found = up(args.dir, args.port, args.webui_port, tuple(args.worker_webui_ports), None if args.no_postgres else args.postgres_port)
     except (FileNotFoundError, RuntimeError) as error:
         raise SystemExit(f"The cluster did not start: {error}") from None
-    print(f"Spark master {found['DEI_SPARK_MASTER']} with {len(args.worker_webui_ports)} workers, web UI http://{HOST}:{args.webui_port}; logs in {args.dir}")
-    if "DEI_DAGSTER_PG_URL" in found:
-        print(f"PostgreSQL's password is in {postgres.password_file(postgres.default_dir())} (0600), named by DEI_DAGSTER_PG_URL")
+    print(f"Spark master {found[settings.SPARK_MASTER.name]} with {len(args.worker_webui_ports)} workers, web UI http://{HOST}:{args.webui_port}; logs in {args.dir}")
+    if settings.DAGSTER_PG_URL.name in found:
+        print(f"PostgreSQL's password is in {postgres.password_file(postgres.default_dir())} (0600), named by {settings.DAGSTER_PG_URL.name}")
     print("Run on it with:\nexport " + " ".join(f"{k}={shlex.quote(v)}" for k, v in found.items()))
 
 

@@ -32,7 +32,6 @@ BUNDLE_DIR = DASHBOARD_DIR / "bundle"
 REQUIREMENTS = DASHBOARD_DIR / "requirements.txt"
 SUPERSET_VENV = settings.REPO_ROOT / ".superset-venv"
 ADMIN = "admin"
-DEFAULT_PORT = 8088
 DASHBOARD_SLUG = "umkm-digital-economy"  # the slug of dashboards/umkm_digital_economy.yaml
 # The database's URI in the bundle names this placeholder; the import gives the published file's path.
 PUBLISHED_DB_PLACEHOLDER = "__PUBLISHED_DB__"
@@ -251,7 +250,7 @@ def serve_command(port: int) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port on 127.0.0.1 (default %(default)s)")
+    parser.add_argument("--port", type=int, required=True, help="port on 127.0.0.1 (make: DASHBOARD_PORT, its default in the Makefile)")
     args = parser.parse_args()
     published_db = settings.warehouse_dir() / settings.PUBLISHED_DB_NAME
     if not published_db.exists():

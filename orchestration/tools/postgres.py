@@ -24,7 +24,6 @@ from sqlalchemy.engine import URL
 
 from orchestration import settings
 
-DEFAULT_PORT = 5433
 SERVER_USER = "postgres"
 DATABASE = "dagster"
 # libpq's password file format (host:port:database:user:password), read through the URL's passfile.
@@ -42,11 +41,11 @@ def _as_root() -> bool:
 
 
 def default_dir() -> Path:
-    """The server's directory (`DEI_POSTGRES_DIR`). Default `.cache/postgres` in the checkout; as
+    """The server's directory (settings.POSTGRES_DIR). Default `.cache/postgres` in the checkout; as
     root, where the server runs as the `postgres` user, who may not be allowed into the checkout (a
     `mktemp -d` directory, root's home), a directory for this checkout in that user's home, unless
     `.cache/postgres` already holds a cluster."""
-    if configured := os.environ.get("DEI_POSTGRES_DIR"):
+    if configured := settings.POSTGRES_DIR.value():
         return (settings.REPO_ROOT / configured).resolve()  # an absolute path stays itself
     in_checkout = settings.REPO_ROOT / ".cache" / "postgres"
     if not _as_root() or (in_checkout / "data" / "PG_VERSION").exists():
@@ -117,7 +116,8 @@ def _own(directory: Path) -> None:
     directory.chmod(0o700)
     if subprocess.run(_as_server_user(["test", "-w", str(directory), "-a", "-x", str(directory)])).returncode != 0:
         raise RuntimeError(
-            f"the `{SERVER_USER}` user cannot enter {directory} (a parent directory is closed to it): set DEI_POSTGRES_DIR to a directory it can reach, or leave it unset"
+            f"the `{SERVER_USER}` user cannot enter {directory} (a parent directory is closed to it): "
+            f"set {settings.POSTGRES_DIR.name} to a directory it can reach, or leave it unset"
         )
 
 
@@ -183,8 +183,8 @@ def stop(directory: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("action", choices=["up", "down"])
-    parser.add_argument("--dir", type=Path, default=None, help="the server's directory (default: DEI_POSTGRES_DIR, else see default_dir)")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--dir", type=Path, default=None, help=f"the server's directory (default: {settings.POSTGRES_DIR.name}, else see default_dir)")
+    parser.add_argument("--port", type=int, required=True, help="the server's port on 127.0.0.1 (make: POSTGRES_PORT, its default in the Makefile)")
     args = parser.parse_args()
     directory = args.dir or default_dir()
     if args.action == "down":
@@ -195,7 +195,7 @@ def main() -> None:
     except (FileNotFoundError, RuntimeError) as error:
         raise SystemExit(f"PostgreSQL did not start: {error}") from None
     print(f"PostgreSQL for the Dagster instance in {directory}; its password is in {password_file(directory)} (0600), named by the URL:")
-    print(f"export DEI_DAGSTER_PG_URL={shlex.quote(found)}")
+    print(f"export {settings.DAGSTER_PG_URL.name}={shlex.quote(found)}")
 
 
 if __name__ == "__main__":
