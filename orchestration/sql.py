@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 
@@ -16,3 +17,8 @@ def sql_literal(value: Any) -> str:
 def quoted(name: str) -> str:
     """A quoted SQL identifier."""
     return '"' + name.replace('"', '""') + '"'
+
+
+def column_definitions(columns: Iterable[tuple[str, str]]) -> str:
+    """The column list of a CREATE TABLE, `"name" TYPE, ...`, from (name, type) pairs."""
+    return ", ".join(f"{quoted(name)} {type_}" for name, type_ in columns)

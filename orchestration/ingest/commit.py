@@ -11,7 +11,7 @@ from orchestration.contracts import FeedContract
 from orchestration.ingest.landing import LandedFile, path_fields_sql
 from orchestration.ingest.ministry_table import totals_columns, totals_table
 from orchestration.ingest.staged import QUARANTINE_COLUMNS, Staged
-from orchestration.sql import quoted
+from orchestration.sql import column_definitions, quoted
 
 # A file's fate in a load. `held`: a change that would take rows away (a resend with far fewer rows,
 # files gone under a symbolic link) is not made until the data engineer confirms it.
@@ -104,13 +104,13 @@ def prepare_tables(con: duckdb.DuckDBPyConnection, feed: FeedContract) -> None:
             f"UPDATE audit.file_loads SET path_fields = {path_fields_sql(feed, 'source_file')} WHERE feed = $feed AND path_fields IS NULL",
             {"feed": feed.name},
         )
-    columns = ", ".join(f"{quoted(c.name)} {c.type}" for c in feed.raw_columns)
+    columns = column_definitions(feed.raw_column_types)
     existing = con.execute(
         "SELECT list(column_name || ' ' || data_type ORDER BY column_index) FROM duckdb_columns() "
         "WHERE database_name = current_database() AND schema_name = 'raw' AND table_name = ?",
         [feed.name],
     ).fetchall()[0][0]
-    if existing and existing != [f"{c.name} {c.type}" for c in feed.raw_columns]:
+    if existing and existing != [f"{name} {type_}" for name, type_ in feed.raw_column_types]:
         con.execute(f"DROP TABLE {feed.raw_table}; DROP TABLE IF EXISTS quarantine.{quoted(feed.name)}")
         con.execute("DELETE FROM audit.file_loads WHERE feed = ?", [feed.name])
     con.execute(
@@ -124,7 +124,7 @@ def prepare_tables(con: duckdb.DuckDBPyConnection, feed: FeedContract) -> None:
         """
     )
     if feed.is_table:
-        con.execute(f"CREATE TABLE IF NOT EXISTS {totals_table(feed)} ({', '.join(f'{quoted(n)} {t}' for n, t in totals_columns(feed))})")
+        con.execute(f"CREATE TABLE IF NOT EXISTS {totals_table(feed)} ({column_definitions(totals_columns(feed))})")
 
 
 def commit(

@@ -21,7 +21,7 @@ from orchestration.ingest.formats import CSV, GZIP_CSV, file_format
 from orchestration.ingest.landing import LandedFile, path_struct_sql
 from orchestration.ingest.records import mixed_line_end
 from orchestration.ingest.staged import Staged, about_the_file
-from orchestration.sql import quoted, sql_literal
+from orchestration.sql import column_definitions, quoted, sql_literal
 
 # DuckDB's CSV reader reports these for lines it cannot split into the contract's fields.
 CSV_ERRORS = {
@@ -189,9 +189,8 @@ def _explain(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedCon
             {**reader_params, "files": [str(file.path)], "source_file": file.source_file},
         )
 
-    columns = ", ".join(f"{quoted(c.name)} {c.type}" for c in feed.columns)
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {DETAILED} (source_file VARCHAR, file_row BIGINT, {columns}, "
+        f"CREATE OR REPLACE TEMP TABLE {DETAILED} (source_file VARCHAR, file_row BIGINT, {column_definitions(feed.duckdb_types().items())}, "
         "problems STRUCT(rule VARCHAR, column_name VARCHAR, reason VARCHAR)[], raw_values VARCHAR)"
     )
     con.execute(f"DROP TABLE IF EXISTS {DETAILED_REJECTS}; DROP TABLE IF EXISTS {DETAILED_REJECTS}_scans")
