@@ -7,6 +7,8 @@ Indonesian format. The layout says which contract column each part fills (source
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import duckdb
 
 from orchestration.contracts import ColumnContract, Contracts, FeedContract
@@ -205,16 +207,48 @@ def stage_ministry_table(con: duckdb.DuckDBPyConnection, contracts: Contracts, f
     return rejected
 
 
+@dataclass(frozen=True)
+class LabelJudgement:
+    """SQL judging a table line's label, in either table format (lines with `name`, `code`,
+    `is_total` and `file_path`; the known names in `row_names`).
+
+    flags     SELECT items: the flags of the code's rules, for the lines
+    problems  the list of the code's problems, from the flags (`code_problems`)
+    branches  CASE branches of a line's problem (`r`: the line, with `code_problems`): an unknown
+              label, with the closest known names whose code breaks no rule; a code that breaks a
+              rule of the contract
+    """
+
+    flags: list[str]
+    problems: str
+    branches: str
+
+
+def label_judgement(contracts: Contracts, feed: FeedContract, code: ColumnContract, label: str) -> LabelJudgement:
+    """How both table formats judge a line's label; `label`: what the format calls it (`name`, `label`)."""
+    # The contract's rules on the code a name resolves to (valid in the file's year), as on any feed's
+    # rows; an unknown name is offered only names whose code breaks none (provinces of that year).
+    flags, problems = problems_expression(contracts, [code], lambda _: "code", lambda _: "code", lambda group: f"file_path.{quoted(group)}")
+    breaks_a_rule = (
+        " OR ".join(f"coalesce({condition}, false)" for _, condition, _ in column_problems(contracts, code, "k.code", "k.code", lambda group: f"r.file_path.{quoted(group)}"))
+        or "false"
+    )
+    branches = f"""WHEN NOT is_total AND code IS NULL THEN struct_pack(
+                rule := 'references', column_name := {sql_literal(code.name)},
+                reason := 'unknown ' || {sql_literal(feed.layout["name_noun"])} || {sql_literal(f" {label} '")} || name || '''; closest known: ' || (
+                    SELECT array_to_string(list(k.name ORDER BY jaro_winkler_similarity(upper(k.name), upper(r.name)) DESC)[1:3], ', ')
+                    FROM row_names k WHERE NOT ({breaks_a_rule})))
+            WHEN NOT is_total AND len(code_problems) > 0 THEN struct_pack(
+                rule := code_problems[1].rule, column_name := code_problems[1].column_name,
+                reason := '''' || name || ''': ' || array_to_string(list_transform(code_problems, lambda p: p.reason), '; '))"""
+    return LabelJudgement(flags, problems, branches)
+
+
 def _judge(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedContract, code: ColumnContract) -> None:
     """table_judged: every line with its resolved code, whether it is the total, and its first problem (or NULL)."""
     layout = feed.layout
     unpivot = layout.get("unpivot")
-    # The contract's rules on the code a name resolves to (valid in the file's year), as on any feed's
-    # rows; an unknown name is offered only names whose code breaks none (provinces of that year).
-    code_flags, code_problems = problems_expression(contracts, [code], lambda _: "code", lambda _: "code", lambda group: f"file_path.{quoted(group)}")
-    breaks_a_rule = " OR ".join(
-        f"coalesce({condition}, false)" for _, condition, _ in column_problems(contracts, code, "k.code", "k.code", lambda group: f"r.file_path.{quoted(group)}")
-    )
+    judgement = label_judgement(contracts, feed, code, "name")
     noun = sql_literal(layout["name_noun"])
     value_column = sql_literal(unpivot["value_column"]) if unpivot else "bad_cells[1].name"
     con.execute(
@@ -228,19 +262,12 @@ def _judge(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedContr
         ),
         ranked AS (
             SELECT *, row_number() OVER (PARTITION BY source_file, coalesce(code, name), is_total ORDER BY line) AS occurrence,
-                   {", ".join(code_flags)}
+                   {", ".join(judgement.flags)}
             FROM resolved
         ),
-        judged AS (SELECT *, {code_problems} AS code_problems FROM ranked)
+        judged AS (SELECT *, {judgement.problems} AS code_problems FROM ranked)
         SELECT r.*, CASE
-            WHEN NOT is_total AND code IS NULL THEN struct_pack(
-                rule := 'references', column_name := {sql_literal(code.name)},
-                reason := 'unknown ' || {noun} || ' name ''' || name || '''; closest known: ' || (
-                    SELECT array_to_string(list(k.name ORDER BY jaro_winkler_similarity(upper(k.name), upper(r.name)) DESC)[1:3], ', ')
-                    FROM row_names k WHERE NOT ({breaks_a_rule})))
-            WHEN NOT is_total AND len(code_problems) > 0 THEN struct_pack(
-                rule := code_problems[1].rule, column_name := code_problems[1].column_name,
-                reason := '''' || name || ''': ' || array_to_string(list_transform(code_problems, lambda p: p.reason), '; '))
+            {judgement.branches}
             WHEN len(bad_cells) > 0 THEN struct_pack(
                 rule := 'type', column_name := {value_column},
                 reason := array_to_string(list_transform(bad_cells,
