@@ -105,9 +105,10 @@ def create_row_names(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed:
         GROUP BY name_key(name)
         """
     )
-    ambiguous = con.execute("SELECT name FROM row_names WHERE codes > 1 LIMIT 1").fetchall()
+    ambiguous = con.execute("SELECT name FROM row_names WHERE codes > 1 LIMIT 1").fetchone()
     if ambiguous:
-        raise FeedError(f"{', '.join(reference.files)}: the name {ambiguous[0][0]!r} is given to more than one {layout['name_noun']}")
+        (name,) = ambiguous
+        raise FeedError(f"{', '.join(reference.files)}: the name {name!r} is given to more than one {layout['name_noun']}")
 
 
 def stage_ministry_table(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedContract, files: list[LandedFile], staged: Staged) -> dict[str, str]:
@@ -123,70 +124,91 @@ def stage_ministry_table(con: duckdb.DuckDBPyConnection, contracts: Contracts, f
 
     Returns the files rejected as a whole, with the reason.
     """
-    layout = feed.layout
-    labels: dict[str, str] = layout["value_columns"]
-    unpivot = layout.get("unpivot")
-    code = feed.column(layout["name_column"])
+    code = feed.column(feed.layout["name_column"])
     create_row_names(con, contracts, feed)
+    rejected = _table_lines(con, feed, files)
+    _judge(con, contracts, feed, code)
+    _stage_judged(con, feed, code, staged)
+    return rejected
+
+
+def _table_lines(con: duckdb.DuckDBPyConnection, feed: FeedContract, files: list[LandedFile]) -> dict[str, str]:
+    """table_lines: every table line of `files` below its header, with its name and the cells of the
+    columns the layout names. Returns the files rejected as a whole, with the reason."""
     con.execute(
         "CREATE OR REPLACE TEMP TABLE table_lines (source_file VARCHAR, line BIGINT, raw_line VARCHAR, "
         "name VARCHAR, cells STRUCT(name VARCHAR, value VARCHAR, filled VARCHAR, scale INTEGER)[])"
     )
     rejected = {}
     for landed in files:
-        try:
-            # The table is small and irregular: split it into numbered lines, then fields, in SQL.
-            con.execute(
-                """
-                CREATE OR REPLACE TEMP TABLE table_text AS
-                WITH text AS (SELECT string_split(ltrim(content, chr(65279)), chr(10)) AS lines FROM read_text($file)),
-                numbered AS (SELECT rtrim(unnest(lines), chr(13)) AS text, generate_subscripts(lines, 1) AS line FROM text)
-                SELECT line, text, list_transform(string_split(text, $delim), lambda x: nullif(trim(x), '')) AS f
-                FROM numbered
-                """,
-                {"file": str(landed.path), "delim": layout["delimiter"]},
-            )
-        except UNREADABLE as error:
-            rejected[landed.source_file] = f"cannot be read as text ({str(error).splitlines()[0]})"
-            continue
-        header = con.execute(
-            "SELECT line, f FROM table_text WHERE f[1] = $h ORDER BY line LIMIT 1",
-            {"h": layout["name_header"]},
-        ).fetchall()
-        if not header:
-            rejected[landed.source_file] = f"no header line starting with `{layout['name_header']}`"
-            continue
-        header_line, columns = header[0][0], header[0][1]
-        header_labels = [h for h in columns[1:] if h]
-        unknown = [h for h in header_labels if h not in labels]
-        missing = [label for label in labels if label not in header_labels]
-        if missing:
-            rejected[landed.source_file] = f"line {header_line}: required column `{missing[0]}` missing" + (f"; found `{'`, `'.join(unknown)}`" if unknown else "")
-            continue
+        if (problem := _table_text(con, feed, landed) or _header_and_lines(con, feed, landed)) is not None:
+            rejected[landed.source_file] = problem
+    return rejected
 
-        def filled(label: str) -> ColumnContract:
-            return feed.column(unpivot["value_column"] if unpivot else labels[label])
 
-        def scale(label: str) -> str:
-            return "NULL" if (s := number_scale(filled(label).type)) is None else str(s)
-
-        # Columns the layout does not name (a share, a note) are not read.
-        cells = ", ".join(
-            f"{{'name': {sql_literal(labels[label])}, 'value': f[{i + 2}], 'filled': {sql_literal(filled(label).name)}, 'scale': {scale(label)}::INTEGER}}"
-            for i, label in enumerate(columns[1:])
-            if label in labels
-        )
+def _table_text(con: duckdb.DuckDBPyConnection, feed: FeedContract, landed: LandedFile) -> str | None:
+    """table_text: the file's numbered lines, split into fields; or why the file cannot be read."""
+    try:
+        # The table is small and irregular: split it into numbered lines, then fields, in SQL.
         con.execute(
-            f"""
-            INSERT INTO table_lines
-            SELECT $source_file, line, text, f[1], [{cells}]
-            FROM table_text
-            -- Lines without a delimiter are titles and notes, not table rows.
-            WHERE line > $header_line AND len(f) > 1 AND f[1] IS NOT NULL AND NOT starts_with(f[1], $footnote)
+            """
+            CREATE OR REPLACE TEMP TABLE table_text AS
+            WITH text AS (SELECT string_split(ltrim(content, chr(65279)), chr(10)) AS lines FROM read_text($file)),
+            numbered AS (SELECT rtrim(unnest(lines), chr(13)) AS text, generate_subscripts(lines, 1) AS line FROM text)
+            SELECT line, text, list_transform(string_split(text, $delim), lambda x: nullif(trim(x), '')) AS f
+            FROM numbered
             """,
-            {"source_file": landed.source_file, "header_line": header_line, "footnote": layout["footnote_prefix"]},
+            {"file": str(landed.path), "delim": feed.layout["delimiter"]},
         )
-    _judge(con, contracts, feed, code)
+    except UNREADABLE as error:
+        return f"cannot be read as text ({str(error).splitlines()[0]})"
+    return None
+
+
+def _header_and_lines(con: duckdb.DuckDBPyConnection, feed: FeedContract, landed: LandedFile) -> str | None:
+    """Adds the table lines of table_text (one file) to table_lines, the cells by the header's
+    labels; or says why the header does not do (none, or a required column missing)."""
+    layout = feed.layout
+    labels: dict[str, str] = layout["value_columns"]
+    unpivot = layout.get("unpivot")
+    header = con.execute("SELECT line, f FROM table_text WHERE f[1] = $h ORDER BY line LIMIT 1", {"h": layout["name_header"]}).fetchone()
+    if header is None:
+        return f"no header line starting with `{layout['name_header']}`"
+    header_line, columns = header
+    header_labels = [h for h in columns[1:] if h]
+    unknown = [h for h in header_labels if h not in labels]
+    missing = [label for label in labels if label not in header_labels]
+    if missing:
+        return f"line {header_line}: required column `{missing[0]}` missing" + (f"; found `{'`, `'.join(unknown)}`" if unknown else "")
+
+    def filled(label: str) -> ColumnContract:
+        return feed.column(unpivot["value_column"] if unpivot else labels[label])
+
+    def scale(label: str) -> str:
+        return "NULL" if (s := number_scale(filled(label).type)) is None else str(s)
+
+    # Columns the layout does not name (a share, a note) are not read.
+    cells = ", ".join(
+        f"{{'name': {sql_literal(labels[label])}, 'value': f[{i + 2}], 'filled': {sql_literal(filled(label).name)}, 'scale': {scale(label)}::INTEGER}}"
+        for i, label in enumerate(columns[1:])
+        if label in labels
+    )
+    con.execute(
+        f"""
+        INSERT INTO table_lines
+        SELECT $source_file, line, text, f[1], [{cells}]
+        FROM table_text
+        -- Lines without a delimiter are titles and notes, not table rows.
+        WHERE line > $header_line AND len(f) > 1 AND f[1] IS NOT NULL AND NOT starts_with(f[1], $footnote)
+        """,
+        {"source_file": landed.source_file, "header_line": header_line, "footnote": layout["footnote_prefix"]},
+    )
+    return None
+
+
+def _stage_judged(con: duckdb.DuckDBPyConnection, feed: FeedContract, code: ColumnContract, staged: Staged) -> None:
+    """The judged lines, staged for the commit: the rows, the quarantined lines, the lines read per
+    file and the total lines."""
     con.execute(
         f"""
         INSERT INTO {staged.rows} BY NAME
@@ -204,7 +226,6 @@ def stage_ministry_table(con: duckdb.DuckDBPyConnection, contracts: Contracts, f
         FROM table_judged WHERE problem IS NULL AND is_total;
         """
     )
-    return rejected
 
 
 @dataclass(frozen=True)
