@@ -51,7 +51,7 @@ class Staged:
         the (name, type) columns of the totals table, if the feed has one."""
         columns = column_definitions(feed.raw_column_types)
         # The last load left its rows as a view (a reader replaced the table), or as the table when it staged none.
-        if con.execute("SELECT count(*) FROM duckdb_views() WHERE temporary AND view_name = ?", [self.rows]).fetchall()[0][0]:
+        if con.execute("SELECT count(*) FROM duckdb_views() WHERE temporary AND view_name = ?", [self.rows]).fetchone()[0]:
             con.execute(f"DROP VIEW {self.rows}")
         con.execute(
             f"""
