@@ -1,6 +1,5 @@
-"""Files rendered from a single source of truth, committed, and kept in sync by tests.
-
-    python -m orchestration.contracts.rendering     (make render)
+"""Files rendered from a single source of truth, committed, and kept in sync by tests (written by
+`make render`, orchestration/cli/render.py, with the files the layers above render):
 
 - dbt_project/models/staging/__sources.yml  from sources/contracts.yml
 - the contract tables in sources/README.md   from sources/contracts.yml
@@ -68,16 +67,6 @@ def rendered() -> dict[Path, str]:
         SOURCES_README: replace_section(SOURCES_README.read_text(encoding="utf-8"), "contracts", render_feed_tables(contracts)),
         README: replace_section(README.read_text(encoding="utf-8"), "catalog", render_catalog_table()),
     }
-
-
-def main() -> None:
-    for path, text in rendered().items():
-        path.write_text(text, encoding="utf-8")
-        print(f"wrote {path.relative_to(REPO_ROOT)}")
-
-
-if __name__ == "__main__":
-    main()
 
 
 def render_dbt_sources(contracts: Contracts) -> str:

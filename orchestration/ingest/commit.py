@@ -45,6 +45,17 @@ WHERE status IN ('loaded', 'removed')
 QUALIFY row_number() OVER (PARTITION BY feed, source_file ORDER BY load_id DESC) = 1 AND status = 'loaded';
 """
 
+# The columns of audit.loaded_files the dbt models read, described for dbt's audit source (rendered
+# by `make render`, the names and types as AUDIT_DDL makes them).
+LOADED_FILES_DESCRIPTIONS = {
+    "feed": "Feed the file belongs to.",
+    "source_file": "Landed file, relative to the sources dir.",
+    "sha256": "SHA-256 of the file version loaded.",
+    "rows_loaded": "Rows of the file loaded into raw.",
+    "path_fields": "JSON of the fields the file's path names (month, platform).",
+    "loaded_at": "When the version was loaded (UTC).",
+}
+
 
 def _allow_held(con: duckdb.DuckDBPyConnection) -> None:
     """A load history from before `held` existed has a status check without it, which DuckDB
@@ -52,7 +63,7 @@ def _allow_held(con: duckdb.DuckDBPyConnection) -> None:
     old_check = con.execute(
         "SELECT count(*) FROM duckdb_constraints() WHERE database_name = current_database() AND schema_name = 'audit' "
         "AND table_name = 'file_loads' AND constraint_type = 'CHECK' AND expression LIKE '%status IN%' AND expression NOT LIKE '%''held''%'"
-    ).fetchall()[0][0]
+    ).fetchone()[0]
     if not old_check:
         return
     con.execute("BEGIN TRANSACTION")
@@ -109,7 +120,7 @@ def prepare_tables(con: duckdb.DuckDBPyConnection, feed: FeedContract) -> None:
         "SELECT list(column_name || ' ' || data_type ORDER BY column_index) FROM duckdb_columns() "
         "WHERE database_name = current_database() AND schema_name = 'raw' AND table_name = ?",
         [feed.name],
-    ).fetchall()[0][0]
+    ).fetchone()[0]
     if existing and existing != [f"{name} {type_}" for name, type_ in feed.raw_column_types]:
         con.execute(f"DROP TABLE {feed.raw_table}; DROP TABLE IF EXISTS quarantine.{quoted(feed.name)}")
         con.execute("DELETE FROM audit.file_loads WHERE feed = ?", [feed.name])
@@ -173,7 +184,7 @@ def commit(
                     f"DELETE FROM {totals_table(feed)} WHERE source_file IN (SELECT source_file FROM {staged.files}); "
                     f"INSERT INTO {totals_table(feed)} BY NAME SELECT * FROM {staged.totals} WHERE source_file IN (SELECT source_file FROM {staged.files})"
                 )
-            rows_written = con.execute(f"SELECT count(*) FROM {staged.rows} WHERE source_file IN (SELECT source_file FROM {staged.files})").fetchall()[0][0]
+            rows_written = con.execute(f"SELECT count(*) FROM {staged.rows} WHERE source_file IN (SELECT source_file FROM {staged.files})").fetchone()[0]
             counted = sum(counts[f.source_file][1] for f in candidates)
             # Population lines load as one row per size class; every other feed loads row for row.
             if not feed.is_table and rows_written != counted:
@@ -186,7 +197,7 @@ def commit(
         except duckdb.TransactionException:
             pass  # already rolled back
         raise
-    load.rows_in_table = con.execute(f"SELECT count(*) FROM {feed.raw_table}").fetchall()[0][0]
+    load.rows_in_table = con.execute(f"SELECT count(*) FROM {feed.raw_table}").fetchone()[0]
     return load
 
 
