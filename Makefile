@@ -170,8 +170,8 @@ cluster-down: $(VENV)/.installed-spark $(VENV)/.installed-postgres ## Stop what 
 sample: $(VENV)/.installed ## Regenerate the committed sample feeds (deterministic)
 	$(BIN)/python -m orchestration.samplegen --out sources
 
-render: $(VENV)/.installed ## Re-render the files derived from the contracts and the indicator catalog
-	$(BIN)/python -m orchestration.contracts.rendering
+render: $(VENV)/.installed ## Re-render the files derived from the contracts, the indicator catalog and the audit's DDL
+	$(BIN)/python -m orchestration.cli.render
 
 clean: ## Remove what a run or the tests rebuild; warehouse/history.duckdb stays (release history cannot be rebuilt from the landed files)
 	test ! -d warehouse || find warehouse -mindepth 1 -maxdepth 1 ! -name history.duckdb ! -name history.duckdb.wal -exec rm -rf {} +

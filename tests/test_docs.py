@@ -2,7 +2,7 @@
 
 import pytest
 
-from orchestration.contracts.rendering import rendered
+from orchestration.cli.render import rendered
 from orchestration.settings import REPO_ROOT
 
 

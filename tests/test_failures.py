@@ -15,7 +15,7 @@ import duckdb
 import pytest
 from dagster._utils.error import SerializableErrorInfo
 
-from orchestration.cli.commands import failure_cause, failure_report
+from orchestration.cli.report import failure_cause, failure_report
 from orchestration.defs.dbt import dbt_marts
 from orchestration.defs.resources import WarehouseResource
 from orchestration.serving.publish import publish

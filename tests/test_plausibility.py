@@ -8,7 +8,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration.cli.commands import implausible_line, warning_lines
+from orchestration.cli.report import implausible_line, warning_lines
 from tests.conftest import SAMPLE_SOURCES, run_pipeline
 
 FILE = "sales/2020-06/pasar_a.csv"

@@ -8,7 +8,7 @@ import duckdb
 import pytest
 import yaml
 
-from orchestration.cli.commands import headline_report
+from orchestration.cli.report import headline_report
 from orchestration.contracts.rendering import indicator_catalog
 from orchestration.samplegen import GENERATED_FOLDERS
 from orchestration.serving import charts

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.sql import quoted
+from orchestration.sql import quoted, records
 
 # Text from a landed file reaches the terminal: control characters (escape sequences) are shown, not obeyed.
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -20,8 +20,8 @@ def shown(value: object) -> str:
 
 def last_run(con: duckdb.DuckDBPyConnection) -> str | None:
     """The run of the latest load recorded in audit.file_loads."""
-    rows = con.execute("SELECT run_id FROM audit.file_loads ORDER BY load_id DESC LIMIT 1").fetchall()
-    return rows[0][0] if rows else None
+    row = con.execute("SELECT run_id FROM audit.file_loads ORDER BY load_id DESC LIMIT 1").fetchone()
+    return row[0] if row else None
 
 
 def audit_report(working_db: Path, run_id: str | None = None, limit: int = 20) -> list[str]:
@@ -37,24 +37,27 @@ def audit_report(working_db: Path, run_id: str | None = None, limit: int = 20) -
         run_id = run_id or last_run(con)
         if run_id is None:
             return [f"{working_db} has no load recorded yet."]
-        loads = con.execute(
-            """
-            SELECT feed, source_file, status, rows_read, rows_loaded, rows_quarantined, error, loaded_at
-            FROM audit.file_loads WHERE run_id = ? ORDER BY feed, source_file
-            """,
-            [run_id],
-        ).fetchall()
+        loads = records(
+            con.execute(
+                """
+                SELECT feed, source_file, status, rows_read, rows_loaded, rows_quarantined, error, loaded_at
+                FROM audit.file_loads WHERE run_id = ? ORDER BY feed, source_file
+                """,
+                [run_id],
+            )
+        )
         if not loads:
             return [f"Run {run_id} loaded no file recorded in {working_db}."]
-        lines = [f"Load audit of run {run_id} ({min(r[7] for r in loads):%Y-%m-%d %H:%M} UTC), from {working_db} (audit.file_loads):"]
-        touched = [r for r in loads if r[2] != "unchanged"]
+        lines = [f"Load audit of run {run_id} ({min(r.loaded_at for r in loads):%Y-%m-%d %H:%M} UTC), from {working_db} (audit.file_loads):"]
+        touched = [r for r in loads if r.status != "unchanged"]
         if touched:
             lines.append(f"  {'feed':<24} {'file':<48} {'status':<9} {'read':>8} {'loaded':>8} {'quarant.':>8}  error")
-            for feed, source_file, status, read, loaded, quarantined, error, _ in touched:
-                lines.append(f"  {feed:<24} {shown(source_file):<48} {status:<9} {read:>8,} {loaded:>8,} {quarantined:>8,}  {shown(error)}")
+            for r in touched:
+                lines.append(f"  {r.feed:<24} {shown(r.source_file):<48} {r.status:<9} {r.rows_read:>8,} {r.rows_loaded:>8,} {r.rows_quarantined:>8,}  {shown(r.error)}")
         unchanged: dict[str, int] = {}
-        for feed, *_ in (r for r in loads if r[2] == "unchanged"):
-            unchanged[feed] = unchanged.get(feed, 0) + 1
+        for r in loads:
+            if r.status == "unchanged":
+                unchanged[r.feed] = unchanged.get(r.feed, 0) + 1
         if unchanged:
             lines.append("  unchanged since their last load: " + ", ".join(f"{feed} {n}" for feed, n in unchanged.items()))
         lines += quarantine_lines(con, run_id, limit)

@@ -82,6 +82,11 @@ class FeedContract:
         """Column → DuckDB type, as `read_csv(columns=...)` takes it."""
         return {c.name: c.type for c in self.columns}
 
+    @property
+    def raw_column_types(self) -> list[tuple[str, str]]:
+        """(name, type) of the raw table's columns, as `sql.column_definitions` takes them."""
+        return [(c.name, c.type) for c in self.raw_columns]
+
     def landed_files(self, sources_dir: Path) -> list[Path]:
         """The feed's paths under the sources dir as landed (a link under its own name), sorted,
         but none that leads outside it (`links_out`). A path that is not a regular file (a

@@ -1,6 +1,5 @@
-"""Files rendered from a single source of truth, committed, and kept in sync by tests.
-
-    python -m orchestration.contracts.rendering     (make render)
+"""Files rendered from a single source of truth, committed, and kept in sync by tests (written by
+`make render`, orchestration/cli/render.py, with the files the layers above render):
 
 - dbt_project/models/staging/__sources.yml  from sources/contracts.yml
 - the contract tables in sources/README.md   from sources/contracts.yml
@@ -79,12 +78,6 @@ def rendered() -> dict[Path, str]:
     }
 
 
-def main() -> None:
-    for path, text in rendered().items():
-        path.write_text(text, encoding="utf-8")
-        print(f"wrote {path.relative_to(REPO_ROOT)}")
-
-
 def render_dbt_sources(contracts: Contracts) -> str:
     """The dbt sources file, rendered from the contracts (committed; a test keeps it in sync)."""
     sources: dict[str, list[dict[str, Any]]] = {}
@@ -153,6 +146,3 @@ def render_feed_tables(contracts: Contracts) -> str:
         out.append("")
     return "\n".join(out)
 
-
-if __name__ == "__main__":
-    main()

@@ -208,7 +208,7 @@ class _Feed(_Spec):
 
 
 class _Document(_Spec):
-    code_lists: dict[str, list[str]]
+    code_lists: dict[str, list[str | list[str]]]
     feeds: dict[str, _Feed]
 
     @model_validator(mode="after")
@@ -306,7 +306,8 @@ def _parse(document: Any, source: Path = CONTRACTS_FILE) -> Contracts:
         shown = source.relative_to(REPO_ROOT) if source.is_relative_to(REPO_ROOT) else source
         raise ContractError("\n".join(f"{shown}: {_describe(e, document)}" for e in error.errors())) from None
     return Contracts(
-        code_lists={name: tuple(values) for name, values in spec.code_lists.items()},
+        # A list inside a code list is another code list (a YAML alias), spliced in.
+        code_lists={name: tuple(code for item in values for code in ([item] if isinstance(item, str) else item)) for name, values in spec.code_lists.items()},
         feeds={
             name: FeedContract(
                 name=name,

@@ -1,11 +1,15 @@
-"""Reading the load history (`audit.file_loads`): quarantine shares and what a run did."""
+"""Reading the load history (`audit.file_loads`): quarantine shares and what a run did; dbt's audit
+sources, rendered from it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import duckdb
+import yaml
 
+from orchestration.contracts import Contracts, is_monthly
+from orchestration.ingest.commit import AUDIT_DDL, LOADED_FILES_DESCRIPTIONS
 from orchestration.text import printable
 
 
@@ -78,7 +82,7 @@ def run_summary(con: duckdb.DuckDBPyConnection, run_id: str) -> RunSummary:
             [run_id],
         ).fetchall()
     )
-    rows_loaded = con.execute("SELECT coalesce(sum(rows_loaded), 0) FROM audit.file_loads WHERE run_id = ?", [run_id]).fetchall()[0][0]
+    rows_loaded = con.execute("SELECT coalesce(sum(rows_loaded), 0) FROM audit.file_loads WHERE run_id = ?", [run_id]).fetchone()[0]
     return RunSummary(
         loaded=counts.get("loaded", 0),
         unchanged=counts.get("unchanged", 0),
@@ -119,3 +123,52 @@ def completeness_line(con: duckdb.DuckDBPyConnection) -> str | None:
     if not missing:
         return None
     return f"Not collected: {'; '.join(missing)}. Every indicator built from them is published as missing (obs_value NULL, obs_status L) until the files land."
+
+
+AUDIT_SOURCES_HEADER = """\
+# Rendered by `make render` from the audit's DDL (orchestration/ingest/commit.py) and the monthly
+# feeds of sources/contracts.yml; do not edit.
+#
+# What has landed, as the raw assets record it (audit.loaded_files: one row per file version whose
+# rows are loaded now). Completeness is judged on files, not rows: a landed file with no rows is
+# a real zero, a file that never landed is not. Each monthly feed's part of the audit is a source
+# of its own (the same view; its Dagster asset is written by that feed's raw asset alone), so a
+# model judging one feed's completeness depends on that feed only, not on every feed loaded.
+"""
+
+
+def render_audit_sources(contracts: Contracts) -> str:
+    """dbt's audit sources: audit.loaded_files, and each monthly feed's part of it, with the columns
+    the models read (names and types from the DDL that creates them)."""
+    with duckdb.connect() as con:
+        con.execute(AUDIT_DDL)
+        types = dict(con.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = 'audit' AND table_name = 'loaded_files'").fetchall())
+    columns = [{"name": name, "description": description, "data_type": types[name]} for name, description in LOADED_FILES_DESCRIPTIONS.items()]
+    tables = [
+        {
+            "name": "loaded_files",
+            "description": "Every landed file whose rows are loaded now, with the fields its path names.",
+            "meta": {"dagster": {"asset_key": ["audit", "loaded_files"]}},
+            "columns": columns,
+        }
+    ]
+    tables += [
+        {
+            "name": f"{feed.name}_files",
+            "identifier": "loaded_files",
+            "description": f"The rows of audit.loaded_files of the {feed.name} feed (feed = '{feed.name}'), written by its raw asset.",
+            "meta": {"dagster": {"asset_key": ["audit", f"{feed.name}_files"]}},
+            "columns": columns,
+        }
+        for feed in contracts.feeds.values()
+        if is_monthly(feed)
+    ]
+    document = {"version": 2, "sources": [{"name": "audit", "description": "The warehouse's load audit, written by every raw asset.", "schema": "audit", "tables": tables}]}
+    return AUDIT_SOURCES_HEADER + yaml.dump(document, Dumper=_NoAliases, sort_keys=False, width=100, allow_unicode=True)
+
+
+class _NoAliases(yaml.SafeDumper):
+    """Each table's columns written out in full (the same list, not a YAML alias of it)."""
+
+    def ignore_aliases(self, data: object) -> bool:
+        return True

@@ -11,7 +11,7 @@ from orchestration.contracts import FeedContract, load_contracts
 from orchestration.ingest.landing import LandedFile, path_fields_sql
 from orchestration.ingest.ministry_table import totals_columns, totals_table
 from orchestration.ingest.staged import QUARANTINE_COLUMNS, Staged
-from orchestration.sql import quoted
+from orchestration.sql import column_definitions, quoted
 
 # A file's fate in a load. `held`: a change that would take rows away (a resend with far fewer rows,
 # files gone under a symbolic link) is not made until the data engineer confirms it.
@@ -48,6 +48,17 @@ WHERE status IN ('loaded', 'removed')
 QUALIFY row_number() OVER (PARTITION BY feed, source_file ORDER BY load_id DESC) = 1 AND status = 'loaded';
 """
 
+# The columns of audit.loaded_files the dbt models read, described for dbt's audit source (rendered
+# by `make render`, the names and types as AUDIT_DDL makes them).
+LOADED_FILES_DESCRIPTIONS = {
+    "feed": "Feed the file belongs to.",
+    "source_file": "Landed file, relative to the sources dir.",
+    "sha256": "SHA-256 of the file version loaded.",
+    "rows_loaded": "Rows of the file loaded into raw.",
+    "path_fields": "JSON of the fields the file's path names (month, platform).",
+    "loaded_at": "When the version was loaded (UTC).",
+}
+
 
 def _allow_held(con: duckdb.DuckDBPyConnection) -> None:
     """A load history from before `held` existed has a status check without it, which DuckDB
@@ -55,7 +66,7 @@ def _allow_held(con: duckdb.DuckDBPyConnection) -> None:
     old_check = con.execute(
         "SELECT count(*) FROM duckdb_constraints() WHERE database_name = current_database() AND schema_name = 'audit' "
         "AND table_name = 'file_loads' AND constraint_type = 'CHECK' AND expression LIKE '%status IN%' AND expression NOT LIKE '%''held''%'"
-    ).fetchall()[0][0]
+    ).fetchone()[0]
     if not old_check:
         return
     con.execute("BEGIN TRANSACTION")
@@ -107,13 +118,13 @@ def prepare_tables(con: duckdb.DuckDBPyConnection, feed: FeedContract) -> None:
             f"UPDATE audit.file_loads SET path_fields = {path_fields_sql(feed, 'source_file')} WHERE feed = $feed AND path_fields IS NULL",
             {"feed": feed.name},
         )
-    columns = ", ".join(f"{quoted(c.name)} {c.type}" for c in feed.raw_columns)
+    columns = column_definitions(feed.raw_column_types)
     existing = con.execute(
         "SELECT list(column_name || ' ' || data_type ORDER BY column_index) FROM duckdb_columns() "
         "WHERE database_name = current_database() AND schema_name = 'raw' AND table_name = ?",
         [feed.name],
-    ).fetchall()[0][0]
-    if existing and existing != [f"{c.name} {c.type}" for c in feed.raw_columns]:
+    ).fetchone()[0]
+    if existing and existing != [f"{name} {type_}" for name, type_ in feed.raw_column_types]:
         con.execute(f"DROP TABLE {feed.raw_table}; DROP TABLE IF EXISTS quarantine.{quoted(feed.name)}")
         con.execute("DELETE FROM audit.file_loads WHERE feed = ?", [feed.name])
     con.execute(
@@ -127,7 +138,7 @@ def prepare_tables(con: duckdb.DuckDBPyConnection, feed: FeedContract) -> None:
         """
     )
     if feed.is_table:
-        con.execute(f"CREATE TABLE IF NOT EXISTS {totals_table(feed)} ({', '.join(f'{quoted(n)} {t}' for n, t in totals_columns(feed))})")
+        con.execute(f"CREATE TABLE IF NOT EXISTS {totals_table(feed)} ({column_definitions(totals_columns(feed))})")
 
 
 def commit(
@@ -176,7 +187,7 @@ def commit(
                     f"DELETE FROM {totals_table(feed)} WHERE source_file IN (SELECT source_file FROM {staged.files}); "
                     f"INSERT INTO {totals_table(feed)} BY NAME SELECT * FROM {staged.totals} WHERE source_file IN (SELECT source_file FROM {staged.files})"
                 )
-            rows_written = con.execute(f"SELECT count(*) FROM {staged.rows} WHERE source_file IN (SELECT source_file FROM {staged.files})").fetchall()[0][0]
+            rows_written = con.execute(f"SELECT count(*) FROM {staged.rows} WHERE source_file IN (SELECT source_file FROM {staged.files})").fetchone()[0]
             counted = sum(counts[f.source_file][1] for f in candidates)
             # Population lines load as one row per size class; every other feed loads row for row.
             if not feed.is_table and rows_written != counted:
@@ -189,7 +200,7 @@ def commit(
         except duckdb.TransactionException:
             pass  # already rolled back
         raise
-    load.rows_in_table = con.execute(f"SELECT count(*) FROM {feed.raw_table}").fetchall()[0][0]
+    load.rows_in_table = con.execute(f"SELECT count(*) FROM {feed.raw_table}").fetchone()[0]
     return load
 
 

@@ -7,6 +7,8 @@ Indonesian format. The layout says which contract column each part fills (source
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import duckdb
 
 from orchestration.contracts import ColumnContract, Contracts, FeedContract
@@ -103,9 +105,10 @@ def create_row_names(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed:
         GROUP BY name_key(name)
         """
     )
-    ambiguous = con.execute("SELECT name FROM row_names WHERE codes > 1 LIMIT 1").fetchall()
+    ambiguous = con.execute("SELECT name FROM row_names WHERE codes > 1 LIMIT 1").fetchone()
     if ambiguous:
-        raise FeedError(f"{', '.join(reference.files)}: the name {ambiguous[0][0]!r} is given to more than one {layout['name_noun']}")
+        (name,) = ambiguous
+        raise FeedError(f"{', '.join(reference.files)}: the name {name!r} is given to more than one {layout['name_noun']}")
 
 
 def stage_ministry_table(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedContract, files: list[LandedFile], staged: Staged) -> dict[str, str]:
@@ -121,70 +124,91 @@ def stage_ministry_table(con: duckdb.DuckDBPyConnection, contracts: Contracts, f
 
     Returns the files rejected as a whole, with the reason.
     """
-    layout = feed.layout
-    labels: dict[str, str] = layout["value_columns"]
-    unpivot = layout.get("unpivot")
-    code = feed.column(layout["name_column"])
+    code = feed.column(feed.layout["name_column"])
     create_row_names(con, contracts, feed)
+    rejected = _table_lines(con, feed, files)
+    _judge(con, contracts, feed, code)
+    _stage_judged(con, feed, code, staged)
+    return rejected
+
+
+def _table_lines(con: duckdb.DuckDBPyConnection, feed: FeedContract, files: list[LandedFile]) -> dict[str, str]:
+    """table_lines: every table line of `files` below its header, with its name and the cells of the
+    columns the layout names. Returns the files rejected as a whole, with the reason."""
     con.execute(
         "CREATE OR REPLACE TEMP TABLE table_lines (source_file VARCHAR, line BIGINT, raw_line VARCHAR, "
         "name VARCHAR, cells STRUCT(name VARCHAR, value VARCHAR, filled VARCHAR, scale INTEGER)[])"
     )
     rejected = {}
     for landed in files:
-        try:
-            # The table is small and irregular: split it into numbered lines, then fields, in SQL.
-            con.execute(
-                """
-                CREATE OR REPLACE TEMP TABLE table_text AS
-                WITH text AS (SELECT string_split(ltrim(content, chr(65279)), chr(10)) AS lines FROM read_text($file)),
-                numbered AS (SELECT rtrim(unnest(lines), chr(13)) AS text, generate_subscripts(lines, 1) AS line FROM text)
-                SELECT line, text, list_transform(string_split(text, $delim), lambda x: nullif(trim(x), '')) AS f
-                FROM numbered
-                """,
-                {"file": str(landed.path), "delim": layout["delimiter"]},
-            )
-        except UNREADABLE as error:
-            rejected[landed.source_file] = f"cannot be read as text ({str(error).splitlines()[0]})"
-            continue
-        header = con.execute(
-            "SELECT line, f FROM table_text WHERE f[1] = $h ORDER BY line LIMIT 1",
-            {"h": layout["name_header"]},
-        ).fetchall()
-        if not header:
-            rejected[landed.source_file] = f"no header line starting with `{layout['name_header']}`"
-            continue
-        header_line, columns = header[0][0], header[0][1]
-        header_labels = [h for h in columns[1:] if h]
-        unknown = [h for h in header_labels if h not in labels]
-        missing = [label for label in labels if label not in header_labels]
-        if missing:
-            rejected[landed.source_file] = f"line {header_line}: required column `{missing[0]}` missing" + (f"; found `{'`, `'.join(unknown)}`" if unknown else "")
-            continue
+        if (problem := _table_text(con, feed, landed) or _header_and_lines(con, feed, landed)) is not None:
+            rejected[landed.source_file] = problem
+    return rejected
 
-        def filled(label: str) -> ColumnContract:
-            return feed.column(unpivot["value_column"] if unpivot else labels[label])
 
-        def scale(label: str) -> str:
-            return "NULL" if (s := number_scale(filled(label).type)) is None else str(s)
-
-        # Columns the layout does not name (a share, a note) are not read.
-        cells = ", ".join(
-            f"{{'name': {sql_literal(labels[label])}, 'value': f[{i + 2}], 'filled': {sql_literal(filled(label).name)}, 'scale': {scale(label)}::INTEGER}}"
-            for i, label in enumerate(columns[1:])
-            if label in labels
-        )
+def _table_text(con: duckdb.DuckDBPyConnection, feed: FeedContract, landed: LandedFile) -> str | None:
+    """table_text: the file's numbered lines, split into fields; or why the file cannot be read."""
+    try:
+        # The table is small and irregular: split it into numbered lines, then fields, in SQL.
         con.execute(
-            f"""
-            INSERT INTO table_lines
-            SELECT $source_file, line, text, f[1], [{cells}]
-            FROM table_text
-            -- Lines without a delimiter are titles and notes, not table rows.
-            WHERE line > $header_line AND len(f) > 1 AND f[1] IS NOT NULL AND NOT starts_with(f[1], $footnote)
+            """
+            CREATE OR REPLACE TEMP TABLE table_text AS
+            WITH text AS (SELECT string_split(ltrim(content, chr(65279)), chr(10)) AS lines FROM read_text($file)),
+            numbered AS (SELECT rtrim(unnest(lines), chr(13)) AS text, generate_subscripts(lines, 1) AS line FROM text)
+            SELECT line, text, list_transform(string_split(text, $delim), lambda x: nullif(trim(x), '')) AS f
+            FROM numbered
             """,
-            {"source_file": landed.source_file, "header_line": header_line, "footnote": layout["footnote_prefix"]},
+            {"file": str(landed.path), "delim": feed.layout["delimiter"]},
         )
-    _judge(con, contracts, feed, code)
+    except UNREADABLE as error:
+        return f"cannot be read as text ({str(error).splitlines()[0]})"
+    return None
+
+
+def _header_and_lines(con: duckdb.DuckDBPyConnection, feed: FeedContract, landed: LandedFile) -> str | None:
+    """Adds the table lines of table_text (one file) to table_lines, the cells by the header's
+    labels; or says why the header does not do (none, or a required column missing)."""
+    layout = feed.layout
+    labels: dict[str, str] = layout["value_columns"]
+    unpivot = layout.get("unpivot")
+    header = con.execute("SELECT line, f FROM table_text WHERE f[1] = $h ORDER BY line LIMIT 1", {"h": layout["name_header"]}).fetchone()
+    if header is None:
+        return f"no header line starting with `{layout['name_header']}`"
+    header_line, columns = header
+    header_labels = [h for h in columns[1:] if h]
+    unknown = [h for h in header_labels if h not in labels]
+    missing = [label for label in labels if label not in header_labels]
+    if missing:
+        return f"line {header_line}: required column `{missing[0]}` missing" + (f"; found `{'`, `'.join(unknown)}`" if unknown else "")
+
+    def filled(label: str) -> ColumnContract:
+        return feed.column(unpivot["value_column"] if unpivot else labels[label])
+
+    def scale(label: str) -> str:
+        return "NULL" if (s := number_scale(filled(label).type)) is None else str(s)
+
+    # Columns the layout does not name (a share, a note) are not read.
+    cells = ", ".join(
+        f"{{'name': {sql_literal(labels[label])}, 'value': f[{i + 2}], 'filled': {sql_literal(filled(label).name)}, 'scale': {scale(label)}::INTEGER}}"
+        for i, label in enumerate(columns[1:])
+        if label in labels
+    )
+    con.execute(
+        f"""
+        INSERT INTO table_lines
+        SELECT $source_file, line, text, f[1], [{cells}]
+        FROM table_text
+        -- Lines without a delimiter are titles and notes, not table rows.
+        WHERE line > $header_line AND len(f) > 1 AND f[1] IS NOT NULL AND NOT starts_with(f[1], $footnote)
+        """,
+        {"source_file": landed.source_file, "header_line": header_line, "footnote": layout["footnote_prefix"]},
+    )
+    return None
+
+
+def _stage_judged(con: duckdb.DuckDBPyConnection, feed: FeedContract, code: ColumnContract, staged: Staged) -> None:
+    """The judged lines, staged for the commit: the rows, the quarantined lines, the lines read per
+    file and the total lines."""
     con.execute(
         f"""
         INSERT INTO {staged.rows} BY NAME
@@ -202,19 +226,50 @@ def stage_ministry_table(con: duckdb.DuckDBPyConnection, contracts: Contracts, f
         FROM table_judged WHERE problem IS NULL AND is_total;
         """
     )
-    return rejected
+
+
+@dataclass(frozen=True)
+class LabelJudgement:
+    """SQL judging a table line's label, in either table format (lines with `name`, `code`,
+    `is_total` and `file_path`; the known names in `row_names`).
+
+    flags     SELECT items: the flags of the code's rules, for the lines
+    problems  the list of the code's problems, from the flags (`code_problems`)
+    branches  CASE branches of a line's problem (`r`: the line, with `code_problems`): an unknown
+              label, with the closest known names whose code breaks no rule; a code that breaks a
+              rule of the contract
+    """
+
+    flags: list[str]
+    problems: str
+    branches: str
+
+
+def label_judgement(contracts: Contracts, feed: FeedContract, code: ColumnContract, label: str) -> LabelJudgement:
+    """How both table formats judge a line's label; `label`: what the format calls it (`name`, `label`)."""
+    # The contract's rules on the code a name resolves to (valid in the file's year), as on any feed's
+    # rows; an unknown name is offered only names whose code breaks none (provinces of that year).
+    flags, problems = problems_expression(contracts, [code], lambda _: "code", lambda _: "code", lambda group: f"file_path.{quoted(group)}")
+    breaks_a_rule = (
+        " OR ".join(f"coalesce({condition}, false)" for _, condition, _ in column_problems(contracts, code, "k.code", "k.code", lambda group: f"r.file_path.{quoted(group)}"))
+        or "false"
+    )
+    branches = f"""WHEN NOT is_total AND code IS NULL THEN struct_pack(
+                rule := 'references', column_name := {sql_literal(code.name)},
+                reason := 'unknown ' || {sql_literal(feed.layout["name_noun"])} || {sql_literal(f" {label} '")} || name || '''; closest known: ' || (
+                    SELECT array_to_string(list(k.name ORDER BY jaro_winkler_similarity(upper(k.name), upper(r.name)) DESC)[1:3], ', ')
+                    FROM row_names k WHERE NOT ({breaks_a_rule})))
+            WHEN NOT is_total AND len(code_problems) > 0 THEN struct_pack(
+                rule := code_problems[1].rule, column_name := code_problems[1].column_name,
+                reason := '''' || name || ''': ' || array_to_string(list_transform(code_problems, lambda p: p.reason), '; '))"""
+    return LabelJudgement(flags, problems, branches)
 
 
 def _judge(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedContract, code: ColumnContract) -> None:
     """table_judged: every line with its resolved code, whether it is the total, and its first problem (or NULL)."""
     layout = feed.layout
     unpivot = layout.get("unpivot")
-    # The contract's rules on the code a name resolves to (valid in the file's year), as on any feed's
-    # rows; an unknown name is offered only names whose code breaks none (provinces of that year).
-    code_flags, code_problems = problems_expression(contracts, [code], lambda _: "code", lambda _: "code", lambda group: f"file_path.{quoted(group)}")
-    breaks_a_rule = " OR ".join(
-        f"coalesce({condition}, false)" for _, condition, _ in column_problems(contracts, code, "k.code", "k.code", lambda group: f"r.file_path.{quoted(group)}")
-    )
+    judgement = label_judgement(contracts, feed, code, "name")
     noun = sql_literal(layout["name_noun"])
     value_column = sql_literal(unpivot["value_column"]) if unpivot else "bad_cells[1].name"
     con.execute(
@@ -228,19 +283,12 @@ def _judge(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedContr
         ),
         ranked AS (
             SELECT *, row_number() OVER (PARTITION BY source_file, coalesce(code, name), is_total ORDER BY line) AS occurrence,
-                   {", ".join(code_flags)}
+                   {", ".join(judgement.flags)}
             FROM resolved
         ),
-        judged AS (SELECT *, {code_problems} AS code_problems FROM ranked)
+        judged AS (SELECT *, {judgement.problems} AS code_problems FROM ranked)
         SELECT r.*, CASE
-            WHEN NOT is_total AND code IS NULL THEN struct_pack(
-                rule := 'references', column_name := {sql_literal(code.name)},
-                reason := 'unknown ' || {noun} || ' name ''' || name || '''; closest known: ' || (
-                    SELECT array_to_string(list(k.name ORDER BY jaro_winkler_similarity(upper(k.name), upper(r.name)) DESC)[1:3], ', ')
-                    FROM row_names k WHERE NOT ({breaks_a_rule})))
-            WHEN NOT is_total AND len(code_problems) > 0 THEN struct_pack(
-                rule := code_problems[1].rule, column_name := code_problems[1].column_name,
-                reason := '''' || name || ''': ' || array_to_string(list_transform(code_problems, lambda p: p.reason), '; '))
+            {judgement.branches}
             WHEN len(bad_cells) > 0 THEN struct_pack(
                 rule := 'type', column_name := {value_column},
                 reason := array_to_string(list_transform(bad_cells,

@@ -25,10 +25,9 @@ from typing import Any
 import duckdb
 
 from orchestration.contracts import ColumnContract, Contracts, FeedContract
-from orchestration.contracts.rules import column_problems, problems_expression
 from orchestration.ingest.formats import GRID, GRID_DDL, GridError, file_format
 from orchestration.ingest.landing import LandedFile, path_struct_sql
-from orchestration.ingest.ministry_table import create_row_names, install_macros
+from orchestration.ingest.ministry_table import create_row_names, install_macros, label_judgement
 from orchestration.ingest.staged import Staged
 from orchestration.sql import quoted, sql_literal
 
@@ -255,11 +254,7 @@ def _lines(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedContr
         for o in layout["overrides"]
     )
     override = f"CASE {overrides} END" if overrides else "NULL::STRUCT(status VARCHAR, reason VARCHAR)"
-    code_flags, code_problems = problems_expression(contracts, [code], lambda _: "code", lambda _: "code", lambda group: f"file_path.{quoted(group)}")
-    breaks_a_rule = (
-        " OR ".join(f"coalesce({condition}, false)" for _, condition, _ in column_problems(contracts, code, "k.code", "k.code", lambda group: f"r.file_path.{quoted(group)}"))
-        or "false"
-    )
+    judgement = label_judgement(contracts, feed, code, "label")
     noun = sql_literal(layout["name_noun"])
     con.execute("CREATE OR REPLACE TEMP TABLE official_rejected AS SELECT unnest($files::VARCHAR[]) AS source_file", {"files": list(rejected)})
     con.execute(
@@ -325,20 +320,13 @@ def _lines(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedContr
         ranked AS (
             SELECT r.*, bad.problems AS bad_cells,
                    row_number() OVER (PARTITION BY r.source_file, r.sheet, coalesce(r.code, r.name), r.is_total ORDER BY r.line) AS occurrence,
-                   {", ".join(code_flags)}
+                   {", ".join(judgement.flags)}
             FROM official_resolved r LEFT JOIN bad USING (source_file, sheet, line)
         ),
-        judged AS (SELECT *, {code_problems} AS code_problems FROM ranked)
+        judged AS (SELECT *, {judgement.problems} AS code_problems FROM ranked)
         SELECT r.*, CASE
             WHEN NOT is_total AND name IS NULL THEN struct_pack(rule := 'references', column_name := {sql_literal(code.name)}, reason := 'a line without a label')
-            WHEN NOT is_total AND code IS NULL THEN struct_pack(
-                rule := 'references', column_name := {sql_literal(code.name)},
-                reason := 'unknown ' || {noun} || ' label ''' || name || '''; closest known: ' || (
-                    SELECT array_to_string(list(k.name ORDER BY jaro_winkler_similarity(upper(k.name), upper(r.name)) DESC)[1:3], ', ')
-                    FROM row_names k WHERE NOT ({breaks_a_rule})))
-            WHEN NOT is_total AND len(code_problems) > 0 THEN struct_pack(
-                rule := code_problems[1].rule, column_name := code_problems[1].column_name,
-                reason := '''' || name || ''': ' || array_to_string(list_transform(code_problems, lambda p: p.reason), '; '))
+            {judgement.branches}
             WHEN bad_cells IS NOT NULL THEN struct_pack(
                 rule := 'type', column_name := {sql_literal(layout["value_column"])}, reason := array_to_string(bad_cells, '; '))
             WHEN occurrence > 1 THEN struct_pack(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import duckdb
 
 from orchestration.contracts import FeedContract
-from orchestration.sql import quoted
+from orchestration.sql import column_definitions
 
 
 class FeedError(ValueError):
@@ -49,9 +49,9 @@ class Staged:
     def create(self, con: duckdb.DuckDBPyConnection, feed: FeedContract, files: list[str], hashes: list[str | None], totals: list[tuple[str, str]]) -> None:
         """Empty tables for a load of `feed` that replaces `files` (with their `hashes`); `totals`:
         the (name, type) columns of the totals table, if the feed has one."""
-        columns = ", ".join(f"{quoted(c.name)} {c.type}" for c in feed.raw_columns)
+        columns = column_definitions(feed.raw_column_types)
         # The last load left its rows as a view (a reader replaced the table), or as the table when it staged none.
-        if con.execute("SELECT count(*) FROM duckdb_views() WHERE temporary AND view_name = ?", [self.rows]).fetchall()[0][0]:
+        if con.execute("SELECT count(*) FROM duckdb_views() WHERE temporary AND view_name = ?", [self.rows]).fetchone()[0]:
             con.execute(f"DROP VIEW {self.rows}")
         con.execute(
             f"""
@@ -62,7 +62,7 @@ class Staged:
             """
         )
         if totals:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {self.totals} ({', '.join(f'{quoted(n)} {t}' for n, t in totals)})")
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {self.totals} ({column_definitions(totals)})")
         if files:
             con.execute(f"INSERT INTO {self.files} SELECT unnest($files), unnest($hashes)", {"files": files, "hashes": hashes})
 

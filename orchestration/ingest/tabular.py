@@ -21,7 +21,7 @@ from orchestration.ingest.formats import CSV, GZIP_CSV, file_format
 from orchestration.ingest.landing import LandedFile, path_struct_sql
 from orchestration.ingest.records import mixed_line_end
 from orchestration.ingest.staged import Staged, about_the_file
-from orchestration.sql import quoted, sql_literal
+from orchestration.sql import column_definitions, quoted, sql_literal
 
 # DuckDB's CSV reader reports these for lines it cannot split into the contract's fields.
 CSV_ERRORS = {
@@ -168,6 +168,19 @@ def _files_to_explain(con: duckdb.DuckDBPyConnection, feed: FeedContract, staged
 def _explain(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedContract, files: list[LandedFile], staged: Staged) -> dict[str, str]:
     """Read `files` again one by one (DETAILED), to quarantine what breaks a rule with its line and
     reason; returns the files DuckDB could not read at all this time, with the reason."""
+    unreadable = _detailed(con, contracts, feed, files)
+    staged.drop_files(con, unreadable)
+    _load_rejected(con)
+    _load_duplicates(con, feed, staged)
+    _load_positions(con)
+    _stage_quarantine(con, feed, staged)
+    return unreadable
+
+
+def _detailed(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedContract, files: list[LandedFile]) -> dict[str, str]:
+    """DETAILED: every row of `files`, read one by one, typed, with the rules it breaks and (when it
+    breaks one) its values as landed; DETAILED_REJECTS: the lines the reader rejected. Returns the
+    files DuckDB could not read at all this time, with the reason."""
     landed = ", ".join(quoted(c.name) for c in feed.columns)
     flags, problems = problems_expression(contracts, list(feed.columns), quoted, lambda n: quoted(n + "__typed"), lambda group: f"file_path.{quoted(group)}")
 
@@ -189,9 +202,8 @@ def _explain(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedCon
             {**reader_params, "files": [str(file.path)], "source_file": file.source_file},
         )
 
-    columns = ", ".join(f"{quoted(c.name)} {c.type}" for c in feed.columns)
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {DETAILED} (source_file VARCHAR, file_row BIGINT, {columns}, "
+        f"CREATE OR REPLACE TEMP TABLE {DETAILED} (source_file VARCHAR, file_row BIGINT, {column_definitions(feed.duckdb_types().items())}, "
         "problems STRUCT(rule VARCHAR, column_name VARCHAR, reason VARCHAR)[], raw_values VARCHAR)"
     )
     con.execute(f"DROP TABLE IF EXISTS {DETAILED_REJECTS}; DROP TABLE IF EXISTS {DETAILED_REJECTS}_scans")
@@ -205,18 +217,18 @@ def _explain(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedCon
             if not about_the_file(error):
                 raise
             unreadable[file.source_file] = _unreadable(file, error)
-    staged.drop_files(con, unreadable)
     con.execute(
         f"CREATE TEMP TABLE IF NOT EXISTS {DETAILED_REJECTS} (scan_id UBIGINT, file_id UBIGINT, line UBIGINT, column_name VARCHAR, "
         "error_type VARCHAR, csv_line VARCHAR, error_message VARCHAR); "
         f"CREATE TEMP TABLE IF NOT EXISTS {DETAILED_REJECTS}_scans (scan_id UBIGINT, file_id UBIGINT, file_path VARCHAR)"
     )
+    return unreadable
 
-    key = ", ".join(quoted(k) for k in feed.key)
-    key_text = " || ', ' || ".join(f"'{k}=' || {quoted(k)}::VARCHAR" for k in feed.key)
+
+def _load_rejected(con: duckdb.DuckDBPyConnection) -> None:
+    """load_rejected: the lines the reader rejected, one per line, numbered within their file."""
     con.execute(
         f"""
-        -- Lines DuckDB's reader rejected, one per line, numbered within their file.
         CREATE OR REPLACE TEMP TABLE load_rejected AS
         SELECT source_file, line, first(error_type ORDER BY error_type) AS error_type,
                string_agg(DISTINCT error_type, '|') AS error_types, first(csv_line) AS raw_line,
@@ -227,10 +239,15 @@ def _explain(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedCon
         GROUP BY source_file, line
         """
     )
+
+
+def _load_duplicates(con: duckdb.DuckDBPyConnection, feed: FeedContract, staged: Staged) -> None:
+    """load_duplicates: the clean rows whose key an earlier row has: one in a file this load does not
+    replace (that row stays), else an earlier row of this load (first in path and line order)."""
+    key = ", ".join(quoted(k) for k in feed.key)
+    key_text = " || ', ' || ".join(f"'{k}=' || {quoted(k)}::VARCHAR" for k in feed.key)
     con.execute(
         f"""
-        -- Clean rows whose key an earlier row has: one in a file this load does not replace (that
-        -- row stays), else an earlier row of this load (first in path and line order).
         CREATE OR REPLACE TEMP TABLE load_duplicates AS
         WITH clean AS (SELECT rowid AS row_id, * FROM {DETAILED} WHERE len(problems) = 0),
         existing AS (
@@ -246,8 +263,14 @@ def _explain(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedCon
         UNION ALL
         SELECT c.row_id, f.first_row, NULL, {key_text}
         FROM fresh c JOIN firsts f USING ({key}) WHERE c.row_id <> f.first_row;
+        """
+    )
 
-        -- Where the rows to quarantine (and the first rows their duplicates repeat) are in their files.
+
+def _load_positions(con: duckdb.DuckDBPyConnection) -> None:
+    """load_positions: where the rows to quarantine, and the first rows their duplicates repeat, are in their files."""
+    con.execute(
+        f"""
         CREATE OR REPLACE TEMP TABLE load_positions AS
         WITH wanted AS (
             SELECT rowid AS row_id, source_file, file_row FROM {DETAILED}
@@ -267,6 +290,10 @@ def _explain(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedCon
         );
         """
     )
+
+
+def _stage_quarantine(con: duckdb.DuckDBPyConnection, feed: FeedContract, staged: Staged) -> None:
+    """The quarantined records (rows that break a rule, duplicates, rejected lines) and the rows read per file, staged for the commit."""
     n = len(feed.columns)
     reasons = " ".join(f"WHEN {sql_literal(error)} THEN {sql_literal(text.format(n=n))}" for error, text in CSV_ERRORS.items())
     con.execute(
@@ -300,4 +327,3 @@ def _explain(con: duckdb.DuckDBPyConnection, contracts: Contracts, feed: FeedCon
         ) GROUP BY ALL;
         """
     )
-    return unreadable

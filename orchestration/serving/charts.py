@@ -18,15 +18,15 @@ from pathlib import Path
 import duckdb
 
 from orchestration.atomic import replacing
+from orchestration.contracts import load_contracts
 from orchestration.serving.provenance import Provenance, captions, catalog_provenance
+from orchestration.sql import records
 from orchestration.text import markdown_text, printable
 
 log = logging.getLogger(__name__)
 
 # A run shows the same data in the marts' metadata and in the report: each chart is drawn once.
 drawn_once = lru_cache(maxsize=2)
-
-SIZE_CLASS_LABELS = {"ULTRA_MIKRO": "Ultra-micro", "MIKRO": "Micro", "KECIL": "Small", "MENENGAH": "Medium", "_T": "All UMKM"}
 
 
 @dataclass(frozen=True)
@@ -103,8 +103,11 @@ def _draw_sales_chart(caption: str, rows: tuple) -> Chart:
 
 
 def onboarding_by_size_chart(con: duckdb.DuckDBPyConnection, catalog: dict[str, Provenance]) -> Chart:
+    labels = dict(con.execute("SELECT code, label FROM marts.code_labels WHERE code_list = 'SIZE_CLASS'").fetchall())
     return _draw_onboarding_by_size_chart(
         _caption(catalog, "ONBOARDING_RATE"),
+        # The contract's size classes, then the total, with their labels.
+        tuple((code, labels[code]) for code in load_contracts().code_lists["size_class_or_total"]),
         tuple(
             con.execute(
                 "SELECT size_class, strftime(onboarded_month, '%Y-%m'), onboarding_rate_pct FROM marts.onboarding_rate WHERE ref_area = 'ID' ORDER BY size_class, onboarded_month"
@@ -114,9 +117,9 @@ def onboarding_by_size_chart(con: duckdb.DuckDBPyConnection, catalog: dict[str, 
 
 
 @drawn_once
-def _draw_onboarding_by_size_chart(caption: str, rows: tuple) -> Chart:
+def _draw_onboarding_by_size_chart(caption: str, size_classes: tuple[tuple[str, str], ...], rows: tuple) -> Chart:
     fig, ax = _pyplot().subplots(figsize=(9, 4))
-    for size_class, label in SIZE_CLASS_LABELS.items():
+    for size_class, label in size_classes:
         series = [(m, r) for s, m, r in rows if s == size_class]
         if series:
             months, rates = zip(*series, strict=True)
@@ -224,7 +227,7 @@ def _draw_retail_sales_chart(caption: str, rows: tuple) -> Chart:
 
 
 INTERNET_ACCESS_SQL = """
-SELECT i.ref_area, coalesce(p.province_name, i.ref_area), i.obs_value, i.obs_status, i.time_period
+SELECT i.ref_area, coalesce(p.province_name, i.ref_area) AS area_name, i.obs_value, i.obs_status, i.time_period
 FROM marts.indicators i LEFT JOIN marts.provinces p ON p.bps_code = i.ref_area
 WHERE i.indicator_code = 'HH_INTERNET_ACCESS' AND i.size_class = '_T' AND i.breakdown = '_T'
   AND i.period_start = (SELECT max(period_start) FROM marts.indicators WHERE indicator_code = 'HH_INTERNET_ACCESS')
@@ -235,19 +238,19 @@ ORDER BY i.ref_area = 'ID' DESC, i.obs_value NULLS FIRST, 2
 def internet_access_chart(con: duckdb.DuckDBPyConnection, catalog: dict[str, Provenance]) -> Chart | None:
     """Households using the internet by province in the latest year, BPS's national figure as a
     line (a percentage is never the provinces' sum); None without the indicator."""
-    rows = tuple(con.execute(INTERNET_ACCESS_SQL).fetchall())
+    rows = tuple(records(con.execute(INTERNET_ACCESS_SQL)))
     return _draw_internet_access_chart(_caption(catalog, "HH_INTERNET_ACCESS"), rows) if rows else None
 
 
 @drawn_once
 def _draw_internet_access_chart(caption: str, rows: tuple) -> Chart:
-    national = [value for area, _, value, _, _ in rows if area == "ID"]
-    provinces = [row for row in rows if row[0] != "ID"]
-    year = rows[0][4]
+    national = [row.obs_value for row in rows if row.ref_area == "ID"]
+    provinces = [row for row in rows if row.ref_area != "ID"]
+    year = rows[0].time_period
     fig, ax = _pyplot().subplots(figsize=(9, 2 + 0.22 * len(provinces)))
-    names = [name for _, name, _, _, _ in provinces]
-    ax.barh(names, [v if v is not None else float("nan") for _, _, v, _, _ in provinces], color="#3182bd")
-    for y, (_, _, value, status, _) in enumerate(provinces):
+    names = [row.area_name for row in provinces]
+    ax.barh(names, [row.obs_value if row.obs_value is not None else float("nan") for row in provinces], color="#3182bd")
+    for y, value, status in ((y, row.obs_value, row.obs_status) for y, row in enumerate(provinces)):
         # A province without a figure is said to have none, never drawn at zero.
         label = f" {value:.1f}" if value is not None else f" no figure (status {status})"
         ax.text(value or 0, y, label, va="center", fontsize=7, color="#222222" if value is not None else "#888888")

@@ -76,7 +76,7 @@ def roll_back_unpublished(history_db: Path, published_db: Path) -> list[RolledBa
         tables = _tables(con)
         con.execute("CREATE SCHEMA IF NOT EXISTS meta")
         if "meta.publications" not in tables:
-            con.execute(publications_ddl(con.execute("SELECT current_database()").fetchall()[0][0]))
+            con.execute(publications_ddl(con.execute("SELECT current_database()").fetchone()[0]))
             if "meta.releases" in tables:
                 # A history kept before publications were recorded: its releases were published.
                 con.execute("INSERT INTO meta.publications SELECT release_id, run_id, published_at FROM meta.releases ORDER BY release_id DESC LIMIT 1")

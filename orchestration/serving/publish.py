@@ -12,6 +12,7 @@ import duckdb
 
 from orchestration.atomic import replacing, staging_path
 from orchestration.serving.history import record_publication
+from orchestration.serving.releases import OBSERVATION_KEY
 from orchestration.settings import REPO_ROOT
 from orchestration.sql import sql_literal
 
@@ -44,7 +45,7 @@ def code_version() -> str:
 
 # "As published on": the observations as they stood at a point in time, or in a release, from
 # the vintages (a table macro, so that BI tools and the duckdb CLI call it like a table).
-_VINTAGE_COLUMNS = """indicator_code, ref_area, size_class, breakdown, time_period, period_start, frequency, obs_value, unit_measure,
+_VINTAGE_COLUMNS = f"""{", ".join(OBSERVATION_KEY)}, period_start, frequency, obs_value, unit_measure,
        obs_status, release_from AS release_id, published_from AS published_at"""
 AS_PUBLISHED_MACROS = f"""
 CREATE MACRO pub.marts.indicators_as_published(as_of) AS TABLE
@@ -107,10 +108,10 @@ def _write_publication(con: duckdb.DuckDBPyConnection, staging: Path, published_
         ).fetchall()
         for column, column_comment in columns:
             con.execute(f'COMMENT ON COLUMN pub."{schema}"."{table}"."{column}" IS {sql_literal(column_comment)}')
-        counts[f"{schema}.{table}"] = con.execute(f'SELECT count(*) FROM pub."{schema}"."{table}"').fetchall()[0][0]
+        counts[f"{schema}.{table}"] = con.execute(f'SELECT count(*) FROM pub."{schema}"."{table}"').fetchone()[0]
     con.execute("CREATE SCHEMA pub.meta")
     con.execute("CREATE TABLE pub.meta.releases AS SELECT release_id, published_at, run_id, code_version, source_files FROM history.meta.releases ORDER BY release_id")
-    counts["meta.releases"] = con.execute("SELECT count(*) FROM pub.meta.releases").fetchall()[0][0]
+    counts["meta.releases"] = con.execute("SELECT count(*) FROM pub.meta.releases").fetchone()[0]
     if "marts.indicator_vintages" in counts:
         con.execute(AS_PUBLISHED_MACROS)
     con.execute(
@@ -130,7 +131,7 @@ def _write_publication(con: duckdb.DuckDBPyConnection, staging: Path, published_
         FROM audit.loaded_files ORDER BY feed, source_file
         """
     )
-    sources = con.execute("SELECT count(*) FROM pub.meta.source_files").fetchall()[0][0]
+    sources = con.execute("SELECT count(*) FROM pub.meta.source_files").fetchone()[0]
     con.execute("COMMENT ON TABLE pub.meta.publication IS 'The run that published this database: run id, time, code version, the current release.'")
     con.execute(
         "COMMENT ON TABLE pub.meta.releases IS 'Every release (a run that changed an observation): id, published at, run id, code version, the landed files and their SHA-256.'"

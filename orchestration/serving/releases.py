@@ -4,14 +4,20 @@ what the last release revised, and how the published claims fare against the cur
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import duckdb
+import yaml
 
+from orchestration.settings import DBT_PROJECT_DIR
 from orchestration.text import markdown_text, printable
 
+# An observation's key (indicator_code, ref_area, size_class, breakdown, time_period), as the dbt
+# project declares it for its models, tests and snapshot.
+OBSERVATION_KEY: tuple[str, ...] = tuple(yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))["vars"]["observation_key"])
+
 # An observation's key as the tables print it: ONLINE_SALES ID/_T/_T/2020-04.
-OBSERVATION_SQL = "indicator_code || ' ' || ref_area || '/' || size_class || '/' || breakdown || '/' || time_period"
+OBSERVATION_SQL = f"{OBSERVATION_KEY[0]} || ' ' || " + " || '/' || ".join(OBSERVATION_KEY[1:])
 
 # Observations the last release revised (a new value or status for an observation published
 # before), the largest relative revision first: IDR and % do not compare in absolute terms.
@@ -91,11 +97,25 @@ FROM marts.claims_check ORDER BY claim_id
 UNIT_WORDS = {3: " thousand", 6: " million", 9: " billion", 12: " trillion"}
 
 
-def claims(con: duckdb.DuckDBPyConnection) -> list[tuple]:
-    """(claim id, observation, stated figure as written, computed value, computed value as stated,
-    verdict, difference, quote, release id) of every claim."""
+class Claim(NamedTuple):
+    """A claim checked against the current release: `stated` as written, `rounded` the computed
+    value as stated (in the claim's unit at its decimals)."""
+
+    claim_id: str
+    observation: str
+    stated: str
+    computed: float | None
+    rounded: float | None
+    verdict: str
+    difference: float | None
+    quote: str
+    release_id: int
+
+
+def claims(con: duckdb.DuckDBPyConnection) -> list[Claim]:
+    """Every claim, checked."""
     return [
-        (
+        Claim(
             claim_id,
             observation,
             f"{comparison} {stated:,.{decimals}f}{UNIT_WORDS.get(unit_mult, f' e{unit_mult}' if unit_mult else '')}",
@@ -110,23 +130,23 @@ def claims(con: duckdb.DuckDBPyConnection) -> list[tuple]:
     ]
 
 
-def claims_table(rows: list[tuple]) -> list[str]:
+def claims_table(rows: list[Claim]) -> list[str]:
     """The claims check as `make run` prints it."""
     if not rows:
         return ["No claims to check (sources/claims/claims.csv)."]
     lines = [
-        f"Claims checked against release {rows[0][8]} (as stated: the computed value in the claim's unit at its decimals, for `=`):",
+        f"Claims checked against release {rows[0].release_id} (as stated: the computed value in the claim's unit at its decimals, for `=`):",
         f"{'claim':<26} {'observation':<52} {'stated':>14} {'computed':>16} {'as stated':>10}  verdict",
     ]
-    for claim_id, observation, stated, computed, rounded, verdict, *_ in rows:
-        lines.append(f"{printable(claim_id):<26} {printable(observation):<52} {stated:>14} {_value(computed):>16} {_value(rounded, '-'):>10}  {verdict}")
+    for c in rows:
+        lines.append(f"{printable(c.claim_id):<26} {printable(c.observation):<52} {c.stated:>14} {_value(c.computed):>16} {_value(c.rounded, '-'):>10}  {c.verdict}")
     return lines
 
 
-def not_consistent(rows: list[tuple]) -> list[dict[str, Any]]:
+def not_consistent(rows: list[Claim]) -> list[dict[str, Any]]:
     """Every claim that is not plainly consistent, for the claims check's metadata."""
     return [
-        {"claim_id": c, "observation": o, "stated": s, "computed": v, "verdict": verdict, "difference": d, "quote": q}
-        for c, o, s, v, _, verdict, d, q, _ in rows
-        if verdict != "consistent"
+        {"claim_id": c.claim_id, "observation": c.observation, "stated": c.stated, "computed": c.computed, "verdict": c.verdict, "difference": c.difference, "quote": c.quote}
+        for c in rows
+        if c.verdict != "consistent"
     ]

@@ -26,6 +26,8 @@ from pysdmx.model import (
 from pysdmx.model.message import Header
 
 from orchestration.contracts import load_contracts
+from orchestration.serving.releases import OBSERVATION_KEY
+from orchestration.sql import records
 
 AGENCY = "ID.UMKM"
 VERSION = "1.0"
@@ -34,7 +36,6 @@ DSD_ID = "DSD_DIGITAL_ECONOMY"
 CONCEPT_SCHEME_ID = "CS_DIGITAL_ECONOMY"
 # How SDMX-CSV rows and other SDMX messages reference the dataflow.
 STRUCTURE_ID = f"{AGENCY}:{DATAFLOW_ID}({VERSION})"
-TOTAL = "_T"
 
 # Concept names of the components. The coded dimensions, in series-key order, then TIME_PERIOD, are
 # the key; OBS_VALUE the measure; OBS_STATUS its attribute; ORIGIN and SOURCE attributes of the
@@ -78,7 +79,7 @@ SELECT 'dataflow' AS STRUCTURE,
        c.source AS SOURCE
 FROM marts.indicators i
 LEFT JOIN marts.indicator_catalog c USING (indicator_code)
-ORDER BY INDICATOR, REF_AREA, SIZE_CLASS, BREAKDOWN, TIME_PERIOD
+ORDER BY {", ".join(f"i.{column}" for column in OBSERVATION_KEY)}
 """
 
 
@@ -101,7 +102,7 @@ def codelists(con: duckdb.DuckDBPyConnection) -> dict[str, Codelist]:
     labels: dict[str, dict[str, str]] = {}
     for code_list, code, label in con.execute("SELECT code_list, code, label FROM marts.code_labels").fetchall():
         labels.setdefault(code_list, {})[code] = label
-    catalog = con.execute("SELECT indicator_code, indicator_name, definition, frequency, unit_measure FROM marts.indicator_catalog ORDER BY 1").fetchall()
+    catalog = records(con.execute("SELECT indicator_code, indicator_name, definition, frequency, unit_measure FROM marts.indicator_catalog ORDER BY 1"))
     provinces = con.execute("SELECT bps_code, province_name FROM marts.provinces ORDER BY 1").fetchall()
     # Every platform listed, and any other whose rows were loaded (its slug names it), so each
     # platform's ONLINE_SALES has its code.
@@ -115,14 +116,16 @@ def codelists(con: duckdb.DuckDBPyConnection) -> dict[str, Codelist]:
     ).fetchall()
     programmes = con.execute("SELECT program_id, program_name FROM marts.training_uptake ORDER BY start_date, program_id").fetchall()
     return {
-        "FREQ": _codelist("CL_FREQ", "Frequency", _labelled(labels, "FREQ", (row[3] for row in catalog))),
-        "INDICATOR": _codelist("CL_INDICATOR", "UMKM digital-economy indicators", (Code(id=code, name=name, description=definition) for code, name, definition, *_ in catalog)),
+        "FREQ": _codelist("CL_FREQ", "Frequency", _labelled(labels, "FREQ", (row.frequency for row in catalog))),
+        "INDICATOR": _codelist(
+            "CL_INDICATOR", "UMKM digital-economy indicators", (Code(id=row.indicator_code, name=row.indicator_name, description=row.definition) for row in catalog)
+        ),
         "REF_AREA": _codelist(
             "CL_AREA",
             "Indonesia, its provinces (BPS codes) and the retail sales survey's cities (from BPS regency codes)",
             (*_labelled(labels, "REF_AREA", labels.get("REF_AREA", {})), *(Code(id=code, name=name) for code, name in provinces)),
         ),
-        "SIZE_CLASS": _codelist("CL_SIZE_CLASS", "UMKM size class", _labelled(labels, "SIZE_CLASS", [*load_contracts().code_lists["size_class"], TOTAL])),
+        "SIZE_CLASS": _codelist("CL_SIZE_CLASS", "UMKM size class", _labelled(labels, "SIZE_CLASS", load_contracts().code_lists["size_class_or_total"])),
         # _T, urban/rural classes and the retail sales survey's categories are labelled codes.
         "BREAKDOWN": _codelist(
             "CL_BREAKDOWN",
@@ -133,7 +136,7 @@ def codelists(con: duckdb.DuckDBPyConnection) -> dict[str, Codelist]:
                 *(Code(id=program_id, name=name, description="Training programme") for program_id, name in programmes),
             ),
         ),
-        "UNIT_MEASURE": _codelist("CL_UNIT_MEASURE", "Unit of measure", _labelled(labels, "UNIT_MEASURE", (row[4] for row in catalog))),
+        "UNIT_MEASURE": _codelist("CL_UNIT_MEASURE", "Unit of measure", _labelled(labels, "UNIT_MEASURE", (row.unit_measure for row in catalog))),
         "OBS_STATUS": _codelist("CL_OBS_STATUS", "Observation status", _labelled(labels, "OBS_STATUS", labels.get("OBS_STATUS", {}))),
         "ORIGIN": _codelist("CL_ORIGIN", "Origin of the figures", _labelled(labels, "ORIGIN", labels.get("ORIGIN", {}))),
     }

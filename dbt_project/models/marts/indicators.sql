@@ -30,7 +30,7 @@ sales_totals as (
 
     select 'ONLINE_SALES' as indicator_code, ref_area, size_class, '_T' as breakdown,
            sale_month as period_start, gross_sales_idr::double as obs_value,
-           'IDR' as unit_measure, sales_status as obs_status
+           sales_status as obs_status
     from sales_growth
 
 ),
@@ -41,7 +41,7 @@ sales_by_platform as (
 
     select 'ONLINE_SALES', 'ID', '_T', sales_inputs.platform, sales_inputs.input_month,
            case when sales_inputs.has_landed then coalesce(sum(online_sales_monthly.gross_sales_idr), 0)::double end,
-           'IDR', case when sales_inputs.has_landed then 'A' else 'L' end
+           case when sales_inputs.has_landed then 'A' else 'L' end
     from sales_inputs
     left join online_sales_monthly
         on online_sales_monthly.sale_month = sales_inputs.input_month
@@ -62,7 +62,7 @@ sales_growth_long as (
 
     {% for code, measure in growth_measures.items() %}
     select '{{ code }}', ref_area, size_class, '_T', sale_month,
-           {{ measure }}_pct, 'PCT', {{ measure }}_status
+           {{ measure }}_pct, {{ measure }}_status
     from sales_growth
     {% if not loop.last %}union all{% endif %}
     {% endfor %}
@@ -72,7 +72,7 @@ sales_growth_long as (
 umkm_population as (
 
     select 'UMKM_POPULATION', ref_area, size_class, '_T', make_date(year, 1, 1),
-           enterprises::double, 'NUMBER', {{ level_status('population.ref_area', 'make_date(population.year, 1, 1)', 'year', 'enterprises') }}
+           enterprises::double, {{ level_status('population.ref_area', 'make_date(population.year, 1, 1)', 'year', 'enterprises') }}
     from population
 
 ),
@@ -81,7 +81,7 @@ umkm_population as (
 umkm_gdp_share as (
 
     select 'UMKM_GDP_SHARE', ref_area, '_T', '_T', make_date(year, 1, 1),
-           {{ pct_ratio('umkm_value_added_idr_bn', 'gdp_idr_bn') }}, 'PCT',
+           {{ pct_ratio('umkm_value_added_idr_bn', 'gdp_idr_bn') }},
            {{ level_status('gdp.ref_area', 'make_date(gdp.year, 1, 1)', 'year', pct_ratio('umkm_value_added_idr_bn', 'gdp_idr_bn')) }}
     from gdp
 
@@ -90,12 +90,12 @@ umkm_gdp_share as (
 onboarding as (
 
     select 'ONBOARDED_CUMULATIVE', ref_area, size_class, '_T', onboarded_month,
-           cumulative_onboarded::double, 'NUMBER',
+           cumulative_onboarded::double,
            {{ level_status('onboarding_rate.ref_area', 'onboarding_rate.onboarded_month', 'month', 'cumulative_onboarded') }}
     from onboarding_rate
     union all
     select 'ONBOARDING_RATE', ref_area, size_class, '_T', onboarded_month,
-           onboarding_rate_pct, 'PCT', onboarding_rate_status
+           onboarding_rate_pct, onboarding_rate_status
     from onboarding_rate
 
 ),
@@ -103,19 +103,19 @@ onboarding as (
 training as (
 
     select 'TRAINING_REGISTRATIONS', 'ID', '_T', program_id, make_date(year(start_date), 1, 1),
-           registrations::double, 'NUMBER', 'A'
+           registrations::double, 'A'
     from training_uptake
     union all
     select 'TRAINING_CAPACITY', 'ID', '_T', program_id, make_date(year(start_date), 1, 1),
-           capacity::double, 'NUMBER', 'A'
+           capacity::double, 'A'
     from training_uptake
     union all
     select 'TRAINING_OVERSUBSCRIPTION', 'ID', '_T', program_id, make_date(year(start_date), 1, 1),
-           oversubscription_pct, 'PCT', 'A'
+           oversubscription_pct, 'A'
     from training_uptake
     union all
     select 'TRAINING_COMPLETION_RATE', 'ID', '_T', program_id, make_date(year(start_date), 1, 1),
-           completion_rate_pct, 'PCT', completion_rate_status
+           completion_rate_pct, completion_rate_status
     from training_uptake
 
 ),
@@ -124,7 +124,7 @@ training as (
 internet_access as (
 
     select 'HH_INTERNET_ACCESS', ref_area, '_T', urban_rural, make_date(year, 1, 1),
-           households_pct, 'PCT', obs_status
+           households_pct, obs_status
     from household_internet_access
 
 ),
@@ -132,15 +132,15 @@ internet_access as (
 retail as (
 
     select 'RETAIL_SALES_INDEX', ref_area, '_T', breakdown, period_month,
-           sales_index, 'IX', index_status
+           sales_index, index_status
     from retail_sales
     union all
     select 'RETAIL_SALES_GROWTH_MOM', ref_area, '_T', breakdown, period_month,
-           growth_mom_pct, 'PCT', growth_mom_status
+           growth_mom_pct, growth_mom_status
     from retail_sales
     union all
     select 'RETAIL_SALES_GROWTH_YOY', ref_area, '_T', breakdown, period_month,
-           growth_yoy_pct, 'PCT', growth_yoy_status
+           growth_yoy_pct, growth_yoy_status
     from retail_sales
 
 ),
@@ -159,7 +159,8 @@ unioned as (
 
 ),
 
--- A left join: an indicator missing from the catalog gets no frequency and fails the tests, not vanishes.
+-- Frequency and unit from the catalog. A left join: an indicator missing from it gets neither and
+-- fails the tests, not vanishes.
 dated as (
 
     select
@@ -175,7 +176,7 @@ dated as (
         unioned.period_start,
         catalog.frequency,
         unioned.obs_value,
-        unioned.unit_measure,
+        catalog.unit_measure,
         unioned.obs_status
     from unioned
     left join catalog using (indicator_code)
@@ -183,4 +184,4 @@ dated as (
 )
 
 select * from dated
-order by indicator_code, ref_area, size_class, breakdown, time_period
+order by {{ observation_key() }}

@@ -68,4 +68,4 @@ labelled as (
 )
 
 select * from labelled
-order by indicator_code, ref_area, size_class, breakdown, time_period
+order by {{ observation_key() }}

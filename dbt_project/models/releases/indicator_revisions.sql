@@ -14,13 +14,13 @@ ranked as (
     select
         *,
         row_number() over observation as version_number,
-        count(*) over (partition by indicator_code, ref_area, size_class, breakdown, time_period) as versions,
+        count(*) over (partition by {{ observation_key() }}) as versions,
         lag(obs_value) over observation as previous_value,
         first_value(obs_value) over observation as first_value,
         first_value(obs_status) over observation as first_status,
         first_value(release_from) over observation as first_release
     from vintages
-    window observation as (partition by indicator_code, ref_area, size_class, breakdown, time_period order by release_from)
+    window observation as (partition by {{ observation_key() }} order by release_from)
 
 ),
 
@@ -54,4 +54,4 @@ select
     avg(revision) over (partition by indicator_code) as mean_revision,
     avg(abs(revision)) over (partition by indicator_code) as mean_absolute_revision
 from latest
-order by indicator_code, ref_area, size_class, breakdown, time_period
+order by {{ observation_key() }}

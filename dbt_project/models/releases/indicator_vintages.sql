@@ -34,4 +34,4 @@ vintages as (
 )
 
 select * from vintages
-order by indicator_code, ref_area, size_class, breakdown, time_period, release_from
+order by {{ observation_key(['release_from']) }}
