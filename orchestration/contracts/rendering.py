@@ -145,4 +145,3 @@ def render_feed_tables(contracts: Contracts) -> str:
         out += [f"| `{c.name}` | {c.type} | {describe_rules(contracts, c.rules) or 'required'} | {_cell(c.description)} |" for c in feed.columns]
         out.append("")
     return "\n".join(out)
-
