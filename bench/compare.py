@@ -126,15 +126,16 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workdir", type=Path, default=None, help="generated feeds and outputs (kept; feeds reused)")
     parser.add_argument("--only", choices=CONTENDERS, action="append", help="run only these contenders")
+    parser.add_argument("--all-csv", action="store_true", help="every sales file plain CSV (Parquet and gzip CSV rewritten)")
     parser.add_argument("--skip-make-run", action="store_true")
     parser.add_argument("--skip-new-month", action="store_true")
     args = parser.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-"))
-    sources = generated_feeds(work, args.sales_rows)
+    sources = generated_feeds(work, args.sales_rows, all_csv=args.all_csv)
     size = sum(f.stat().st_size for f in (sources / "sales").rglob("*") if f.is_file())
     print(f"{machine()}\n{args.sales_rows:,} sales rows, {size / 2**20:.0f} MiB of sales files; {args.repeats} runs each", flush=True)
 
-    results: dict = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "sales_rows": args.sales_rows}
+    results: dict = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "sales_rows": args.sales_rows, "all_csv": args.all_csv}
     runs = compare(sources, work, list(args.only or DEFAULT_CONTENDERS), args.repeats)
     medians = {name: median(r) for name, r in runs.items()}
     print("\n| contender | wall (median) | peak RSS (median) |\n|---|---:|---:|")
@@ -162,7 +163,7 @@ def main() -> None:
     if not args.skip_new_month:
         from new_month import measure_new_month
 
-        full, new = measure_new_month(args.sales_rows, work / "new-month")
+        full, new = measure_new_month(args.sales_rows, work / "new-month", args.all_csv)
         print(f"\nnew month after 24: {new:.1f} s against {full:.1f} s for all 25 months = {new / full:.1%}")
         results["new_month"] = {"full_s": full, "new_month_s": new}
     (work / "results.json").write_text(json.dumps(results, indent=2))
