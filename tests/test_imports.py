@@ -9,7 +9,7 @@ import sys
 
 from orchestration import settings
 
-NEVER_ON_DUCKDB = ("pyspark", "py4j", "psycopg2", "sqlalchemy", "matplotlib")
+NEVER_ON_DUCKDB = ("pyspark", "py4j", "psycopg2", "matplotlib")
 
 # In a fresh interpreter: which are installed, which the definitions import, and whether pyspark
 # still imports afterwards (Pandera is loaded with it reading as missing; a Spark run imports it later).
