@@ -26,15 +26,16 @@ def run(sources: Path, database: Path) -> dict[str, int]:
     csv_files = [str(f) for f in files if f.suffix != ".parquet"]
     parquet_files = [str(f) for f in files if f.suffix == ".parquet"]
     con = duckdb.connect(str(database))
-    con.execute(
-        f"""
-        CREATE OR REPLACE TABLE sales AS
-        SELECT * FROM read_csv(?, columns = ?, header = true)
-        UNION ALL BY NAME
-        SELECT {", ".join(f'"{c}"::{t} AS "{c}"' for c, t in sales.duckdb_types().items())} FROM read_parquet(?)
-        """,
-        [csv_files, sales.duckdb_types(), parquet_files],
-    )
+    # One relation per format that landed (a landing may be all CSV, all Parquet or both).
+    parts, params = [], {}
+    if csv_files:
+        parts.append("SELECT * FROM read_csv($csv, columns = $types, header = true)")
+        params.update(csv=csv_files, types=sales.duckdb_types())
+    if parquet_files:
+        typed = ", ".join(f'"{c}"::{t} AS "{c}"' for c, t in sales.duckdb_types().items())
+        parts.append(f"SELECT {typed} FROM read_parquet($parquet)")
+        params["parquet"] = parquet_files
+    con.execute("CREATE OR REPLACE TABLE sales AS " + " UNION ALL BY NAME ".join(parts), params)
     key = ", ".join(sales.key)
     negative, unknown_size, rows = con.execute(
         "SELECT count(*) FILTER (orders < 0 OR gross_sales_idr < 0), count(*) FILTER (size_class NOT IN ?), count(*) FROM sales",

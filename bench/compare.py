@@ -37,10 +37,13 @@ DEFAULT_CONTENDERS = CONTENDERS[:3]
 class Measure:
     wall_s: float
     peak_rss_mib: float
+    # CPU time (user + system) of the process and the children it waited for: on a machine shared
+    # with other work, wall time includes waiting for a core; CPU time does not.
+    cpu_s: float = 0.0
 
 
 def measure(command: list[str], env: dict[str, str] | None = None, log: Path | None = None) -> Measure:
-    """Wall time and peak resident memory of one process (and the children it waited for)."""
+    """Wall time, peak resident memory and CPU time of one process (and the children it waited for)."""
     with open(log or os.devnull, "w") as out:
         started = time.perf_counter()
         process = subprocess.Popen(command, cwd=REPO, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT)
@@ -49,7 +52,7 @@ def measure(command: list[str], env: dict[str, str] | None = None, log: Path | N
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed ({process.returncode}); see {log}")
-    return Measure(wall, usage.ru_maxrss / 1024)  # Linux reports KiB
+    return Measure(wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime)  # Linux reports KiB
 
 
 def fresh(path: Path) -> Path:
@@ -96,7 +99,7 @@ def compare(sources: Path, work: Path, contenders: list[str], repeats: int) -> d
         for name in order:
             result = run_contender(name, sources, work)
             runs[name].append(result)
-            print(f"  {name:<15} run {repeat + 1}: {result.wall_s:6.1f} s  {result.peak_rss_mib:7.0f} MiB", flush=True)
+            print(f"  {name:<15} run {repeat + 1}: {result.wall_s:6.1f} s  {result.peak_rss_mib:7.0f} MiB  {result.cpu_s:6.1f} s CPU", flush=True)
     return runs
 
 
@@ -109,7 +112,7 @@ def make_run_on_sample(work: Path, repeats: int) -> list[Measure]:
 
 
 def median(runs: list[Measure]) -> Measure:
-    return Measure(statistics.median(r.wall_s for r in runs), statistics.median(r.peak_rss_mib for r in runs))
+    return Measure(*(statistics.median(getattr(r, name) for r in runs) for name in ("wall_s", "peak_rss_mib", "cpu_s")))
 
 
 def machine() -> str:
@@ -126,26 +129,28 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workdir", type=Path, default=None, help="generated feeds and outputs (kept; feeds reused)")
     parser.add_argument("--only", choices=CONTENDERS, action="append", help="run only these contenders")
+    parser.add_argument("--all-csv", action="store_true", help="every sales file plain CSV (Parquet and gzip CSV rewritten)")
     parser.add_argument("--skip-make-run", action="store_true")
     parser.add_argument("--skip-new-month", action="store_true")
     args = parser.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-"))
-    sources = generated_feeds(work, args.sales_rows)
+    sources = generated_feeds(work, args.sales_rows, all_csv=args.all_csv)
     size = sum(f.stat().st_size for f in (sources / "sales").rglob("*") if f.is_file())
     print(f"{machine()}\n{args.sales_rows:,} sales rows, {size / 2**20:.0f} MiB of sales files; {args.repeats} runs each", flush=True)
 
-    results: dict = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "sales_rows": args.sales_rows}
+    results: dict = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "sales_rows": args.sales_rows, "all_csv": args.all_csv}
     runs = compare(sources, work, list(args.only or DEFAULT_CONTENDERS), args.repeats)
     medians = {name: median(r) for name, r in runs.items()}
-    print("\n| contender | wall (median) | peak RSS (median) |\n|---|---:|---:|")
+    print("\n| contender | wall (median) | peak RSS (median) | CPU (median) |\n|---|---:|---:|---:|")
     for name, m in medians.items():
-        print(f"| {name} | {m.wall_s:.1f} s | {m.peak_rss_mib:,.0f} MiB |")
+        print(f"| {name} | {m.wall_s:.1f} s | {m.peak_rss_mib:,.0f} MiB | {m.cpu_s:.1f} s |")
     for pipeline in ("pipeline", "pipeline_spark"):
         for baseline in ("bare_duckdb", "pandas_pandera", "pipeline"):
             if pipeline in medians and baseline in medians and baseline != pipeline:
                 print(
                     f"{pipeline} / {baseline}: wall {medians[pipeline].wall_s / medians[baseline].wall_s:.2f}x, "
-                    f"RSS {medians[pipeline].peak_rss_mib / medians[baseline].peak_rss_mib:.2f}x"
+                    f"RSS {medians[pipeline].peak_rss_mib / medians[baseline].peak_rss_mib:.2f}x, "
+                    f"CPU {medians[pipeline].cpu_s / medians[baseline].cpu_s:.2f}x"
                 )
     results["contenders"] = {name: [vars(r) for r in rs] for name, rs in runs.items()}
     if {"pipeline", "pipeline_spark"} & set(medians):
@@ -162,7 +167,7 @@ def main() -> None:
     if not args.skip_new_month:
         from new_month import measure_new_month
 
-        full, new = measure_new_month(args.sales_rows, work / "new-month")
+        full, new = measure_new_month(args.sales_rows, work / "new-month", args.all_csv)
         print(f"\nnew month after 24: {new:.1f} s against {full:.1f} s for all 25 months = {new / full:.1%}")
         results["new_month"] = {"full_s": full, "new_month_s": new}
     (work / "results.json").write_text(json.dumps(results, indent=2))

@@ -47,9 +47,9 @@ def materialize(sources: Path, warehouse: Path, **kwargs) -> float:
     return elapsed
 
 
-def measure_new_month(sales_rows: int, work: Path) -> tuple[float, float]:
+def measure_new_month(sales_rows: int, work: Path, all_csv: bool = False) -> tuple[float, float]:
     """(full 25-month run, new month after 24) wall times in seconds; feeds generated once under `work`."""
-    landing = generated_feeds(work, sales_rows, "2019-01", NEW_MONTH)
+    landing = generated_feeds(work, sales_rows, "2019-01", NEW_MONTH, all_csv=all_csv)
     # The definitions are loaded for this landing zone: their monthly partitions run to the end of
     # the reporting period it declares, NEW_MONTH.
     os.environ["DEI_SOURCES_DIR"] = str(landing)
@@ -76,9 +76,10 @@ def measure_new_month(sales_rows: int, work: Path) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sales-rows", type=int, default=10_000_000)
+    parser.add_argument("--all-csv", action="store_true", help="every sales file plain CSV")
     parser.add_argument("--workdir", type=Path, default=None, help="keep the generated feeds and warehouses here")
     args = parser.parse_args()
-    measure_new_month(args.sales_rows, args.workdir or Path(tempfile.mkdtemp(prefix="bench-new-month-")))
+    measure_new_month(args.sales_rows, args.workdir or Path(tempfile.mkdtemp(prefix="bench-new-month-")), args.all_csv)
 
 
 if __name__ == "__main__":

@@ -9,21 +9,41 @@ rows come back to Python, as failure cases. The same schema reports the same fai
 
 from __future__ import annotations
 
+import importlib
 import json
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
 import duckdb
 import ibis
 import ibis.expr.datatypes as dt
-import pandera.ibis as pa
 from ibis.backends import BaseBackend
 from ibis.backends.sql.datatypes import DuckDBType
 
 from orchestration.contracts import Contracts, FeedContract
 from orchestration.contracts.rules import column_checks, frame_checks, warehouse_table
+
+
+def _pandera_ibis() -> ModuleType:
+    """pandera.ibis, without pyspark. Pandera's top-level import loads pyspark.pandas whenever pyspark
+    is installed (to patch pandas' type hints for pandas-on-Spark frames, which no check here reads:
+    Spark's tables are checked through ibis), ~1 s of imports a DuckDB run never uses. So pyspark
+    reads as missing while Pandera loads, unless a Spark run has imported it already; a later import
+    of pyspark is unaffected."""
+    if "pyspark" in sys.modules:
+        return importlib.import_module("pandera.ibis")
+    sys.modules["pyspark"] = None  # type: ignore[assignment]  # importing it raises ImportError, which Pandera takes as "not installed"
+    try:
+        return importlib.import_module("pandera.ibis")
+    finally:
+        del sys.modules["pyspark"]
+
+
+pa = _pandera_ibis()
 
 SAMPLE_SIZE = 5
 
