@@ -4,9 +4,12 @@ import shutil
 
 import dagster as dg
 import duckdb
+import pytest
 import yaml
 
 from tests.conftest import FIXTURES, land, run_pipeline
+
+pytestmark = pytest.mark.integration
 
 # Raw and staging layers: enough to see a blocking raw check stop dbt, without building marts.
 RAW_AND_STAGING = dg.AssetSelection.groups("raw", "staging")

@@ -6,8 +6,11 @@ import subprocess
 import sys
 
 import duckdb
+import pytest
 
 from orchestration.settings import REPO_ROOT
+
+pytestmark = pytest.mark.e2e
 
 
 def test_the_benchmark_runs_every_contender_and_the_baselines_agree(tmp_path):

@@ -17,7 +17,7 @@ from orchestration import cluster, settings
 
 from .conftest import free_port
 
-pytestmark = pytest.mark.cluster
+pytestmark = [pytest.mark.spark, pytest.mark.cluster]
 
 try:
     cluster.check_java()

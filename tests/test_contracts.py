@@ -8,6 +8,8 @@ import yaml
 from orchestration.contracts import ContractError, _parse, load_contracts
 from orchestration.settings import CONTRACTS_FILE, REPO_ROOT
 
+pytestmark = pytest.mark.unit
+
 
 def test_every_feed_has_sample_files():
     for feed in load_contracts().feeds.values():

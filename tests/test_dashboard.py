@@ -26,7 +26,7 @@ from orchestration.settings import REPO_ROOT
 from tests.conftest import free_port, stop_server
 from tests.test_ui_browser import CHROMIUM, CHROMIUM_ARGS
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 SHOTS = REPO_ROOT / "test-output" / "dashboard"
 SLUG = dashboard.DASHBOARD_SLUG

@@ -54,6 +54,7 @@ def built_warehouse(sample_run, target: Path, published: bool = True) -> Path:
     return target
 
 
+@pytest.mark.integration
 def test_dbt_steps_wait_for_a_lock_held_outside_dagster(defs, sample_run, tmp_path):
     warehouse_dir = built_warehouse(sample_run, tmp_path / "wh", published=False)
     with lock_held(warehouse_dir / "working.duckdb", seconds=6) as holder:
@@ -68,6 +69,7 @@ def test_dbt_steps_wait_for_a_lock_held_outside_dagster(defs, sample_run, tmp_pa
     assert dt.datetime.fromisoformat(started).timestamp() >= released
 
 
+@pytest.mark.integration
 def test_a_lock_outlasting_the_wait_fails_the_step_naming_its_holder(defs, tmp_path):
     warehouse = WarehouseResource(sources_dir=str(SAMPLE_SOURCES), warehouse_dir=str(tmp_path / "wh"))
     warehouse.warehouse_path.mkdir()
@@ -82,6 +84,7 @@ def test_a_lock_outlasting_the_wait_fails_the_step_naming_its_holder(defs, tmp_p
     assert f"No database has been published yet: {warehouse.published_db}" in report
 
 
+@pytest.mark.e2e
 def test_a_damaged_working_database_is_named_then_rebuilt_by_one_command(sample_run, tmp_path):
     warehouse_dir = built_warehouse(sample_run, tmp_path / "wh")
     working, published = warehouse_dir / "working.duckdb", warehouse_dir / "indicators.duckdb"
@@ -118,6 +121,7 @@ def error(message: str, cause: SerializableErrorInfo | None = None, context: Ser
 STEP_ERROR = 'dagster._core.errors.DagsterExecutionStepExecutionError: Error occurred while executing op "raw__sales":\n'
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     "failure, cause, advice",
     [
@@ -170,14 +174,19 @@ def test_failure_cause_is_the_os_or_duckdb_message_with_what_to_do(failure, caus
     assert todo is None if advice is None else advice in todo
 
 
-def test_publishing_removes_what_a_killed_publish_left_wal_included(sample_run, tmp_path):
-    _, warehouse = sample_run
-    published = tmp_path / "indicators.duckdb"
-    left = [tmp_path / ".indicators.duckdb.killed-run.tmp", tmp_path / ".indicators.duckdb.killed-run.tmp.wal"]
+@pytest.mark.integration
+@pytest.mark.quick
+def test_publishing_removes_what_a_killed_publish_left_wal_included(sample_warehouse, tmp_path):
+    # A copy: publishing records the publication in the history database.
+    warehouse = WarehouseResource(sources_dir=str(SAMPLE_SOURCES), warehouse_dir=str(sample_warehouse))
+    out = tmp_path / "out"
+    out.mkdir()
+    published = out / "indicators.duckdb"
+    left = [out / ".indicators.duckdb.killed-run.tmp", out / ".indicators.duckdb.killed-run.tmp.wal"]
     for path in left:
         path.write_bytes(b"half a publication")
     with warehouse.connect(read_only=True) as con:
         publication = publish(con, published, "next-run", warehouse.history_db)
     assert not [p for p in left if p.exists()]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["indicators.duckdb"]
+    assert sorted(p.name for p in out.iterdir()) == ["indicators.duckdb"]
     assert publication.tables["marts.indicators"] > 0

@@ -14,11 +14,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from orchestration.contracts import load_contracts
 from orchestration.defs.sensors import landing_state
 from orchestration.ingest.load import load_feed
 from tests.conftest import SAMPLE_SOURCES
+
+pytestmark = pytest.mark.unit
 
 CONTRACTS = load_contracts()
 SALES = CONTRACTS.feeds["sales"]

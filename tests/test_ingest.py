@@ -4,7 +4,6 @@ import gzip
 import shutil
 from pathlib import Path
 
-import duckdb
 import pytest
 import yaml
 
@@ -14,15 +13,15 @@ from orchestration.ingest.ministry_table import install_macros
 from orchestration.ingest.staged import FeedError
 from orchestration.settings import CONTRACTS_FILE, REPO_ROOT
 
+pytestmark = pytest.mark.unit
+
 CONTRACTS = load_contracts()
 
 
 @pytest.fixture
-def con():
-    c = duckdb.connect()
-    install_macros(c)
-    yield c
-    c.close()
+def con(con):
+    install_macros(con)  # id_number and name_key, which tests below call themselves
+    return con
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,8 @@ from orchestration.ingest.load import load_feed
 from orchestration.ingest.official_table import YEAR_HEADER, clean_label, month_header_sql, skipped_lines
 from orchestration.settings import CONTRACTS_FILE, REPO_ROOT
 
+pytestmark = pytest.mark.unit
+
 CONTRACTS = load_contracts()
 SOURCES = REPO_ROOT / "sources"
 BPS = "bps/internet_access_households_by_province_2022.csv"

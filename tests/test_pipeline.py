@@ -6,6 +6,8 @@ import pytest
 from orchestration.contracts import load_contracts
 from orchestration.publish import PUBLISHED_STORAGE_VERSION
 
+pytestmark = [pytest.mark.integration, pytest.mark.quick]
+
 NATIONAL_ONLINE_SALES = (
     "SELECT time_period, obs_value FROM marts.indicators "
     "WHERE indicator_code = 'ONLINE_SALES' AND ref_area = 'ID' AND size_class = '_T' AND breakdown = '_T'"

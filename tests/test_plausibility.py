@@ -11,6 +11,8 @@ import pytest
 from orchestration.cli import implausible_line, warning_lines
 from tests.conftest import SAMPLE_SOURCES, run_pipeline
 
+pytestmark = pytest.mark.integration
+
 FILE = "sales/2020-06/pasar_a.csv"
 AT_MAXIMUM = ("100000", "50000000000.00")  # the contract's plausible maxima of a merchant-day
 CHANGES = {  # line: (orders, gross_sales_idr), None where the landed field is kept

@@ -5,7 +5,6 @@ import datetime as dt
 import shutil
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from orchestration.contracts import load_contracts
@@ -13,15 +12,10 @@ from orchestration.ingest.load import load_feed
 from orchestration.validation import feed_schema, validate
 from tests.conftest import FIXTURES, SAMPLE_SOURCES, land
 
+pytestmark = pytest.mark.unit
+
 CONTRACTS = load_contracts()
 SALES_HEADER = "sale_date,platform,merchant_id,province_code,size_class,orders,gross_sales_idr"
-
-
-@pytest.fixture
-def con(tmp_path):
-    c = duckdb.connect(str(tmp_path / "working.duckdb"))
-    yield c
-    c.close()
 
 
 @pytest.fixture

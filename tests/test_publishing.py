@@ -41,6 +41,7 @@ def prior_publication(sample_run, tmp_path) -> Path:
     return target
 
 
+@pytest.mark.unit
 def test_a_replaced_file_is_whole_and_a_failed_write_changes_nothing(tmp_path):
     target = tmp_path / "report.html"
     target.write_text("old")
@@ -55,6 +56,7 @@ def test_a_replaced_file_is_whole_and_a_failed_write_changes_nothing(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]
 
 
+@pytest.mark.integration
 def test_readers_see_whole_versions_during_a_full_run(defs, prior_publication, sources_copy, tmp_path):
     published = prior_publication / "indicators.duckdb"
     shutil.rmtree(sources_copy / "sales" / "2020-12")  # the new version differs from the old
@@ -81,6 +83,7 @@ def test_readers_see_whole_versions_during_a_full_run(defs, prior_publication, s
     print(f"\nreader queries during the run: {stats['reconnect']['queries']} reconnecting + {stats['longlived']['queries']} long-lived, 0 errors")
 
 
+@pytest.mark.e2e
 def test_kill_9_mid_run_leaves_the_published_database_as_it_was(prior_publication, tmp_path):
     published = prior_publication / "indicators.duckdb"
     before = sha256(published)
@@ -102,6 +105,7 @@ def test_kill_9_mid_run_leaves_the_published_database_as_it_was(prior_publicatio
     con.close()
 
 
+@pytest.mark.e2e
 def test_published_file_opens_in_duckdb_1_4(sample_run):
     """BI drivers bundle older DuckDB releases: the published storage version must be readable by them."""
     _, warehouse = sample_run
@@ -123,6 +127,8 @@ def test_published_file_opens_in_duckdb_1_4(sample_run):
 
 # The connection recipes of docs/bi-tools.md, as written there.
 
+@pytest.mark.integration
+@pytest.mark.quick
 def test_recipe_duckdb_cli_read_only(sample_run):
     _, warehouse = sample_run
     out = subprocess.run(
@@ -132,6 +138,8 @@ def test_recipe_duckdb_cli_read_only(sample_run):
     assert out.split() == ["n", "17"]
 
 
+@pytest.mark.integration
+@pytest.mark.quick
 def test_recipe_python_read_only(sample_run):
     _, warehouse = sample_run
     con = duckdb.connect(str(warehouse.published_db), read_only=True)
@@ -168,6 +176,8 @@ with engine.connect() as conn:
 """
 
 
+@pytest.mark.integration
+@pytest.mark.quick
 def test_recipe_sqlalchemy_duckdb_engine_read_only(sample_run):
     """How Superset and Metabase-style tools connect: in their own process, as they would; no file
     but the published one can be read."""
@@ -179,6 +189,8 @@ def test_recipe_sqlalchemy_duckdb_engine_read_only(sample_run):
     assert refused == 'Permission Error: Cannot access file "/etc/hostname" - file system operations are disabled by configuration'
 
 
+@pytest.mark.integration
+@pytest.mark.quick
 def test_recipe_parquet_exports(sample_run, published):
     _, warehouse = sample_run
     marts = {t for (t,) in published.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'marts'").fetchall()}
@@ -188,6 +200,8 @@ def test_recipe_parquet_exports(sample_run, published):
         assert pq.read_table(warehouse.exports_dir / f"{table}.parquet").num_rows == published.execute(f"SELECT count(*) FROM marts.{table}").fetchall()[0][0]
 
 
+@pytest.mark.integration
+@pytest.mark.quick
 def test_sdmx_csv_has_one_row_per_observation(sample_run, published):
     _, warehouse = sample_run
     with open(warehouse.exports_dir / "indicators.sdmx.csv", newline="", encoding="utf-8") as f:

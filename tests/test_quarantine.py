@@ -4,7 +4,6 @@ import hashlib
 import shutil
 from pathlib import Path
 
-import duckdb
 import pytest
 import yaml
 
@@ -13,6 +12,8 @@ from orchestration.ingest.commit import FileLoad
 from orchestration.ingest.load import load_feed
 from orchestration.validation import feed_schema, validate
 from tests.conftest import FIXTURES, SAMPLE_SOURCES, land
+
+pytestmark = pytest.mark.unit
 
 CONTRACTS = load_contracts()
 EXPECTED = yaml.safe_load((FIXTURES / "expected.yml").read_text())
@@ -25,13 +26,6 @@ def landing(tmp_path: Path) -> Path:
     (root / "reference").mkdir(parents=True)
     shutil.copy(SAMPLE_SOURCES / "reference" / "provinces.csv", root / "reference")
     return root
-
-
-@pytest.fixture
-def con(tmp_path):
-    c = duckdb.connect(str(tmp_path / "working.duckdb"))
-    yield c
-    c.close()
 
 
 def load(con, root: Path, feed: str, run_id: str = "run-1", **kwargs):

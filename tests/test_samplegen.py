@@ -10,6 +10,8 @@ import pytest
 from orchestration.samplegen import allocate, generate, id_decimal, id_thousands, months_between
 from orchestration.settings import REPO_ROOT
 
+pytestmark = pytest.mark.unit
+
 
 def digest(root: Path) -> dict[str, str]:
     """Content of every generated file; Parquet compared by rows, not bytes."""

@@ -16,6 +16,8 @@ from orchestration.exports import SDMX_DATA_FILE, SDMX_STRUCTURE_FILE
 from tests.conftest import SAMPLE_SOURCES
 from tests.test_provenance import SYNTHETIC_SOURCE
 
+pytestmark = [pytest.mark.integration, pytest.mark.quick]
+
 STRUCTURE_NS = {"str": "http://www.sdmx.org/resources/sdmxml/schemas/v3_0/structure"}
 DATAFLOW = f"Dataflow={sdmx.STRUCTURE_ID}"
 

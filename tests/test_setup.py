@@ -10,6 +10,8 @@ import pytest
 
 from orchestration.settings import REPO_ROOT
 
+pytestmark = pytest.mark.e2e
+
 SYSTEM_PYTHON = Path("/usr/bin/python3")
 STOCK_PATH = "/usr/bin:/bin"  # no uv there: what a stock Debian or Ubuntu has
 

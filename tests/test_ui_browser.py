@@ -21,7 +21,7 @@ from playwright.sync_api import sync_playwright
 from orchestration.settings import REPO_ROOT
 from tests.conftest import SAMPLE_SOURCES, free_port, stop_server
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]

@@ -6,6 +6,8 @@ import pytest
 from orchestration.contracts import load_contracts
 from orchestration.validation import feed_schema, model_schema, row_checks, validate
 
+pytestmark = pytest.mark.unit
+
 CONTRACTS = load_contracts()
 
 

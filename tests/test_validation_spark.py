@@ -21,7 +21,7 @@ from orchestration.defs.resources import WarehouseResource
 from orchestration.validation import feed_schema, model_schema, validate
 
 # pyspark's conversions from pandas use a keyword pandas 3 deprecates.
-pytestmark = pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")
+pytestmark = [pytest.mark.spark, pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")]
 
 CONTRACTS = load_contracts()
 MANIFEST = json.loads((settings.DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
