@@ -28,12 +28,21 @@ EXTRAS := $(if $(filter spark,$(DEI_ENGINE)),spark) $(if $(filter postgres,$(DEI
 run: setup $(SPARK_JAVA) ## Materialize every asset on the landed feeds and print the headline indicators
 	$(BIN)/python -m orchestration.cli run $(foreach file,$(CONFIRM),--confirm '$(file)')
 
+# Every test is in one tier (pyproject.toml's markers): unit, integration (the real assets in
+# process), spark (a JVM), e2e (`make run` or the CLI in a subprocess, a browser, a server).
+# Two workers, a test file each at a time, the slow tiers' files first (tests/conftest.py orders
+# them; xdist's own reordering, by tests per file, would start the longest files last).
+PYTEST_WORKERS := -n 2 --dist loadfile --no-loadscope-reorder
 # The cluster test (tests/test_cluster.py, 30-60 s of JVMs on this machine) runs apart: `make test-cluster`.
-test: lint $(VENV)/.installed-dev chromium java ## Lint, then run the whole test suite, the browser test included, the cluster test not
-	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not cluster"
+test: lint $(VENV)/.installed-dev chromium java ## Lint, then every tier of the test suite, the browser tests included, the cluster test not
+	$(BIN)/python -m pytest $(PYTEST_WORKERS) -m "not cluster" --durations=15
 
-test-quick: lint $(VENV)/.installed-dev java ## Lint, then the test suite without the browser test (nor the cluster test)
-	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not browser and not cluster"
+# The unit tests and the integration tests that read the one sample run they share (`quick`):
+# about 3.3 CPU-minutes, and 0.8 for the lint, so some 2 minutes on two idle cores, half of it the
+# sample run on each worker. The integration tests that run the pipeline on landing zones of their
+# own, Spark and e2e are left to `make test`.
+test-quick: lint $(VENV)/.installed-dev ## Lint, then the unit tests and the integration tests on the shared sample run (no Spark, no subprocess run, no browser)
+	$(BIN)/python -m pytest $(PYTEST_WORKERS) -m "unit or (integration and quick)"
 
 test-cluster: setup $(VENV)/.installed-dev java ## The Spark standalone cluster test: cluster-up, a job on both workers, cluster-down
 	$(BIN)/python -m pytest tests/test_cluster.py

@@ -20,6 +20,37 @@ for _name in ("DEI_ENGINE", "DEI_SPARK_MASTER", "DEI_LAKE_DIR"):
 SAMPLE_SOURCES = settings.REPO_ROOT / "sources"
 FIXTURES = settings.REPO_ROOT / "tests" / "fixtures"
 
+# The tiers (pyproject.toml's markers): each test is in exactly one, by its module's `pytestmark`
+# or, in a module that mixes them, by its own mark.
+TIERS = ("unit", "integration", "spark", "e2e")
+SLOWEST_FIRST = ("e2e", "spark", "integration", "unit")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> pytest.CollectReport:
+    """A test in no tier, or in two, is an error collecting its module: `make test-quick` selects
+    by tier, and a test in none would silently be left out of it."""
+    report = yield
+    if report.passed:
+        tiers = {item.nodeid: sorted({m.name for m in item.iter_markers()} & set(TIERS)) for item in report.result if isinstance(item, pytest.Function)}
+        wrong = [f"{nodeid}: {', '.join(found) or 'none'}" for nodeid, found in tiers.items() if len(found) != 1]
+        if wrong:
+            report.outcome = "failed"
+            report.longrepr = f"each test needs exactly one tier mark of {', '.join(TIERS)} (pyproject.toml's markers):\n  " + "\n  ".join(wrong)
+    return report
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slowest tiers' modules first, the unit tests' last. Under `--dist loadfile
+    --no-loadscope-reorder` (`make test`) each worker takes the next module when it runs short,
+    so the long modules start early and the short ones fill in at the end, rather than a long one
+    started last running on alone."""
+    rank = {}
+    for item in items:
+        tier = next((m.name for m in item.iter_markers() if m.name in TIERS), "unit")
+        rank[item.path] = min(rank.get(item.path, len(TIERS)), SLOWEST_FIRST.index(tier))
+    items.sort(key=lambda item: rank[item.path])
+
 
 def land(fixtures: Path, sources_dir: Path) -> list[str]:
     """Copy landed files (a tree laid out like the sources dir) into a landing zone."""
@@ -97,6 +128,17 @@ def sample_run(defs, tmp_path_factory) -> tuple[dg.ExecuteInProcessResult, Wareh
     return result, WarehouseResource(sources_dir=str(SAMPLE_SOURCES), warehouse_dir=str(warehouse_dir))
 
 
+@pytest.fixture
+def sample_warehouse(sample_run, tmp_path) -> Path:
+    """A private copy of the sample run's warehouse dir (its working, history and published
+    databases, exports and report), for a test that runs on from it or writes to it: the shared
+    run stays as it was for the tests that read it."""
+    _, warehouse = sample_run
+    target = tmp_path / "warehouse"
+    shutil.copytree(warehouse.warehouse_path, target)
+    return target
+
+
 @pytest.fixture(scope="session")
 def published(sample_run) -> duckdb.DuckDBPyConnection:
     result, warehouse = sample_run
@@ -104,3 +146,11 @@ def published(sample_run) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(str(warehouse.published_db), read_only=True)
     yield con
     con.close()
+
+
+@pytest.fixture
+def con(tmp_path) -> duckdb.DuckDBPyConnection:
+    """A working database of the test's own, a file as the warehouse's is."""
+    c = duckdb.connect(str(tmp_path / settings.WORKING_DB_NAME))
+    yield c
+    c.close()

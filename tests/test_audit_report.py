@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from orchestration.contracts import load_contracts
 from orchestration.ingest.load import load_feed
@@ -23,6 +24,7 @@ def make_audit(warehouse: Path, *args: str) -> str:
     return run.stdout
 
 
+@pytest.mark.e2e
 def test_make_audit_prints_the_last_runs_loads_and_quarantined_rows(tmp_path):
     landing, warehouse = tmp_path / "sources", tmp_path / "warehouse"
     (landing / "reference").mkdir(parents=True)
@@ -61,6 +63,7 @@ def test_make_audit_prints_the_last_runs_loads_and_quarantined_rows(tmp_path):
     assert not any(c in out for c in "\x1b\x00\x07")
 
 
+@pytest.mark.unit
 def test_the_run_summary_names_make_audit_after_a_rejected_file_or_a_quarantined_row():
     from orchestration.ingest.audit import RunSummary
 

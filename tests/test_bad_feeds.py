@@ -4,9 +4,12 @@ import shutil
 
 import dagster as dg
 import duckdb
+import pytest
 import yaml
 
 from tests.conftest import FIXTURES, land, run_pipeline
+
+pytestmark = pytest.mark.integration
 
 # Raw and staging layers: enough to see a blocking raw check stop dbt, without building marts.
 RAW_AND_STAGING = dg.AssetSelection.groups("raw", "staging")
@@ -52,9 +55,7 @@ def test_a_few_bad_rows_are_quarantined_and_the_run_goes_on_with_a_warning(defs,
     ]
     assert "staging/stg_sales__daily_sales" in materialized(result)
     warehouse = tmp_path / "warehouse"
-    assert query(warehouse, "SELECT line, rule, reason FROM quarantine.sales") == [
-        (6, "min", "`gross_sales_idr` is -125000.00, below the minimum 0")
-    ]
+    assert query(warehouse, "SELECT line, rule, reason FROM quarantine.sales") == [(6, "min", "`gross_sales_idr` is -125000.00, below the minimum 0")]
     assert query(warehouse, "SELECT count(*) FROM raw.sales WHERE gross_sales_idr < 0") == [(0,)]
     raw_event = next(e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == "raw/sales")
     metadata = raw_event.materialization.metadata
@@ -103,7 +104,7 @@ def test_a_renamed_column_rejects_that_file_only(defs, sources_copy, tmp_path):
     result = run_pipeline(defs, sources_copy, tmp_path / "warehouse", selection=dg.AssetSelection.groups("raw"))
 
     assert result.success
-    (status, error), = query(tmp_path / "warehouse", "SELECT status, error FROM audit.file_loads WHERE source_file = 'sales/2020-04/pasar_b.csv'")
+    ((status, error),) = query(tmp_path / "warehouse", "SELECT status, error FROM audit.file_loads WHERE source_file = 'sales/2020-04/pasar_b.csv'")
     assert status == "rejected"
     assert error.startswith("sales/2020-04/pasar_b.csv: required column `gross_sales_idr` missing; found `gross_sales`")
     assert query(tmp_path / "warehouse", "SELECT count(DISTINCT source_file) FROM raw.sales") == [(89,)]

@@ -6,8 +6,11 @@ import subprocess
 import sys
 
 import duckdb
+import pytest
 
 from orchestration.settings import REPO_ROOT
+
+pytestmark = pytest.mark.e2e
 
 
 def test_the_benchmark_runs_every_contender_and_the_baselines_agree(tmp_path):
@@ -27,17 +30,13 @@ def test_the_benchmark_runs_every_contender_and_the_baselines_agree(tmp_path):
     monthly = {}
     for name in ("bare_duckdb", "pandas_pandera"):
         con = duckdb.connect(str(tmp_path / f"{name}.duckdb"), read_only=True)
-        monthly[name] = con.execute(
-            "SELECT sale_month::DATE, round(gross_sales_idr::DOUBLE, 2), round(growth_mom_pct, 6) FROM national_growth ORDER BY 1"
-        ).fetchall()
+        monthly[name] = con.execute("SELECT sale_month::DATE, round(gross_sales_idr::DOUBLE, 2), round(growth_mom_pct, 6) FROM national_growth ORDER BY 1").fetchall()
         con.close()
     assert len(monthly["bare_duckdb"]) == 24
     assert monthly["bare_duckdb"] == monthly["pandas_pandera"]
     # The pipeline published the same national sales from the same files.
     published = duckdb.connect(str(tmp_path / "warehouse" / "indicators.duckdb"), read_only=True)
-    national = published.execute(
-        "SELECT sale_month, round(gross_sales_idr::DOUBLE, 2) FROM marts.sales_growth WHERE ref_area = 'ID' AND size_class = '_T' ORDER BY 1"
-    ).fetchall()
+    national = published.execute("SELECT sale_month, round(gross_sales_idr::DOUBLE, 2) FROM marts.sales_growth WHERE ref_area = 'ID' AND size_class = '_T' ORDER BY 1").fetchall()
     published.close()
     assert national == [(month, sales) for month, sales, _ in monthly["bare_duckdb"]]
 
@@ -45,7 +44,9 @@ def test_the_benchmark_runs_every_contender_and_the_baselines_agree(tmp_path):
 def test_one_feeds_load_alone_is_timed_on_the_sample():
     done = subprocess.run(
         [sys.executable, str(REPO_ROOT / "bench" / "ingest_only.py"), "--sources", str(REPO_ROOT / "sources"), "--feed", "sales"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     seconds, rest = done.stdout.removeprefix("raw/sales: ").split(" s; ")
     assert float(seconds) > 0 and rest.endswith(" loaded, 0 quarantined\n") and not rest.startswith("0 rows"), done.stdout

@@ -18,7 +18,7 @@ from orchestration.tools import cluster
 
 from .conftest import free_port
 
-pytestmark = pytest.mark.cluster
+pytestmark = [pytest.mark.spark, pytest.mark.cluster]
 
 try:
     cluster.check_java()
@@ -163,7 +163,11 @@ def test_postgres_failing_after_spark_started_leaves_nothing_running(tmp_path):
     try:
         up = subprocess.run(
             [sys.executable, "-m", "orchestration.tools.cluster", "up", "--dir", str(directory), *spark_ports, "--postgres-port", str(ports[4])],
-            capture_output=True, text=True, timeout=300, cwd=settings.REPO_ROOT, env={**os.environ, "DEI_POSTGRES_DIR": str(pg_dir)},
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=settings.REPO_ROOT,
+            env={**os.environ, "DEI_POSTGRES_DIR": str(pg_dir)},
         )
         assert up.returncode != 0
         assert "The cluster did not start: initdb failed" in up.stderr and "exists but is not empty" in up.stderr, up.stderr

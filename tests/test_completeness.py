@@ -1,10 +1,7 @@
 """Not collected is never zero, and landing dates are checked before anything else."""
 
 import datetime as dt
-import os
 import shutil
-import subprocess
-import sys
 
 import dagster as dg
 import duckdb
@@ -15,16 +12,14 @@ from orchestration.contracts import load_contracts
 from orchestration.defs.partitions import monthly_partitions
 from orchestration.defs.sensors import run_requests
 from orchestration.ingest.landing import landed_month
-from tests.conftest import FIXTURES, SAMPLE_SOURCES, land, run_pipeline
+from tests.conftest import SAMPLE_SOURCES, run_pipeline
 
 SALES_INDICATORS = {"ONLINE_SALES", "ONLINE_SALES_GROWTH_MOM", "ONLINE_SALES_GROWTH_YOY", "ONLINE_SALES_GROWTH_YTD", "ONLINE_SALES_GROWTH_VS_BASE"}
 ONBOARDING_INDICATORS = {"ONBOARDED_CUMULATIVE", "ONBOARDING_RATE"}
 
 
 def observations(con: duckdb.DuckDBPyConnection) -> dict[tuple, tuple]:
-    rows = con.execute(
-        "SELECT indicator_code, ref_area, size_class, breakdown, time_period, obs_value, obs_status FROM marts.indicators"
-    ).fetchall()
+    rows = con.execute("SELECT indicator_code, ref_area, size_class, breakdown, time_period, obs_value, obs_status FROM marts.indicators").fetchall()
     return {row[:5]: row[5:] for row in rows}
 
 
@@ -43,6 +38,7 @@ def gaps(defs, tmp_path_factory):
     con.close()
 
 
+@pytest.mark.integration
 def test_a_month_without_sales_files_is_missing_not_zero(gaps, published):
     _, con, _ = gaps
     full, gap = observations(published), observations(con)
@@ -68,6 +64,7 @@ def test_a_month_without_sales_files_is_missing_not_zero(gaps, published):
     assert gap[("ONLINE_SALES_GROWTH_VS_BASE", "ID", "_T", "_T", "2020-04")] == (480.0, "A")
 
 
+@pytest.mark.integration
 def test_a_missing_onboarding_file_makes_the_cumulative_missing_from_then_on(gaps, published):
     _, con, _ = gaps
     full, gap = observations(published), observations(con)
@@ -77,6 +74,7 @@ def test_a_missing_onboarding_file_makes_the_cumulative_missing_from_then_on(gap
     assert gap[("ONBOARDING_RATE", "ID", "ULTRA_MIKRO", "_T", "2020-05")] == full[("ONBOARDING_RATE", "ID", "ULTRA_MIKRO", "_T", "2020-05")]
 
 
+@pytest.mark.integration
 def test_the_completeness_check_summary_and_report_say_what_is_missing(gaps):
     result, con, warehouse_dir = gaps
     checks = {(c.asset_key.to_user_string(), c.check_name): c for c in result.get_asset_check_evaluations()}
@@ -100,6 +98,7 @@ def test_the_completeness_check_summary_and_report_say_what_is_missing(gaps):
         working.close()
 
 
+@pytest.mark.integration
 def test_a_platform_missing_in_one_month_makes_only_that_month_missing(defs, sources_copy, tmp_path, published):
     (sources_copy / "sales" / "2019-09" / "pasar_d.csv.gz").unlink()
     result = run_pipeline(defs, sources_copy, tmp_path / "warehouse", selection=None)
@@ -119,6 +118,7 @@ def test_a_platform_missing_in_one_month_makes_only_that_month_missing(defs, sou
     assert gap[("ONLINE_SALES", "ID", "_T", "_T", "2019-06")] == full[("ONLINE_SALES", "ID", "_T", "_T", "2019-06")]
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     "path, problem",
     [
@@ -135,6 +135,7 @@ def test_landing_dates_that_cannot_hold_data_are_refused(path, problem):
         landed_month(feed, path)
 
 
+@pytest.mark.unit
 def test_months_from_the_first_to_the_current_are_accepted(tmp_path, monkeypatch):
     monkeypatch.setenv("DEI_SOURCES_DIR", str(tmp_path))  # a production landing zone: no declared period
     sales = load_contracts().feeds["sales"]
@@ -145,6 +146,7 @@ def test_months_from_the_first_to_the_current_are_accepted(tmp_path, monkeypatch
     assert settings.freshness_date() == settings.today()
 
 
+@pytest.mark.unit
 def test_the_declared_reporting_period_bounds_partitions_months_and_freshness():
     # The committed sample declares 2019-01..2020-12 in sources/reporting_period.yml.
     keys = monthly_partitions().get_partition_keys()
@@ -156,6 +158,7 @@ def test_the_declared_reporting_period_bounds_partitions_months_and_freshness():
         landed_month(sales, "sales/2021-01/pasar_a.csv")
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     "text, problem",
     [
@@ -173,59 +176,24 @@ def test_an_invalid_reporting_period_names_the_file_and_the_problem(tmp_path, mo
         settings.reporting_period()
 
 
+@pytest.mark.unit
 def test_the_first_month_is_configurable(monkeypatch):
     monkeypatch.setenv("DEI_FIRST_MONTH", "2020-01")
     with pytest.raises(ValueError, match="before the warehouse's first month 2020-01"):
         landed_month(load_contracts().feeds["sales"], "sales/2019-12/pasar_a.csv")
 
 
+@pytest.mark.unit
 def test_the_sensor_never_requests_a_partition_that_does_not_exist(defs):
     changed = {f"sales/{m}/pasar_a.csv": ("sales", None, "0" * 64) for m in ("2018-12", "2020-13", "2031-05", "2020-04")}
     requests = run_requests(changed, 1, defs.resolve_asset_graph())
     assert [r.partition_key for r in requests] == ["2020-04-01"]
 
 
-def test_make_run_rejects_files_whose_month_cannot_hold_data(tmp_path, published):
-    """`make run` with files under sales/2018-12, 2020-13 and 2031-05: three rejected files in the
-    audit, exit 3 (published, with rejected files), and a fresh warehouse publishes exactly the sample's indicators."""
-    sources = tmp_path / "sources"
-    shutil.copytree(SAMPLE_SOURCES, sources)
-    landed = land(FIXTURES / "landing_dates", sources)
-    (tmp_path / "dagster_home").mkdir()
-    env = {**os.environ, "DEI_SOURCES_DIR": str(sources), "DEI_WAREHOUSE_DIR": str(tmp_path / "warehouse"), "DAGSTER_HOME": str(tmp_path / "dagster_home")}
-    run = subprocess.run([sys.executable, "-m", "orchestration.cli", "run"], cwd=settings.REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
-    assert run.returncode == 3, run.stderr
-    for rel in landed:
-        assert f"rejected {rel}: month " in run.stdout
-    # The sample's data end in 2020: the run says that freshness was judged at its declared end, and warns of nothing.
-    assert f"\nReporting period 2019-01..2020-12 (declared in {sources / settings.REPORTING_PERIOD_FILE}): freshness judged at its end, 2020-12-31;" in run.stdout
-    assert "WARN" not in run.stdout and "\nChecks: 108 of 108 passed.\n" in run.stdout
-    con = duckdb.connect(str(tmp_path / "warehouse" / settings.WORKING_DB_NAME), read_only=True)
-    try:
-        rejected = con.execute("SELECT source_file, error FROM audit.file_loads WHERE status = 'rejected' ORDER BY 1").fetchall()
-    finally:
-        con.close()
-    assert [r[0] for r in rejected] == landed
-    assert rejected[2][1] == f"sales/2031-05/pasar_a.csv: month 2031-05 is after the current month {settings.current_month()} (Asia/Jakarta)"
-    con = duckdb.connect(str(tmp_path / "warehouse" / settings.PUBLISHED_DB_NAME), read_only=True)
-    try:
-        assert observations(con) == observations(published)
-        first_run = con.execute("SELECT run_id FROM meta.publication").fetchall()
-    finally:
-        con.close()
-
-    # Nothing landed or changed since: the next `make run` says so and publishes nothing new.
-    again = subprocess.run([sys.executable, "-m", "orchestration.cli", "run"], cwd=settings.REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
-    assert again.returncode == 3, again.stderr  # the rejected files are still landed as they were
-    assert again.stdout.startswith(f"Nothing landed or changed since run {first_run[0][0][:8]}")
-    assert "+480.0" in again.stdout  # the headline table of the publication in place
-    con = duckdb.connect(str(tmp_path / "warehouse" / settings.PUBLISHED_DB_NAME), read_only=True)
-    try:
-        assert con.execute("SELECT run_id FROM meta.publication").fetchall() == first_run
-    finally:
-        con.close()
+# `make run` on files whose month cannot hold data: tests/test_run_output.py, with another rejected file.
 
 
+@pytest.mark.unit
 def test_the_inputs_fingerprint_follows_content_code_and_settings(sources_copy, monkeypatch):
     from orchestration.cli.fingerprint import inputs_fingerprint
 

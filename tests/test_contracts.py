@@ -9,6 +9,8 @@ from orchestration.contracts import ContractError, load_contracts
 from orchestration.contracts.spec import _parse
 from orchestration.settings import CONTRACTS_FILE, REPO_ROOT
 
+pytestmark = pytest.mark.unit
+
 
 def test_every_feed_has_sample_files():
     for feed in load_contracts().feeds.values():
@@ -35,8 +37,7 @@ def test_province_reference_holds_the_provinces_since_2019():
     assert len({r["iso_3166_2"] for r in rows.values()}) == 38
     assert (rows["31"]["iso_3166_2"], rows["34"]["iso_3166_2"], rows["65"]["iso_3166_2"]) == ("ID-JK", "ID-YO", "ID-KU")
     papua = {rows[code]["province_name"]: rows[code]["iso_3166_2"] for code in ("91", "92", "94", "95", "96", "97")}
-    assert papua == {"Papua Barat": "ID-PB", "Papua Barat Daya": "ID-PD", "Papua": "ID-PA",
-                     "Papua Selatan": "ID-PS", "Papua Tengah": "ID-PT", "Papua Pegunungan": "ID-PE"}
+    assert papua == {"Papua Barat": "ID-PB", "Papua Barat Daya": "ID-PD", "Papua": "ID-PA", "Papua Selatan": "ID-PS", "Papua Tengah": "ID-PT", "Papua Pegunungan": "ID-PE"}
 
 
 # Every number has a range (a BIGINT column without one is refused below).
@@ -49,7 +50,11 @@ def _document(feed=None, column=None, **rules):
         "code_lists": {"size_class": ["A"]},
         "feeds": {
             "f": {
-                "title": "t", "description": "d", "files": ["f/*.csv"], "format": "csv", "key": ["amount"],
+                "title": "t",
+                "description": "d",
+                "files": ["f/*.csv"],
+                "format": "csv",
+                "key": ["amount"],
                 "columns": [{"name": "amount", "type": "BIGINT", "description": "a", "rules": {**RANGE, **rules}, **(column or {})}],
                 **(feed or {}),
             }
@@ -172,8 +177,10 @@ def test_sales_paths_encode_month_and_platform():
     "change, message",
     [
         ({"name_column": "province"}, "feed population: layout: fills 'province', which is not a column"),
-        ({"unpivot": None, "value_columns": {"Usaha Mikro": "enterprises"}},
-         "feed population: layout: leaves column 'size_class' unfilled: the table does not fill it and the path_pattern has no group 'size_class'"),
+        (
+            {"unpivot": None, "value_columns": {"Usaha Mikro": "enterprises"}},
+            "feed population: layout: leaves column 'size_class' unfilled: the table does not fill it and the path_pattern has no group 'size_class'",
+        ),
         ({"name_lookup": ["province_name", "nama"]}, "feed population: layout.name_lookup: 'nama' is not a column of provinces"),
         ({"name_column": "size_class"}, "feed population: layout.name_column: needs a `references` rule"),
     ],

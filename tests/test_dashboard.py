@@ -26,7 +26,7 @@ from orchestration.tools import dashboard
 from tests.conftest import free_port, stop_server
 from tests.test_ui_browser import CHROMIUM, CHROMIUM_ARGS
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 SHOTS = REPO_ROOT / "test-output" / "dashboard"
 SLUG = dashboard.DASHBOARD_SLUG
@@ -47,8 +47,11 @@ def superset(sample_run, tmp_path_factory):
     timings["prepare"] = time.monotonic() - started
     port = free_port()
     server = subprocess.Popen(
-        dashboard.serve_command(port), env=dashboard.superset_env(home),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        dashboard.serve_command(port),
+        env=dashboard.superset_env(home),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     started = time.monotonic()
@@ -110,8 +113,7 @@ def test_every_chart_answers_with_the_published_figures(superset):
         return {
             ((row[0], row[1]) if by_size else row[0]): row[2]
             for row in con.execute(
-                "SELECT period_start, size_class, obs_value FROM marts.indicators "
-                "WHERE indicator_code = ? AND ref_area = 'ID' AND breakdown = '_T' AND (? OR size_class = ?)",
+                "SELECT period_start, size_class, obs_value FROM marts.indicators WHERE indicator_code = ? AND ref_area = 'ID' AND breakdown = '_T' AND (? OR size_class = ?)",
                 [code, by_size, size_class],
             ).fetchall()
         }
@@ -125,6 +127,7 @@ def test_every_chart_answers_with_the_published_figures(superset):
         (title,) = [t for t in data if t.startswith(prefix)]
         assert re.fullmatch(r".*: from [0-9.]+ \(lightest\) to [0-9.]+ \(darkest\)", title), title
         return title
+
     sales = {_month(r["period_start"]): r["Online sales (IDR)"] for r in data["National online sales (IDR)"]}
     assert sales == series("ONLINE_SALES") and len(sales) == 24
     assert sales[dt.date(2020, 4, 1)] == pytest.approx(11.6e9)  # the sample's calibration: IDR 11.6 bn
@@ -137,19 +140,24 @@ def test_every_chart_answers_with_the_published_figures(superset):
     rates = {(_month(r["period_start"]), r["size_class_name"]): r["Onboarding rate (%)"] for r in data["Onboarding rate by size class (%)"]}
     assert rates == expected and len({size for _, size in rates}) == 5
 
-    by_province = dict(con.execute(
-        "SELECT p.iso_3166_2, i.obs_value FROM marts.indicators i JOIN marts.provinces p ON p.bps_code = i.ref_area "
-        "WHERE i.indicator_code = 'ONBOARDING_RATE' AND i.size_class = '_T' AND i.breakdown = '_T' "
-        "AND i.period_start = (SELECT max(period_start) FROM marts.indicators WHERE indicator_code = 'ONBOARDING_RATE')"
-    ).fetchall())
+    by_province = dict(
+        con.execute(
+            "SELECT p.iso_3166_2, i.obs_value FROM marts.indicators i JOIN marts.provinces p ON p.bps_code = i.ref_area "
+            "WHERE i.indicator_code = 'ONBOARDING_RATE' AND i.size_class = '_T' AND i.breakdown = '_T' "
+            "AND i.period_start = (SELECT max(period_start) FROM marts.indicators WHERE indicator_code = 'ONBOARDING_RATE')"
+        ).fetchall()
+    )
     shown = {r["ref_area_iso_code"]: r["Onboarding rate (%)"] for r in data[map_named("Onboarding rate by province, 2020-12 (%): from ")]}
     assert shown == by_province and len(shown) == 34  # the provinces of 2020, the sample's last year
 
-    training = dict(((name, indicator), value) for name, indicator, value in con.execute(
-        "SELECT t.program_name, c.indicator_name, i.obs_value FROM marts.indicators i "
-        "JOIN marts.training_uptake t ON t.program_id = i.breakdown JOIN marts.indicator_catalog c USING (indicator_code) "
-        "WHERE i.indicator_code IN ('TRAINING_REGISTRATIONS', 'TRAINING_CAPACITY')"
-    ).fetchall())
+    training = dict(
+        ((name, indicator), value)
+        for name, indicator, value in con.execute(
+            "SELECT t.program_name, c.indicator_name, i.obs_value FROM marts.indicators i "
+            "JOIN marts.training_uptake t ON t.program_id = i.breakdown JOIN marts.indicator_catalog c USING (indicator_code) "
+            "WHERE i.indicator_code IN ('TRAINING_REGISTRATIONS', 'TRAINING_CAPACITY')"
+        ).fetchall()
+    )
     bars = {(r["breakdown_name"], r["indicator_name"]): r["People"] for r in data["Training registrations and capacity"]}
     assert bars == training and bars[("UMKM Go Digital", "Training registrations")] == 6500
 
@@ -157,11 +165,13 @@ def test_every_chart_answers_with_the_published_figures(superset):
     assert index == series("RETAIL_SALES_INDEX")
     yoy = {_month(r["period_start"]): r["Y-o-y growth (%)"] for r in data["Retail sales index, year-on-year growth (%)"]}
     assert yoy == series("RETAIL_SALES_GROWTH_YOY")
-    access = dict(con.execute(
-        "SELECT p.iso_3166_2, i.obs_value FROM marts.indicators i JOIN marts.provinces p ON p.bps_code = i.ref_area "
-        "WHERE i.indicator_code = 'HH_INTERNET_ACCESS' AND i.size_class = '_T' AND i.breakdown = '_T' "
-        "AND i.period_start = (SELECT max(period_start) FROM marts.indicators WHERE indicator_code = 'HH_INTERNET_ACCESS')"
-    ).fetchall())
+    access = dict(
+        con.execute(
+            "SELECT p.iso_3166_2, i.obs_value FROM marts.indicators i JOIN marts.provinces p ON p.bps_code = i.ref_area "
+            "WHERE i.indicator_code = 'HH_INTERNET_ACCESS' AND i.size_class = '_T' AND i.breakdown = '_T' "
+            "AND i.period_start = (SELECT max(period_start) FROM marts.indicators WHERE indicator_code = 'HH_INTERNET_ACCESS')"
+        ).fetchall()
+    )
     shown = {r["ref_area_iso_code"]: r["Households using the internet (%)"] for r in data[map_named("Household internet access by province, 2022 (%): from ")]}
     assert shown == access
     con.close()
@@ -173,9 +183,7 @@ def test_the_dataset_has_the_published_columns_and_their_comments(superset):
     [dataset] = _api(url, "/api/v1/dataset/", token)["result"]
     columns = {c["column_name"]: c for c in _api(url, f"/api/v1/dataset/{dataset['id']}", token)["result"]["columns"]}
     con = duckdb.connect(str(published_db), read_only=True)
-    comments = dict(con.execute(
-        "SELECT column_name, comment FROM duckdb_columns() WHERE schema_name = 'marts' AND table_name = 'indicators_labelled'"
-    ).fetchall())
+    comments = dict(con.execute("SELECT column_name, comment FROM duckdb_columns() WHERE schema_name = 'marts' AND table_name = 'indicators_labelled'").fetchall())
     con.close()
     assert {name: c["description"] for name, c in columns.items()} == comments
     assert [name for name, c in columns.items() if c["is_dttm"]] == ["period_start"]
@@ -198,9 +206,7 @@ def test_dashboard_in_chromium(superset):
     url, password, published_db, _home = superset
     position = yaml.safe_load(dashboard.bundle(published_db)["dashboards/umkm_digital_economy.yaml"])["position"]
     expected_charts = sum(1 for v in position.values() if isinstance(v, dict) and v.get("type") == "CHART")
-    synthetic_captions = sum(
-        1 for key, v in position.items() if key.startswith("MARKDOWN-CHART-") and v["meta"]["code"].startswith(r"Origin\: Synthetic sample")
-    )
+    synthetic_captions = sum(1 for key, v in position.items() if key.startswith("MARKDOWN-CHART-") and v["meta"]["code"].startswith(r"Origin\: Synthetic sample"))
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
@@ -271,7 +277,10 @@ def test_the_bi_connection_reads_the_marts_and_no_file(superset, tmp_path):
     database = dashboard.bundle(published_db)["databases/indicators.yaml"]
     probe = subprocess.run(
         [str(dashboard.SUPERSET_VENV / "bin" / "python"), "-c", BI_PROBE, json.dumps(statements)],
-        input=database, capture_output=True, text=True, timeout=120,
+        input=database,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert probe.returncode == 0, probe.stderr[-3000:]
     answers = json.loads(probe.stdout)

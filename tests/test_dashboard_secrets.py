@@ -7,6 +7,8 @@ import pytest
 
 from orchestration.tools import dashboard
 
+pytestmark = pytest.mark.unit
+
 
 def modes(home):
     return {p.name: oct(p.stat().st_mode & 0o777) for p in sorted(home.iterdir())}

@@ -11,6 +11,8 @@ import pytest
 
 from orchestration.defs.dbt_runner import RESULT_EVENTS, DbtCoreInvocation
 
+pytestmark = pytest.mark.unit
+
 UPGRADE = "orchestration/defs/dbt_runner.py relies on it; adapt the runner to the new version"
 
 # (distribution, module, attribute, parameters the runner passes by name, or attributes it reads)

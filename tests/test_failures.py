@@ -22,10 +22,7 @@ from orchestration.serving.publish import publish
 from orchestration.settings import REPO_ROOT
 from tests.conftest import SAMPLE_SOURCES, run_pipeline
 
-HOLD_LOCK = (
-    "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); print('locked', flush=True); "
-    "time.sleep(float(sys.argv[2])); con.close(); print(time.time(), flush=True)"
-)
+HOLD_LOCK = "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); print('locked', flush=True); time.sleep(float(sys.argv[2])); con.close(); print(time.time(), flush=True)"
 HEADLINE_SQL = (
     "SELECT obs_value FROM marts.indicators WHERE indicator_code = 'ONLINE_SALES_GROWTH_VS_BASE' "
     "AND ref_area = 'ID' AND size_class = '_T' AND breakdown = '_T' AND time_period = '2020-04'"
@@ -54,12 +51,11 @@ def built_warehouse(sample_run, target: Path, published: bool = True) -> Path:
     return target
 
 
+@pytest.mark.integration
 def test_dbt_steps_wait_for_a_lock_held_outside_dagster(defs, sample_run, tmp_path):
     warehouse_dir = built_warehouse(sample_run, tmp_path / "wh", published=False)
     with lock_held(warehouse_dir / "working.duckdb", seconds=6) as holder:
-        result = run_pipeline(
-            defs, SAMPLE_SOURCES, warehouse_dir, selection=dg.AssetSelection.assets(*dbt_marts.keys), lock_retries=20, lock_retry_seconds=1
-        )
+        result = run_pipeline(defs, SAMPLE_SOURCES, warehouse_dir, selection=dg.AssetSelection.assets(*dbt_marts.keys), lock_retries=20, lock_retry_seconds=1)
         released = float(holder.stdout.readline())
     assert result.success
     # It waited in place, before dbt started: no step retry, and dbt began once the lock was free.
@@ -68,20 +64,20 @@ def test_dbt_steps_wait_for_a_lock_held_outside_dagster(defs, sample_run, tmp_pa
     assert dt.datetime.fromisoformat(started).timestamp() >= released
 
 
+@pytest.mark.integration
 def test_a_lock_outlasting_the_wait_fails_the_step_naming_its_holder(defs, tmp_path):
     warehouse = WarehouseResource(sources_dir=str(SAMPLE_SOURCES), warehouse_dir=str(tmp_path / "wh"))
     warehouse.warehouse_path.mkdir()
     with lock_held(warehouse.working_db, seconds=120) as holder:
-        result = run_pipeline(
-            defs, SAMPLE_SOURCES, warehouse.warehouse_path, selection=dg.AssetSelection.assets(["raw", "provinces"]), lock_retries=2, lock_retry_seconds=0.2
-        )
+        result = run_pipeline(defs, SAMPLE_SOURCES, warehouse.warehouse_path, selection=dg.AssetSelection.assets(["raw", "provinces"]), lock_retries=2, lock_retry_seconds=0.2)
     assert not result.success
     report = "\n".join(failure_report(result, warehouse))
-    assert f"step raw__provinces: _duckdb.IOException: IO Error: Could not set lock on file \"{warehouse.working_db}\"" in report
+    assert f'step raw__provinces: _duckdb.IOException: IO Error: Could not set lock on file "{warehouse.working_db}"' in report
     assert f"(PID {holder.pid})" in report and "What to do: another program has the working database open" in report
     assert f"No database has been published yet: {warehouse.published_db}" in report
 
 
+@pytest.mark.e2e
 def test_a_damaged_working_database_is_named_then_rebuilt_by_one_command(sample_run, tmp_path):
     warehouse_dir = built_warehouse(sample_run, tmp_path / "wh")
     working, published = warehouse_dir / "working.duckdb", warehouse_dir / "indicators.duckdb"
@@ -118,47 +114,84 @@ def error(message: str, cause: SerializableErrorInfo | None = None, context: Ser
 STEP_ERROR = 'dagster._core.errors.DagsterExecutionStepExecutionError: Error occurred while executing op "raw__sales":\n'
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     "failure, cause, advice",
     [
-        (error(STEP_ERROR, error("OSError: [Errno 28] No space left on device: '/wh/.indicators.duckdb.r1.tmp'\n")),
-         "OSError: [Errno 28] No space left on device: '/wh/.indicators.duckdb.r1.tmp'", "the disk holding /wh is full"),
-        (error(STEP_ERROR, error('_duckdb.IOException: IO Error: Could not write file "/wh/working.duckdb.wal": No space left on device\n')),
-         '_duckdb.IOException: IO Error: Could not write file "/wh/working.duckdb.wal": No space left on device', "the disk holding /wh is full"),
-        (error(STEP_ERROR, error('_duckdb.IOException: IO Error: Cannot open file "/wh/working.duckdb": Read-only file system\n')),
-         '_duckdb.IOException: IO Error: Cannot open file "/wh/working.duckdb": Read-only file system', "/wh is on a read-only file system"),
-        (error(STEP_ERROR, error("PermissionError: [Errno 13] Permission denied: '/wh/working.duckdb'\n")),
-         "PermissionError: [Errno 13] Permission denied: '/wh/working.duckdb'", "this user may not write in /wh"),
-        (error("dagster._core.definitions.events.Failure: dbt reported failures:\ntest unique_x: error: Runtime Error in test unique_x (models/x.yml)\n"
-               "  Corrupt database file: computed checksum 5381 does not match stored checksum 0 in block at location 2633728\n"),
-         "Corrupt database file: computed checksum 5381 does not match stored checksum 0 in block at location 2633728", "`make rebuild`"),
-        (error(STEP_ERROR, error('_duckdb.IOException: IO Error: The file "/wh/working.duckdb" exists, but it is not a valid DuckDB database file!\n')),
-         '_duckdb.IOException: IO Error: The file "/wh/working.duckdb" exists, but it is not a valid DuckDB database file!', "`make rebuild`"),
+        (
+            error(STEP_ERROR, error("OSError: [Errno 28] No space left on device: '/wh/.indicators.duckdb.r1.tmp'\n")),
+            "OSError: [Errno 28] No space left on device: '/wh/.indicators.duckdb.r1.tmp'",
+            "the disk holding /wh is full",
+        ),
+        (
+            error(STEP_ERROR, error('_duckdb.IOException: IO Error: Could not write file "/wh/working.duckdb.wal": No space left on device\n')),
+            '_duckdb.IOException: IO Error: Could not write file "/wh/working.duckdb.wal": No space left on device',
+            "the disk holding /wh is full",
+        ),
+        (
+            error(STEP_ERROR, error('_duckdb.IOException: IO Error: Cannot open file "/wh/working.duckdb": Read-only file system\n')),
+            '_duckdb.IOException: IO Error: Cannot open file "/wh/working.duckdb": Read-only file system',
+            "/wh is on a read-only file system",
+        ),
+        (
+            error(STEP_ERROR, error("PermissionError: [Errno 13] Permission denied: '/wh/working.duckdb'\n")),
+            "PermissionError: [Errno 13] Permission denied: '/wh/working.duckdb'",
+            "this user may not write in /wh",
+        ),
+        (
+            error(
+                "dagster._core.definitions.events.Failure: dbt reported failures:\ntest unique_x: error: Runtime Error in test unique_x (models/x.yml)\n"
+                "  Corrupt database file: computed checksum 5381 does not match stored checksum 0 in block at location 2633728\n"
+            ),
+            "Corrupt database file: computed checksum 5381 does not match stored checksum 0 in block at location 2633728",
+            "`make rebuild`",
+        ),
+        (
+            error(STEP_ERROR, error('_duckdb.IOException: IO Error: The file "/wh/working.duckdb" exists, but it is not a valid DuckDB database file!\n')),
+            '_duckdb.IOException: IO Error: The file "/wh/working.duckdb" exists, but it is not a valid DuckDB database file!',
+            "`make rebuild`",
+        ),
         # A WAL copied beside working.duckdb from another database (before: no "What to do").
-        (error(STEP_ERROR, error('_duckdb.IOException: IO Error: Failure while replaying WAL file "/wh/working.duckdb.wal": WAL does not match database file.\n')),
-         '_duckdb.IOException: IO Error: Failure while replaying WAL file "/wh/working.duckdb.wal": WAL does not match database file.',
-         "is not that database's (copied or left from another file): `make rebuild` moves the working database and that WAL aside"),
+        (
+            error(STEP_ERROR, error('_duckdb.IOException: IO Error: Failure while replaying WAL file "/wh/working.duckdb.wal": WAL does not match database file.\n')),
+            '_duckdb.IOException: IO Error: Failure while replaying WAL file "/wh/working.duckdb.wal": WAL does not match database file.',
+            "is not that database's (copied or left from another file): `make rebuild` moves the working database and that WAL aside",
+        ),
         # Found in the exception being handled (context) under a wrapper that names no cause.
-        (error("Exceeded max_retries of 5\n", context=error(
-            'IO Error: Could not set lock on file "/wh/working.duckdb": Conflicting lock is held in /usr/bin/python3 (PID 4242). See also https://duckdb.org\n')),
-         'IO Error: Could not set lock on file "/wh/working.duckdb": Conflicting lock is held in /usr/bin/python3 (PID 4242). See also https://duckdb.org',
-         "another program has the working database open"),
+        (
+            error(
+                "Exceeded max_retries of 5\n",
+                context=error('IO Error: Could not set lock on file "/wh/working.duckdb": Conflicting lock is held in /usr/bin/python3 (PID 4242). See also https://duckdb.org\n'),
+            ),
+            'IO Error: Could not set lock on file "/wh/working.duckdb": Conflicting lock is held in /usr/bin/python3 (PID 4242). See also https://duckdb.org',
+            "another program has the working database open",
+        ),
         # What pyspark raises when Java cannot start (JAVA_HOME wrong, or no java on PATH).
-        (error(STEP_ERROR, error("pyspark.errors.exceptions.base.PySparkRuntimeError: [JAVA_GATEWAY_EXITED] Java gateway process exited before sending its port number.\n")),
-         "pyspark.errors.exceptions.base.PySparkRuntimeError: [JAVA_GATEWAY_EXITED] Java gateway process exited before sending its port number.",
-         "DEI_ENGINE=spark needs Java 17"),
+        (
+            error(STEP_ERROR, error("pyspark.errors.exceptions.base.PySparkRuntimeError: [JAVA_GATEWAY_EXITED] Java gateway process exited before sending its port number.\n")),
+            "pyspark.errors.exceptions.base.PySparkRuntimeError: [JAVA_GATEWAY_EXITED] Java gateway process exited before sending its port number.",
+            "DEI_ENGINE=spark needs Java 17",
+        ),
         # What Spark raises when another process holds the lake's Derby catalog.
-        (error(STEP_ERROR, error("pyspark.errors.exceptions.captured.AnalysisException: org.apache.hadoop.hive.ql.metadata.HiveException: "
-                                 "java.lang.RuntimeException: Unable to instantiate org.apache.hadoop.hive.ql.metadata.SessionHiveMetaStoreClient\n")),
-         "pyspark.errors.exceptions.captured.AnalysisException: org.apache.hadoop.hive.ql.metadata.HiveException: "
-         "java.lang.RuntimeException: Unable to instantiate org.apache.hadoop.hive.ql.metadata.SessionHiveMetaStoreClient",
-         "another process (a run, a notebook) has it open"),
+        (
+            error(
+                STEP_ERROR,
+                error(
+                    "pyspark.errors.exceptions.captured.AnalysisException: org.apache.hadoop.hive.ql.metadata.HiveException: "
+                    "java.lang.RuntimeException: Unable to instantiate org.apache.hadoop.hive.ql.metadata.SessionHiveMetaStoreClient\n"
+                ),
+            ),
+            "pyspark.errors.exceptions.captured.AnalysisException: org.apache.hadoop.hive.ql.metadata.HiveException: "
+            "java.lang.RuntimeException: Unable to instantiate org.apache.hadoop.hive.ql.metadata.SessionHiveMetaStoreClient",
+            "another process (a run, a notebook) has it open",
+        ),
         # DEI_ENGINE=spark in an install without the spark extra.
-        (error(STEP_ERROR, error("ModuleNotFoundError: No module named 'pyspark'\n")),
-         "ModuleNotFoundError: No module named 'pyspark'",
-         "`make run` with the setting installs it"),
-        (error(STEP_ERROR, error("_duckdb.BinderException: Binder Error: Referenced column \"x\" not found\n")),
-         '_duckdb.BinderException: Binder Error: Referenced column "x" not found', None),
+        (error(STEP_ERROR, error("ModuleNotFoundError: No module named 'pyspark'\n")), "ModuleNotFoundError: No module named 'pyspark'", "`make run` with the setting installs it"),
+        (
+            error(STEP_ERROR, error('_duckdb.BinderException: Binder Error: Referenced column "x" not found\n')),
+            '_duckdb.BinderException: Binder Error: Referenced column "x" not found',
+            None,
+        ),
     ],
     ids=["enospc-os", "enospc-duckdb", "erofs", "eacces", "checksum-in-dbt", "not-duckdb", "foreign-wal", "lock", "no-java", "catalog-in-use", "no-spark-extra", "unknown"],
 )
@@ -170,14 +203,19 @@ def test_failure_cause_is_the_os_or_duckdb_message_with_what_to_do(failure, caus
     assert todo is None if advice is None else advice in todo
 
 
-def test_publishing_removes_what_a_killed_publish_left_wal_included(sample_run, tmp_path):
-    _, warehouse = sample_run
-    published = tmp_path / "indicators.duckdb"
-    left = [tmp_path / ".indicators.duckdb.killed-run.tmp", tmp_path / ".indicators.duckdb.killed-run.tmp.wal"]
+@pytest.mark.integration
+@pytest.mark.quick
+def test_publishing_removes_what_a_killed_publish_left_wal_included(sample_warehouse, tmp_path):
+    # A copy: publishing records the publication in the history database.
+    warehouse = WarehouseResource(sources_dir=str(SAMPLE_SOURCES), warehouse_dir=str(sample_warehouse))
+    out = tmp_path / "out"
+    out.mkdir()
+    published = out / "indicators.duckdb"
+    left = [out / ".indicators.duckdb.killed-run.tmp", out / ".indicators.duckdb.killed-run.tmp.wal"]
     for path in left:
         path.write_bytes(b"half a publication")
     with warehouse.connect(read_only=True) as con:
         publication = publish(con, published, "next-run", warehouse.history_db)
     assert not [p for p in left if p.exists()]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["indicators.duckdb"]
+    assert sorted(p.name for p in out.iterdir()) == ["indicators.duckdb"]
     assert publication.tables["marts.indicators"] > 0

@@ -11,21 +11,12 @@ import pytest
 from orchestration.contracts import load_contracts
 from orchestration.ingest import load as load_module
 from orchestration.ingest.load import load_feed
-from orchestration.ingest.ministry_table import install_macros
 from orchestration.ingest.records import RecordCounter, read_back
 from orchestration.settings import REPO_ROOT
 
 CONTRACTS = load_contracts()
 SALES_HEADER = "sale_date,platform,merchant_id,province_code,size_class,orders,gross_sales_idr"
 SALES_FILE = "sales/2020-04/pasar_a.csv"
-
-
-@pytest.fixture
-def con():
-    c = duckdb.connect()
-    install_macros(c)
-    yield c
-    c.close()
 
 
 @pytest.fixture
@@ -64,6 +55,7 @@ def counted(data: bytes, block: int = 3) -> tuple[int, int | None]:
     return counter.records, counter.unclosed_line
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     "data, records, unclosed",
     [
@@ -80,6 +72,7 @@ def test_records_are_counted_by_the_quoting_rules_whatever_the_blocks(data, reco
     assert counted(data, block=1 << 20) == (records, unclosed)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("compressed", [False, True])
 def test_an_unclosed_quote_rejects_the_file_naming_its_line_instead_of_loading_the_rows_before_it(con, root, compressed):
     rel = SALES_FILE + (".gz" if compressed else "")
@@ -90,12 +83,13 @@ def test_an_unclosed_quote_rejects_the_file_naming_its_line_instead_of_loading_t
     # Before: 98 rows read, 98 loaded, 0 quarantined, status loaded; the 402 rows after line 99 were lost.
     assert (file.status, file.rows_read, file.rows_loaded, file.rows_quarantined) == ("rejected", 0, 0, 0)
     assert file.error == (
-        f"{rel}: line 100 opens a quoted field (`\"`) that is never closed, so the rest of the file would be one field; "
+        f'{rel}: line 100 opens a quoted field (`"`) that is never closed, so the rest of the file would be one field; '
         "the CSV reader returned 98 rows and stopped there. Close or remove that quote and land the file again"
     )
     assert con.execute("SELECT count(*) FROM raw.sales").fetchall() == [(0,)]
 
 
+@pytest.mark.unit
 def test_a_rejected_resend_keeps_the_rows_of_the_version_loaded_before(con, root):
     path = write(root, SALES_FILE, sales_lines(500))
     assert load_feed(con, CONTRACTS.feeds["sales"], root, "run").files[0].rows_loaded == 500
@@ -109,6 +103,7 @@ def test_a_rejected_resend_keeps_the_rows_of_the_version_loaded_before(con, root
     assert path.exists()
 
 
+@pytest.mark.unit
 def test_a_stray_quote_in_the_claims_feed_rejects_it_and_a_quoted_line_end_loads(con, root):
     sample = (REPO_ROOT / "sources" / "claims" / "claims.csv").read_text().splitlines()
     assert len(sample) == 8
@@ -120,7 +115,7 @@ def test_a_stray_quote_in_the_claims_feed_rejects_it_and_a_quoted_line_end_loads
 
     # Before: 7 claims read, 7 loaded, status loaded (the reader's count, not the file's 7 + 1 lost).
     assert (file.status, file.rows_loaded) == ("rejected", 0)
-    assert file.error.startswith("claims/claims.csv: line 5 opens a quoted field (`\"`) that is never closed")
+    assert file.error.startswith('claims/claims.csv: line 5 opens a quoted field (`"`) that is never closed')
 
     quoted_line_end = sample.copy()
     head, tail = quoted_line_end[4].split(",2020-10-05,", 1)
@@ -134,6 +129,7 @@ def test_a_stray_quote_in_the_claims_feed_rejects_it_and_a_quoted_line_end_loads
     assert con.execute("SELECT count(*) FROM raw.claims WHERE quote LIKE '%' || chr(10) || 'as published'").fetchall() == [(1,)]
 
 
+@pytest.mark.unit
 def test_a_file_rewritten_between_its_hash_and_its_read_is_not_recorded_as_loaded(con, root, monkeypatch):
     path = write(root, SALES_FILE, sales_lines(3000))
     sniff = load_module.file_problem
@@ -149,9 +145,7 @@ def test_a_file_rewritten_between_its_hash_and_its_read_is_not_recorded_as_loade
     # Before: status loaded, 1,199 rows under the hash of a file holding 3,000; the next run
     # found the file unchanged and never read it again.
     assert (file.status, file.rows_loaded) == ("rejected", 0)
-    assert file.error == (
-        f"{SALES_FILE}: changed while being read (its SHA-256 differs after the read); it will be read again next run"
-    )
+    assert file.error == (f"{SALES_FILE}: changed while being read (its SHA-256 differs after the read); it will be read again next run")
     assert con.execute("SELECT count(*) FROM audit.loaded_files").fetchall() == [(2,)]  # the two reference files
 
     monkeypatch.setattr(load_module, "file_problem", sniff)
@@ -161,6 +155,7 @@ def test_a_file_rewritten_between_its_hash_and_its_read_is_not_recorded_as_loade
     assert file.sha256 == read_back(path, "csv").sha256
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("compressed", [False, True])
 def test_a_crlf_file_with_one_lf_line_is_rejected_naming_that_line(con, root, compressed):
     data = "\r\n".join(sales_lines(500)) + "\r\n"
@@ -180,6 +175,7 @@ def test_a_crlf_file_with_one_lf_line_is_rejected_naming_that_line(con, root, co
     )
 
 
+@pytest.mark.unit
 def test_a_resend_with_far_fewer_rows_is_held_until_confirmed_and_a_declared_zero_loads(con, root):
     sales = CONTRACTS.feeds["sales"]
     write(root, SALES_FILE, sales_lines(500))
@@ -209,6 +205,7 @@ def test_a_resend_with_far_fewer_rows_is_held_until_confirmed_and_a_declared_zer
     assert con.execute("SELECT count(*) FROM raw.sales").fetchall() == [(0,)]
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("target", ["/etc/passwd", "/dev/zero", "outside dir"])
 def test_a_link_out_of_the_landing_zone_is_reported_under_its_own_name_and_not_read(con, root, tmp_path, target):
     if target == "outside dir":
@@ -225,6 +222,7 @@ def test_a_link_out_of_the_landing_zone_is_reported_under_its_own_name_and_not_r
     assert file.error == f"sales/2020-04/pasar_z.csv: a symbolic link to {target}, outside the landing zone: not followed"
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("how", ["dangling", "loop"])
 def test_a_dangling_or_looping_link_is_rejected_under_its_own_name(con, root, how):
     link = root / "sales" / "2020-04" / "pasar_z.csv"
@@ -240,6 +238,7 @@ def test_a_dangling_or_looping_link_is_rejected_under_its_own_name(con, root, ho
     assert file.error == f"sales/2020-04/pasar_z.csv: a symbolic link to {target} that cannot be read ({reason})"
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("same_files", [True, False])
 def test_a_month_folder_replaced_by_a_link_keeps_its_rows_until_confirmed(con, root, tmp_path, same_files):
     sales = CONTRACTS.feeds["sales"]
@@ -282,12 +281,12 @@ def published_sales(warehouse: Path) -> list[tuple]:
         return published.execute(NATIONAL_SALES).fetchall()
 
 
-def test_a_header_only_resend_and_a_month_behind_a_link_publish_the_rows_loaded_until_confirmed(defs, sources_copy, tmp_path):
+@pytest.mark.integration
+def test_a_header_only_resend_and_a_month_behind_a_link_publish_the_rows_loaded_until_confirmed(defs, sample_warehouse, sources_copy, tmp_path):
     from orchestration.defs.raw import CONFIRM_TAG
     from tests.conftest import run_pipeline
 
-    warehouse = tmp_path / "warehouse"
-    assert run_pipeline(defs, sources_copy, warehouse).success
+    warehouse = sample_warehouse  # the sample's run, on the same landed files as sources_copy
     assert published_sales(warehouse) == [("2020-07", 12.4, "A"), ("2020-10", 13.8, "A")]
     resent = sources_copy / "sales" / "2020-07" / "pasar_b.csv"
     resent.write_text(resent.read_text().splitlines()[0] + "\n")
@@ -301,12 +300,14 @@ def test_a_header_only_resend_and_a_month_behind_a_link_publish_the_rows_loaded_
     assert result.success
     assert published_sales(warehouse) == [("2020-07", 12.4, "A"), ("2020-10", 13.8, "A")]
     with duckdb.connect(str(warehouse / "working.duckdb"), read_only=True) as con:
-        held = con.execute(
-            "SELECT source_file, error FROM audit.file_loads WHERE run_id = ? AND status = 'held' ORDER BY source_file", [result.run_id]
-        ).fetchall()
+        held = con.execute("SELECT source_file, error FROM audit.file_loads WHERE run_id = ? AND status = 'held' ORDER BY source_file", [result.run_id]).fetchall()
         assert con.execute("SELECT count(*) FROM raw.sales WHERE source_file LIKE 'sales/2020-10/%'").fetchall() == [(4816,)]
     assert [f for f, _ in held] == [
-        "sales/2020-07/pasar_b.csv", "sales/2020-10/pasar_a.csv", "sales/2020-10/pasar_b.csv", "sales/2020-10/pasar_c.parquet", "sales/2020-10/pasar_d.csv.gz",
+        "sales/2020-07/pasar_b.csv",
+        "sales/2020-10/pasar_a.csv",
+        "sales/2020-10/pasar_b.csv",
+        "sales/2020-10/pasar_c.parquet",
+        "sales/2020-10/pasar_d.csv.gz",
     ]
     assert held[0][1] == (
         "sales/2020-07/pasar_b.csv: the version landed now has 0 rows, fewer than 50% of the 1,251 loaded; held back, the 1,251 rows "
@@ -320,6 +321,7 @@ def test_a_header_only_resend_and_a_month_behind_a_link_publish_the_rows_loaded_
     assert published_sales(warehouse) == [("2020-07", 9.34, "A"), ("2020-10", 13.8, "A")]
 
 
+@pytest.mark.unit
 def test_a_file_read_half_written_then_completed_under_the_hash_taken_is_not_loaded_short(con, root, monkeypatch):
     """The writer had the whole file in place when it was hashed and again when it was hashed after
     the read; the reader met 1,199 rows in between. The hashes agree: the records counted from the
@@ -346,8 +348,7 @@ def test_a_file_read_half_written_then_completed_under_the_hash_taken_is_not_loa
     # Before: loaded, 1,199 rows under the complete file's SHA-256; the next run found it unchanged.
     assert (file.status, file.rows_loaded) == ("rejected", 0)
     assert file.error == (
-        f"{SALES_FILE}: holds 3,000 rows by the contract's CSV quoting, but the CSV reader returned 1,199 (loaded or quarantined): "
-        "nothing of it is loaded rather than a part"
+        f"{SALES_FILE}: holds 3,000 rows by the contract's CSV quoting, but the CSV reader returned 1,199 (loaded or quarantined): nothing of it is loaded rather than a part"
     )
     monkeypatch.undo()
     (file,) = load_feed(con, CONTRACTS.feeds["sales"], root, "run").files

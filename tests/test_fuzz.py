@@ -14,11 +14,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from orchestration.contracts import load_contracts
 from orchestration.defs.sensors import landing_state
 from orchestration.ingest.load import load_feed
 from tests.conftest import SAMPLE_SOURCES
+
+pytestmark = pytest.mark.unit
 
 CONTRACTS = load_contracts()
 SALES = CONTRACTS.feeds["sales"]
@@ -145,8 +148,21 @@ def other_delimiter(data: bytes, rng: random.Random) -> bytes:
 
 
 MUTATIONS: list[Callable[[bytes, random.Random], bytes]] = [
-    truncate, flip_bytes, huge_field, long_header, latin1, utf16, swap_columns, noise, noise_after_header,
-    empty, header_only, line_ends, stray_quote, duplicate_lines, other_delimiter,
+    truncate,
+    flip_bytes,
+    huge_field,
+    long_header,
+    latin1,
+    utf16,
+    swap_columns,
+    noise,
+    noise_after_header,
+    empty,
+    header_only,
+    line_ends,
+    stray_quote,
+    duplicate_lines,
+    other_delimiter,
 ]
 # Mutations that leave most of the text as it was, so a later one still has something to work on.
 TEXT_PRESERVING = [flip_bytes, truncate, swap_columns, line_ends, stray_quote, duplicate_lines, other_delimiter]
@@ -270,10 +286,7 @@ def test_no_landed_file_crashes_a_load_or_changes_the_samples_rows(sources_copy)
         sensed = landing_state(sources_copy, {})
         assert not set(fuzzed) - set(sensed), f"fuzzed files the landing sensor does not see: {shown(set(fuzzed) - set(sensed))}"
         audit = {
-            r[0]: r[1:]
-            for r in con.execute(
-                "SELECT source_file, status, rows_read, rows_loaded, rows_quarantined, error FROM audit.file_loads WHERE feed = 'sales'"
-            ).fetchall()
+            r[0]: r[1:] for r in con.execute("SELECT source_file, status, rows_read, rows_loaded, rows_quarantined, error FROM audit.file_loads WHERE feed = 'sales'").fetchall()
         }
         quarantined = dict(con.execute("SELECT source_file, count(*) FROM quarantine.sales GROUP BY ALL").fetchall())
         unbalanced = [f for f, (_, read, loaded, held, _) in audit.items() if read != loaded + held or held != quarantined.get(f, 0)]
@@ -286,13 +299,9 @@ def test_no_landed_file_crashes_a_load_or_changes_the_samples_rows(sources_copy)
         if HUGE:
             assert audit[huge][:2] == ("loaded", base.count(b"\n") - 1), f"the 200 MB line's file: {audit[huge]}; {REPLAY}"
 
-        leaked = [r[0] for r in con.execute(
-            "SELECT DISTINCT source_file FROM raw.sales WHERE source_file NOT IN (SELECT unnest($sample))", {"sample": sample_files}
-        ).fetchall()]
+        leaked = [r[0] for r in con.execute("SELECT DISTINCT source_file FROM raw.sales WHERE source_file NOT IN (SELECT unnest($sample))", {"sample": sample_files}).fetchall()]
         assert not leaked, f"rows of fuzzed files loaded: {shown(leaked)}"
-        changed = con.execute(
-            "SELECT * FROM raw.sales WHERE source_file IN (SELECT unnest($sample)) ORDER BY ALL", {"sample": sample_files}
-        ).fetchall() != sample_rows
+        changed = con.execute("SELECT * FROM raw.sales WHERE source_file IN (SELECT unnest($sample)) ORDER BY ALL", {"sample": sample_files}).fetchall() != sample_rows
         assert not changed, f"the sample's rows differ from a load of the sample alone; {REPLAY}"
 
 

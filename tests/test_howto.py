@@ -7,8 +7,11 @@ import subprocess
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from orchestration.settings import REPO_ROOT
+
+pytestmark = pytest.mark.e2e
 
 HOWTO = REPO_ROOT / "docs" / "howto-next-month.md"
 
@@ -20,9 +23,7 @@ def commands(doc: Path) -> list[str]:
 
 def project_copy(target: Path) -> Path:
     """The project's files (as git lists them, uncommitted ones too) and its installed environment."""
-    files = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
-    ).stdout.split("\0")
+    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout.split("\0")
     for rel in filter(None, files):
         if (REPO_ROOT / rel).is_file():
             (target / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -31,10 +32,33 @@ def project_copy(target: Path) -> Path:
     return target
 
 
-def test_the_next_month_howto(tmp_path):
-    project = project_copy(tmp_path / "project")
+# As a user runs the commands: neither this suite's settings nor its instance.
+ENV = {k: v for k, v in os.environ.items() if not k.startswith("DEI_") and k != "DAGSTER_HOME"}
+
+
+def run(step: str, project: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(step, shell=True, cwd=project, env=ENV, capture_output=True, text=True, timeout=1200)
+
+
+@pytest.fixture(scope="module")
+def first_make_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """Both how-tos start with `make run` on a copy of the project: run once, on a copy each how-to
+    copies again (the warehouse, the instance and the dbt manifest with it) to follow the rest."""
+    project = project_copy(tmp_path_factory.mktemp("howto") / "project")
+    done = run("make run", project)
+    assert done.returncode == 0, ("make run", done.stderr[-3000:])
+    return project, done
+
+
+def after_first_make_run(first_make_run, target: Path) -> tuple[Path, subprocess.CompletedProcess]:
+    project, done = first_make_run
+    shutil.copytree(project, target, symlinks=True)
+    return target, done
+
+
+def test_the_next_month_howto(first_make_run, tmp_path):
+    project, baseline = after_first_make_run(first_make_run, tmp_path / "project")
     scratch = tmp_path / "next-month"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DEI_") and k != "DAGSTER_HOME"}
     steps = commands(HOWTO)
     assert steps == [
         "make run",
@@ -49,13 +73,11 @@ def test_the_next_month_howto(tmp_path):
         ".venv/bin/python -m orchestration.cli report",
         "make audit",
     ]
-    done = []
-    for step in steps:
-        done.append(subprocess.run(step.replace("/tmp/next-month", str(scratch)), shell=True, cwd=project, env=env, capture_output=True, text=True, timeout=1200))
-    baseline, *_, rejected, audit_rejected, _, published, report, audit_loaded = done
-    for i, run in enumerate(done):
+    done = [baseline] + [run(step.replace("/tmp/next-month", str(scratch)), project) for step in steps[1:]]
+    *_, rejected, audit_rejected, _, published, report, audit_loaded = done
+    for i, step_run in enumerate(done):
         if i != 5:
-            assert run.returncode == 0, (steps[i], run.stderr[-3000:])
+            assert step_run.returncode == 0, (steps[i], step_run.stderr[-3000:])
 
     assert "the latest 12 months: 2020-01 to 2020-12" in baseline.stdout
     (first_run,) = re.findall(r"^Run (\S+) succeeded", baseline.stdout, re.M)
@@ -79,9 +101,8 @@ def test_the_next_month_howto(tmp_path):
     assert re.search(r"^  sales +sales/2021-01/pasar_a\.csv +loaded +[0-9,]+ +[0-9,]+ +0  $", audit_loaded.stdout, re.M), audit_loaded.stdout
 
 
-def test_the_audit_after_a_failure_howto(tmp_path):
-    project = project_copy(tmp_path / "project")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DEI_") and k != "DAGSTER_HOME"}
+def test_the_audit_after_a_failure_howto(first_make_run, tmp_path):
+    project, baseline = after_first_make_run(first_make_run, tmp_path / "project")
     steps = commands(REPO_ROOT / "docs" / "howto-audit-after-a-failure.md")
     assert steps == [
         "make run",
@@ -91,9 +112,7 @@ def test_the_audit_after_a_failure_howto(tmp_path):
         "rm sources/sales/2020-04/pasar_a__text_in_number.csv",
         "make run",
     ]
-    baseline, landed, failed, audit, removed, recovered = [
-        subprocess.run(step, shell=True, cwd=project, env=env, capture_output=True, text=True, timeout=1200) for step in steps
-    ]
+    landed, failed, audit, removed, recovered = [run(step, project) for step in steps[1:]]
     assert [r.returncode for r in (baseline, landed, failed, audit, removed, recovered)] == [0, 0, 2, 0, 0, 0], failed.stderr[-3000:]
     assert "Landed files: 1 loaded, 129 unchanged, 0 rejected; 0 rows loaded, 4 quarantined." in failed.stdout
     assert "  quarantined rows, with line, rule and reason: quarantine.sales (4)" in failed.stdout
@@ -108,9 +127,9 @@ def test_the_audit_after_a_failure_howto(tmp_path):
     assert f"Nothing landed or changed since run {first_run[:8]} " in recovered.stdout and f"run {first_run[:8]}, release 1)" in recovered.stdout
 
 
-def test_the_add_a_feed_howto(tmp_path):
-    project = project_copy(tmp_path / "project")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DEI_") and k != "DAGSTER_HOME"}
+def test_the_add_a_feed_howto(first_make_run, tmp_path):
+    # "after a first `make run`", as the page says.
+    project, _ = after_first_make_run(first_make_run, tmp_path / "project")
     steps = commands(REPO_ROOT / "docs" / "howto-add-a-feed.md")
     assert steps == [
         "cp docs/examples/public_figures.csv sources/reference/public_figures.csv",
@@ -119,18 +138,11 @@ def test_the_add_a_feed_howto(tmp_path):
         "make run",
         "make audit",
     ]
-    # "after a first `make run`", as the page says.
-    first = subprocess.run("make run", shell=True, cwd=project, env=env, capture_output=True, text=True, timeout=1200)
-    assert first.returncode == 0, first.stderr[-3000:]
-    landed, appended, rendered, run, audit = [
-        subprocess.run(step, shell=True, cwd=project, env=env, capture_output=True, text=True, timeout=1200) for step in steps
-    ]
-    assert [r.returncode for r in (landed, appended, rendered, run, audit)] == [0, 0, 0, 0, 0], (rendered.stderr + run.stderr)[-3000:]
+    landed, appended, rendered, made, audit = [run(step, project) for step in steps]
+    assert [r.returncode for r in (landed, appended, rendered, made, audit)] == [0, 0, 0, 0, 0], (rendered.stderr + made.stderr)[-3000:]
     assert "name: public_figures" in (project / "dbt_project" / "models" / "staging" / "__sources.yml").read_text()
     assert "### `public_figures`: Published figures on UMKM and the digital economy" in (project / "sources" / "README.md").read_text()
-    assert "Landed files: 1 loaded, 129 unchanged, 0 rejected; 68 rows loaded, 0 quarantined." in run.stdout
+    assert "Landed files: 1 loaded, 129 unchanged, 0 rejected; 68 rows loaded, 0 quarantined." in made.stdout
     assert re.search(r"^  public_figures +reference/public_figures\.csv +loaded +68 +68 +0  $", audit.stdout, re.M), audit.stdout
     with duckdb.connect(str(project / "warehouse" / "working.duckdb"), read_only=True) as con:
-        assert con.execute("SELECT value, unit FROM raw.public_figures WHERE indicator = 'umkm_units_total' AND period = '2019'").fetchall() == [
-            (65_470_000.0, "units")
-        ]
+        assert con.execute("SELECT value, unit FROM raw.public_figures WHERE indicator = 'umkm_units_total' AND period = '2019'").fetchall() == [(65_470_000.0, "units")]

@@ -7,7 +7,11 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from orchestration import settings
+
+pytestmark = pytest.mark.e2e
 
 NEVER_ON_DUCKDB = ("pyspark", "py4j", "psycopg2", "matplotlib")
 

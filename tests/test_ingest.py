@@ -4,7 +4,6 @@ import gzip
 import shutil
 from pathlib import Path
 
-import duckdb
 import pytest
 import yaml
 
@@ -15,15 +14,15 @@ from orchestration.ingest.ministry_table import install_macros
 from orchestration.ingest.staged import FeedError
 from orchestration.settings import CONTRACTS_FILE, REPO_ROOT
 
+pytestmark = pytest.mark.unit
+
 CONTRACTS = load_contracts()
 
 
 @pytest.fixture
-def con():
-    c = duckdb.connect()
-    install_macros(c)
-    yield c
-    c.close()
+def con(con):
+    install_macros(con)  # id_number and name_key, which tests below call themselves
+    return con
 
 
 @pytest.mark.parametrize(
@@ -80,11 +79,15 @@ def test_population_table_is_normalized(con, tmp_path):
     load_feed(con, CONTRACTS.feeds["provinces"], root, "run")
     result = load_feed(con, CONTRACTS.feeds["population"], root, "run")
     assert result.rows_in_table == 12
-    rows = con.execute(
-        "SELECT province_code, size_class, enterprises FROM raw.population WHERE size_class IN ('ULTRA_MIKRO', 'MENENGAH') ORDER BY ALL"
-    ).fetchall()
-    assert rows == [("19", "MENENGAH", 40), ("19", "ULTRA_MIKRO", 100_000), ("31", "MENENGAH", 400),
-                    ("31", "ULTRA_MIKRO", 1_000_000), ("34", "MENENGAH", 200), ("34", "ULTRA_MIKRO", 500_000)]
+    rows = con.execute("SELECT province_code, size_class, enterprises FROM raw.population WHERE size_class IN ('ULTRA_MIKRO', 'MENENGAH') ORDER BY ALL").fetchall()
+    assert rows == [
+        ("19", "MENENGAH", 40),
+        ("19", "ULTRA_MIKRO", 100_000),
+        ("31", "MENENGAH", 400),
+        ("31", "ULTRA_MIKRO", 1_000_000),
+        ("34", "MENENGAH", 200),
+        ("34", "ULTRA_MIKRO", 500_000),
+    ]
     totals = con.execute("SELECT year, size_class, enterprises, line FROM raw.population_reported_totals ORDER BY size_class").fetchall()
     assert totals[-1] == (2021, "ULTRA_MIKRO", 1_600_000, 7)
 
@@ -92,13 +95,20 @@ def test_population_table_is_normalized(con, tmp_path):
 @pytest.mark.parametrize(
     "line_index, text, rule, reason",
     [
-        (4, "Daerah Istimewa Jogjakarta;500.000;10.000;1.500;200", "references",
-         "unknown province name 'Daerah Istimewa Jogjakarta'; closest known: Daerah Istimewa Yogyakarta, Daerah Khusus Ibukota Jakarta, Irian Jaya Barat"),
-        (3, "D.K.I. Jakarta;1,000,000;20.000;3.000;400", "type",
-         "ULTRA_MIKRO count '1,000,000' is not a whole number in Indonesian format (e.g. 1.234.567)"),
-        (3, "D.K.I. Jakarta;1.000.000;20.000;3.000;99.999.999.999", "plausible",
-         "MENENGAH: `enterprises` is 99999999999, above the plausible maximum 70,000,000: a province's or the nation's count of one "
-         "size class: 70 million is more than every UMKM in Indonesia (about 65 million in 2019-2020, the national total of these tables)"),
+        (
+            4,
+            "Daerah Istimewa Jogjakarta;500.000;10.000;1.500;200",
+            "references",
+            "unknown province name 'Daerah Istimewa Jogjakarta'; closest known: Daerah Istimewa Yogyakarta, Daerah Khusus Ibukota Jakarta, Irian Jaya Barat",
+        ),
+        (3, "D.K.I. Jakarta;1,000,000;20.000;3.000;400", "type", "ULTRA_MIKRO count '1,000,000' is not a whole number in Indonesian format (e.g. 1.234.567)"),
+        (
+            3,
+            "D.K.I. Jakarta;1.000.000;20.000;3.000;99.999.999.999",
+            "plausible",
+            "MENENGAH: `enterprises` is 99999999999, above the plausible maximum 70,000,000: a province's or the nation's count of one "
+            "size class: 70 million is more than every UMKM in Indonesia (about 65 million in 2019-2020, the national total of these tables)",
+        ),
     ],
 )
 def test_a_bad_population_line_is_quarantined_with_file_line_and_reason(con, tmp_path, line_index, text, rule, reason):
@@ -175,11 +185,21 @@ def test_another_ministry_table_is_a_contract_entry(con, tmp_path):
     unpivoted), decimals included, loads from a contract entry alone, its ranges and scales held."""
     document = yaml.safe_load(CONTRACTS_FILE.read_text(encoding="utf-8"))
     document["feeds"]["gdp"] = {
-        "title": "GDP", "description": "Value added by province.", "files": ["gdp/umkm_gdp_*.csv"],
-        "path_pattern": r"gdp/umkm_gdp_(?P<year>[0-9]{4})\.csv", "format": "ministry_table", "key": ["year", "province_code"],
+        "title": "GDP",
+        "description": "Value added by province.",
+        "files": ["gdp/umkm_gdp_*.csv"],
+        "path_pattern": r"gdp/umkm_gdp_(?P<year>[0-9]{4})\.csv",
+        "format": "ministry_table",
+        "key": ["year", "province_code"],
         "layout": {
-            "delimiter": ";", "name_header": "Uraian", "name_column": "province_code", "name_lookup": ["province_name", "name_variants"],
-            "name_noun": "province", "national_total_label": "INDONESIA", "totals_table": "gdp_reported_totals", "footnote_prefix": "Sumber",
+            "delimiter": ";",
+            "name_header": "Uraian",
+            "name_column": "province_code",
+            "name_lookup": ["province_name", "name_variants"],
+            "name_noun": "province",
+            "national_total_label": "INDONESIA",
+            "totals_table": "gdp_reported_totals",
+            "footnote_prefix": "Sumber",
             "value_columns": {"Nilai Tambah UMKM": "umkm_value_added", "PDB": "gdp"},
         },
         "columns": [
@@ -192,9 +212,19 @@ def test_another_ministry_table_is_a_contract_entry(con, tmp_path):
     gdp = _parse(document).feeds["gdp"]
     root = _landing(tmp_path)
     (root / "gdp").mkdir()
-    lines = ["PDB menurut Provinsi, 2019", "(miliar rupiah)", "", "Uraian;PDB;Nilai Tambah UMKM",
-             "DKI Jakarta;2.840.000,5;1.100.000,2", "Jateng;1.360.000;820.000,7", "Bali;abc;1.000",
-             "Aceh;123.456.789,0;1.000", "Papua;1.000,25;1.000,50", "INDONESIA;4.200.000,5;1.920.000,9", "Sumber: contoh"]
+    lines = [
+        "PDB menurut Provinsi, 2019",
+        "(miliar rupiah)",
+        "",
+        "Uraian;PDB;Nilai Tambah UMKM",
+        "DKI Jakarta;2.840.000,5;1.100.000,2",
+        "Jateng;1.360.000;820.000,7",
+        "Bali;abc;1.000",
+        "Aceh;123.456.789,0;1.000",
+        "Papua;1.000,25;1.000,50",
+        "INDONESIA;4.200.000,5;1.920.000,9",
+        "Sumber: contoh",
+    ]
     (root / "gdp" / "umkm_gdp_2019.csv").write_text("\n".join(lines) + "\n")
     load_feed(con, CONTRACTS.feeds["provinces"], root, "run")
     (loaded,) = load_feed(con, gdp, root, "run").files

@@ -22,6 +22,8 @@ from orchestration.tools import postgres
 
 from .conftest import SAMPLE_SOURCES, free_port, run_pipeline, stop_server
 
+pytestmark = pytest.mark.e2e
+
 try:
     postgres.bindir()
 except FileNotFoundError as missing:

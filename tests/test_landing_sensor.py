@@ -7,6 +7,7 @@ import datetime as dt
 import logging
 
 import dagster as dg
+import pytest
 from dagster._core.scheduler.instigation import TickStatus
 from dagster._core.storage.tags import RUN_KEY_TAG
 from dagster._core.test_utils import create_test_daemon_workspace_context, freeze_time, instance_for_test
@@ -14,6 +15,8 @@ from dagster._core.workspace.load_target import ModuleTarget
 from dagster._daemon.sensor import execute_sensor_iteration
 
 from orchestration import settings
+
+pytestmark = pytest.mark.e2e
 
 
 def test_every_change_to_the_landing_zone_starts_a_run(sources_copy, tmp_path, monkeypatch):

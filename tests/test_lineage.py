@@ -2,6 +2,7 @@
 lineage leads from an indicator back to the raw columns it is computed from."""
 
 import dagster as dg
+import pytest
 
 SAMPLE_FEEDS = {"claims", "gdp", "onboarding", "platforms", "population", "provinces", "sales", "training_programs", "training_registrations"}
 # The published tables: BPS's internet access, BI's retail sales index and BI's own growth, each with
@@ -31,7 +32,9 @@ UPSTREAM = {
     "indicators": INDICATOR_INPUTS,
     "indicators_labelled": INDICATOR_INPUTS,
     # The releases list every landed file (the whole audit) and check the claims.
-    "claims_check": {f"raw/{f}" for f in SAMPLE_FEEDS} | INTERNET_ACCESS | RETAIL_INDEX
+    "claims_check": {f"raw/{f}" for f in SAMPLE_FEEDS}
+    | INTERNET_ACCESS
+    | RETAIL_INDEX
     | {"raw/retail_sales_growth", "raw/retail_sales_growth_city", "audit/loaded_files", "audit/sales_files", "audit/onboarding_files"},
 }
 
@@ -46,18 +49,18 @@ def upstream(graph, key: dg.AssetKey) -> set[dg.AssetKey]:
     return seen
 
 
+@pytest.mark.unit
 def test_each_mart_depends_on_exactly_the_feeds_its_numbers_come_from(defs):
     graph = defs.resolve_asset_graph()
-    found = {
-        mart: {k.to_user_string() for k in upstream(graph, dg.AssetKey(["marts", mart])) if k.path[0] in ("raw", "audit")}
-        for mart in UPSTREAM
-    }
+    found = {mart: {k.to_user_string() for k in upstream(graph, dg.AssetKey(["marts", mart])) if k.path[0] in ("raw", "audit")} for mart in UPSTREAM}
     assert found == UPSTREAM
     # Every mart is named above: a new one states its feeds here.
     marts = {k.path[1] for k in graph.get_all_asset_keys() if k.path[0] == "marts"}
     assert marts - {"indicator_vintages", "indicator_revisions"} == set(UPSTREAM)
 
 
+@pytest.mark.integration
+@pytest.mark.quick
 def test_column_lineage_leads_from_the_onboarding_rate_to_raw_columns(sample_run):
     result, _ = sample_run
     lineage = {}
@@ -86,6 +89,7 @@ def test_column_lineage_leads_from_the_onboarding_rate_to_raw_columns(sample_run
     assert {key for key, _ in leaves} == {"raw/onboarding", "raw/population", "audit/onboarding_files"}, leaves
 
 
+@pytest.mark.unit
 def test_no_asset_shows_an_unserializable_project_in_its_metadata(defs):
     # The UI shows a DbtProject object as "(unserializable)"; the dbt project is the resource's.
     keys = {name for asset in defs.assets for spec in getattr(asset, "specs", []) for name in spec.metadata}

@@ -5,7 +5,11 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from orchestration.settings import REPO_ROOT
+
+pytestmark = pytest.mark.e2e
 
 
 def make(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:

@@ -17,6 +17,8 @@ from orchestration.ingest.load import load_feed
 from orchestration.ingest.official_table import YEAR_HEADER, clean_label, month_header_sql, skipped_lines
 from orchestration.settings import CONTRACTS_FILE, REPO_ROOT
 
+pytestmark = pytest.mark.unit
+
 CONTRACTS = load_contracts()
 SOURCES = REPO_ROOT / "sources"
 BPS = "bps/internet_access_households_by_province_2022.csv"
@@ -52,10 +54,26 @@ def _load(connect, root: Path, *feeds: str):
 @pytest.mark.parametrize(
     "header, month, marker",
     [
-        ("Jan", 1, None), ("Mei", 5, None), ("May", 5, None), ("Juni", 6, None), ("Jun*", 6, "*"), ("Juli", 7, None),
-        ("Agst", 8, None), ("Aug", 8, None), ("Sept", 9, None), ("Okt", 10, None), ("Oct", 10, None), ("Des", 12, None),
-        ("DesR", 12, "R"), ("Dec", 12, None), ("Nop", 11, None), ("Feb **", 2, "**"), ("jan.", 1, None),
-        ("Q1", None, None), ("Juni Juli", None, None), ("", None, None),
+        ("Jan", 1, None),
+        ("Mei", 5, None),
+        ("May", 5, None),
+        ("Juni", 6, None),
+        ("Jun*", 6, "*"),
+        ("Juli", 7, None),
+        ("Agst", 8, None),
+        ("Aug", 8, None),
+        ("Sept", 9, None),
+        ("Okt", 10, None),
+        ("Oct", 10, None),
+        ("Des", 12, None),
+        ("DesR", 12, "R"),
+        ("Dec", 12, None),
+        ("Nop", 11, None),
+        ("Feb **", 2, "**"),
+        ("jan.", 1, None),
+        ("Q1", None, None),
+        ("Juni Juli", None, None),
+        ("", None, None),
     ],
 )
 def test_month_headers_in_indonesian_and_english_with_their_markers(header, month, marker):
@@ -63,16 +81,12 @@ def test_month_headers_in_indonesian_and_english_with_their_markers(header, mont
     assert (got["month"], got["marker"]) == (month, marker)
 
 
-@pytest.mark.parametrize(
-    "cell, is_year", [("2012", True), ("2013.0", True), ("2022", True), ("2012.5", False), ("DESCRIPTION", False), ("1850", False), ("Q1", False)]
-)
+@pytest.mark.parametrize("cell, is_year", [("2012", True), ("2013.0", True), ("2022", True), ("2012.5", False), ("DESCRIPTION", False), ("1850", False), ("Q1", False)])
 def test_year_headers_are_text_or_numbers(cell, is_year):
     assert duckdb.execute("SELECT regexp_full_match($c, $r)", {"c": cell, "r": YEAR_HEADER}).fetchone()[0] is is_year
 
 
-@pytest.mark.parametrize(
-    "label, clean", [("Semarang **", "Semarang"), ("ACEH", "ACEH"), ("Jakarta 1)", "Jakarta"), ("    - o/w Sandang", "- o/w Sandang"), ("*", None)]
-)
+@pytest.mark.parametrize("label, clean", [("Semarang **", "Semarang"), ("ACEH", "ACEH"), ("Jakarta 1)", "Jakarta"), ("    - o/w Sandang", "- o/w Sandang"), ("*", None)])
 def test_footnote_marks_are_stripped_from_labels(label, clean):
     assert duckdb.execute(f"SELECT {clean_label('$l')}", {"l": label}).fetchone()[0] == clean
 
@@ -113,11 +127,21 @@ def test_bank_indonesia_workbook_as_published(con, tmp_path):
     loads = _load(con, _landing(tmp_path, BI), "retail_sales_index", "retail_sales_index_city", "retail_sales_growth", "retail_sales_growth_city")
     # Tabel 1: 8 category lines and INDEKS TOTAL; Tabel 5: 9 cities and INDEKS TOTAL; Tabel 2+3, 6+7 twice that.
     assert {name: [(f.rows_read, f.rows_quarantined) for f in load.files] for name, load in loads.items() if ":" not in name and name not in REFERENCES} == {
-        "retail_sales_index": [(9, 0)], "retail_sales_index_city": [(10, 0)], "retail_sales_growth": [(18, 0)], "retail_sales_growth_city": [(20, 0)],
+        "retail_sales_index": [(9, 0)],
+        "retail_sales_index_city": [(10, 0)],
+        "retail_sales_growth": [(18, 0)],
+        "retail_sales_growth_city": [(20, 0)],
     }
     # Every other line of Tabel 1 is a title, a header, a blank or a note (Keterangan and below).
     assert [(line, why) for _, sheet, line, why in loads["retail_sales_index:skipped"]] == [
-        (1, "blank"), (2, "title"), (3, "blank"), (4, "header"), (5, "header"), (15, "note"), (16, "note"), (17, "note")
+        (1, "blank"),
+        (2, "title"),
+        (3, "blank"),
+        (4, "header"),
+        (5, "header"),
+        (15, "note"),
+        (16, "note"),
+        (17, "note"),
     ]
     with con() as c:
         national = dict(((p, s), v) for (p, s), v in _bi(c, "retail_sales_index_reported_totals").items())
@@ -125,9 +149,7 @@ def test_bank_indonesia_workbook_as_published(con, tmp_path):
         june = c.execute("SELECT DISTINCT obs_status FROM raw.retail_sales_index_city WHERE period = '2021-06'").fetchall()
         clothing = c.execute("SELECT sales_index FROM raw.retail_sales_index WHERE category_code = 'CLOTHING' AND period = '2012-01'").fetchone()
         semarang = c.execute("SELECT count(*) FROM raw.retail_sales_index_city WHERE city_code = '3374_3302'").fetchone()
-        yoy = c.execute(
-            "SELECT growth_pct FROM raw.retail_sales_growth_reported_totals WHERE measure = 'YOY' AND period = '2020-04'"
-        ).fetchone()
+        yoy = c.execute("SELECT growth_pct FROM raw.retail_sales_growth_reported_totals WHERE measure = 'YOY' AND period = '2020-04'").fetchone()
         city_total = c.execute("SELECT sales_index FROM raw.retail_sales_index_city_reported_totals WHERE period = '2020-04'").fetchone()
     assert national["2020-04", "A"] == pytest.approx(190.66, abs=0.005) and city_total[0] == national["2020-04", "A"]
     assert yoy[0] == pytest.approx(-16.8658, abs=1e-4)
@@ -152,9 +174,9 @@ def test_bps_table_survives_a_new_title_a_footnote_and_a_moved_column(con, tmp_p
         moved.append(",".join([cells[0], cells[3], cells[1], cells[2]]))  # Perkotaan+Perdesaan first
     moved[0] = "Statistik Telekomunikasi Indonesia 2022,,,"
     moved.insert(1, "Tabel 3.1,,,")
-    moved[moved.index(next(m for m in moved if m.startswith("SULAWESI BARAT")))] = moved[
-        moved.index(next(m for m in moved if m.startswith("SULAWESI BARAT")))
-    ].replace("SULAWESI BARAT", "SULAWESI BARAT *")
+    moved[moved.index(next(m for m in moved if m.startswith("SULAWESI BARAT")))] = moved[moved.index(next(m for m in moved if m.startswith("SULAWESI BARAT")))].replace(
+        "SULAWESI BARAT", "SULAWESI BARAT *"
+    )
     moved += ["Sumber: Survei Sosial Ekonomi Nasional (Susenas) 2022,,,", "* termasuk wilayah pemekaran,,,"]
     _write_csv(root / BPS, moved)
     loads = _load(con, root, "hh_internet_access")
@@ -267,13 +289,27 @@ def test_a_third_published_table_is_a_contract_entry(con, tmp_path):
     contract entry and no code."""
     document = yaml.safe_load(CONTRACTS_FILE.read_text(encoding="utf-8"))
     document["feeds"]["hh_computer"] = {
-        "title": "Households with a computer", "description": "A BPS table.", "publisher": "BPS", "licence": "cite BPS",
-        "files": ["bps/computer_*.csv"], "path_pattern": r"bps/computer_(?P<year>[0-9]{4})\.csv", "format": "official_table",
+        "title": "Households with a computer",
+        "description": "A BPS table.",
+        "publisher": "BPS",
+        "licence": "cite BPS",
+        "files": ["bps/computer_*.csv"],
+        "path_pattern": r"bps/computer_(?P<year>[0-9]{4})\.csv",
+        "format": "official_table",
         "layout": {
-            "delimiter": ",", "name_header": "Provinsi", "name_column": "province_code", "name_lookup": ["province_name", "name_variants"],
-            "name_noun": "province", "national_total_label": "INDONESIA", "totals_table": "hh_computer_reported_totals", "additive": False,
+            "delimiter": ",",
+            "name_header": "Provinsi",
+            "name_column": "province_code",
+            "name_lookup": ["province_name", "name_variants"],
+            "name_noun": "province",
+            "national_total_label": "INDONESIA",
+            "totals_table": "hh_computer_reported_totals",
+            "additive": False,
             "header_rows": [{"column": "year", "period": "year"}, {"column": "urban_rural", "codes": {"Perkotaan": "URBAN", "Perdesaan": "RURAL"}}],
-            "value_column": "pct", "status_column": "obs_status", "markers": {"...": "L"}, "notes_start": ["Sumber"],
+            "value_column": "pct",
+            "status_column": "obs_status",
+            "markers": {"...": "L"},
+            "notes_start": ["Sumber"],
             "overrides": [{"name": "DKI Jakarta", "columns": {"urban_rural": "RURAL"}, "cell": "0", "status": "M", "reason": "no rural households"}],
         },
         "key": ["year", "province_code", "urban_rural"],
@@ -296,9 +332,17 @@ def test_a_third_published_table_is_a_contract_entry(con, tmp_path):
         national = c.execute("SELECT year, urban_rural, pct FROM raw.hh_computer_reported_totals ORDER BY ALL").fetchall()
     assert (file.status, file.rows_read, file.rows_quarantined) == ("loaded", 4, 0)
     assert rows == [
-        (2021, "11", "RURAL", 9.7, "A"), (2021, "11", "URBAN", 24.1, "A"), (2021, "31", "RURAL", None, "M"), (2021, "31", "URBAN", 33.5, "A"),
-        (2021, "95", "RURAL", None, "L"), (2021, "95", "URBAN", None, "L"),
-        (2022, "11", "RURAL", 10.2, "A"), (2022, "11", "URBAN", 25.03, "A"), (2022, "31", "RURAL", None, "M"), (2022, "31", "URBAN", 34.1, "A"),
-        (2022, "95", "RURAL", 3.1, "A"), (2022, "95", "URBAN", 12.5, "A"),
+        (2021, "11", "RURAL", 9.7, "A"),
+        (2021, "11", "URBAN", 24.1, "A"),
+        (2021, "31", "RURAL", None, "M"),
+        (2021, "31", "URBAN", 33.5, "A"),
+        (2021, "95", "RURAL", None, "L"),
+        (2021, "95", "URBAN", None, "L"),
+        (2022, "11", "RURAL", 10.2, "A"),
+        (2022, "11", "URBAN", 25.03, "A"),
+        (2022, "31", "RURAL", None, "M"),
+        (2022, "31", "URBAN", 34.1, "A"),
+        (2022, "95", "RURAL", 3.1, "A"),
+        (2022, "95", "URBAN", 12.5, "A"),
     ]
     assert national == [(2021, "RURAL", 9.9), (2021, "URBAN", 26.4), (2022, "RURAL", 10.3), (2022, "URBAN", 27.1)]

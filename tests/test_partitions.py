@@ -49,6 +49,7 @@ def marts(warehouse: Path) -> dict[str, list]:
         con.close()
 
 
+@pytest.mark.integration
 def test_months_one_by_one_give_the_marts_of_one_full_run(defs, two_months, tmp_path):
     full = run_pipeline(defs, two_months, tmp_path / "full")
     assert full.success
@@ -72,6 +73,7 @@ def test_months_one_by_one_give_the_marts_of_one_full_run(defs, two_months, tmp_
     assert marts(tmp_path / "monthly") == by_month
 
 
+@pytest.mark.integration
 def test_a_month_run_reads_only_that_months_files(defs, two_months, tmp_path):
     selection = dg.AssetSelection.assets(["raw", "provinces"], ["raw", "sales"])
     result = run_pipeline(defs, two_months, tmp_path / "wh", selection=selection, partition_key="2020-02-01")
@@ -96,6 +98,7 @@ def evaluate(defs, sources: Path, cursor: str | None):
     return result, context.cursor
 
 
+@pytest.mark.unit
 def test_the_sensor_requests_runs_for_changed_content_only(defs, two_months):
     first, cursor = evaluate(defs, two_months, None)
     assert isinstance(first, dg.SkipReason)  # the first look records, it does not replay history
@@ -121,6 +124,7 @@ def test_the_sensor_requests_runs_for_changed_content_only(defs, two_months):
     assert "raw/population" in unpartitioned and "raw/sales" not in unpartitioned and "marts/onboarding_rate" in unpartitioned
 
 
+@pytest.mark.unit
 def test_the_schedule_runs_the_previous_month_in_jakarta_time(defs):
     jakarta = ZoneInfo("Asia/Jakarta")
     schedule = defs.get_repository_def().get_schedule_def("monthly_schedule")
@@ -138,6 +142,7 @@ def test_the_schedule_runs_the_previous_month_in_jakarta_time(defs):
     assert schedule.job_name == "monthly_job"
 
 
+@pytest.mark.unit
 def test_every_warehouse_writer_is_in_the_pool_of_one(defs):
     # Every asset with a step (the load audit is a view the raw assets write, with no step of its own).
     steps = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)]
@@ -148,12 +153,14 @@ def test_every_warehouse_writer_is_in_the_pool_of_one(defs):
     assert config["concurrency"]["pools"]["default_limit"] == 1
 
 
+@pytest.mark.integration
 def test_a_lock_held_outside_dagster_makes_the_step_wait(defs, tmp_path):
     warehouse = tmp_path / "wh"
     warehouse.mkdir()
     holder = subprocess.Popen(
         [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(warehouse / 'working.duckdb')!r}); print('locked', flush=True); time.sleep(3)"],
-        stdout=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert holder.stdout.readline().strip() == "locked"
     started = time.monotonic()
@@ -164,6 +171,7 @@ def test_a_lock_held_outside_dagster_makes_the_step_wait(defs, tmp_path):
     assert not retries and time.monotonic() - started >= 3  # waited in place, not retried
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     "newest, today, passed",
     [(dt.date(2020, 12, 31), dt.date(2021, 1, 20), True), (dt.date(2020, 12, 31), dt.date(2021, 3, 1), False), (None, dt.date(2021, 1, 1), False)],

@@ -6,16 +6,14 @@ import pytest
 from orchestration.contracts import load_contracts
 from orchestration.serving.publish import PUBLISHED_STORAGE_VERSION
 
-NATIONAL_ONLINE_SALES = (
-    "SELECT time_period, obs_value FROM marts.indicators "
-    "WHERE indicator_code = 'ONLINE_SALES' AND ref_area = 'ID' AND size_class = '_T' AND breakdown = '_T'"
-)
+pytestmark = [pytest.mark.integration, pytest.mark.quick]
+
+NATIONAL_ONLINE_SALES = "SELECT time_period, obs_value FROM marts.indicators WHERE indicator_code = 'ONLINE_SALES' AND ref_area = 'ID' AND size_class = '_T' AND breakdown = '_T'"
 
 
 def indicator(con, code, ref_area="ID", size_class="_T", breakdown="_T", period=None):
     rows = con.execute(
-        "SELECT obs_value, obs_status, unit_measure FROM marts.indicators WHERE indicator_code = ? AND ref_area = ? "
-        "AND size_class = ? AND breakdown = ? AND time_period = ?",
+        "SELECT obs_value, obs_status, unit_measure FROM marts.indicators WHERE indicator_code = ? AND ref_area = ? AND size_class = ? AND breakdown = ? AND time_period = ?",
         [code, ref_area, size_class, breakdown, period],
     ).fetchall()
     assert len(rows) == 1, f"{code} {ref_area}/{size_class}/{breakdown}/{period}: {rows}"
@@ -165,9 +163,10 @@ def test_periods_are_dates_with_a_frequency(published):
 
 def test_the_labelled_view_names_every_code_of_every_row(published):
     columns = "indicator_code, ref_area, size_class, breakdown, time_period, period_start, frequency, obs_value, unit_measure, obs_status"
-    assert published.execute(f"SELECT {columns} FROM marts.indicators_labelled ORDER BY ALL").fetchall() == published.execute(
-        f"SELECT {columns} FROM marts.indicators ORDER BY ALL"
-    ).fetchall()
+    assert (
+        published.execute(f"SELECT {columns} FROM marts.indicators_labelled ORDER BY ALL").fetchall()
+        == published.execute(f"SELECT {columns} FROM marts.indicators ORDER BY ALL").fetchall()
+    )
     labels = ["indicator_name", "ref_area_name", "size_class_name", "breakdown_name", "frequency_name", "unit_name", "obs_status_name"]
     nulls = published.execute(f"SELECT {', '.join(f'count(*) FILTER ({c} IS NULL)' for c in labels)} FROM marts.indicators_labelled").fetchall()[0]
     assert dict(zip(labels, nulls, strict=True)) == dict.fromkeys(labels, 0)
@@ -176,7 +175,11 @@ def test_the_labelled_view_names_every_code_of_every_row(published):
         return dict(published.execute(f"SELECT DISTINCT {code_column}, {label_column} FROM marts.indicators_labelled").fetchall())
 
     assert names("size_class", "size_class_name") == {
-        "ULTRA_MIKRO": "Ultra-micro", "MIKRO": "Micro", "KECIL": "Small", "MENENGAH": "Medium", "_T": "All UMKM",
+        "ULTRA_MIKRO": "Ultra-micro",
+        "MIKRO": "Micro",
+        "KECIL": "Small",
+        "MENENGAH": "Medium",
+        "_T": "All UMKM",
     }
     areas = names("ref_area", "ref_area_name")
     provinces = dict(published.execute("SELECT bps_code, province_name FROM marts.provinces").fetchall())
@@ -189,12 +192,11 @@ def test_the_labelled_view_names_every_code_of_every_row(published):
     assert breakdowns["_T"] == "Total" and breakdowns["pasar_a"] == "Pasar A"
     programme = published.execute("SELECT program_name FROM marts.training_uptake WHERE program_id = 'umkm_go_digital'").fetchall()[0][0]
     assert breakdowns["umkm_go_digital"] == programme
-    assert names("indicator_code", "indicator_name") == dict(
-        published.execute("SELECT indicator_code, indicator_name FROM marts.indicator_catalog").fetchall()
-    )
+    assert names("indicator_code", "indicator_name") == dict(published.execute("SELECT indicator_code, indicator_name FROM marts.indicator_catalog").fetchall())
     # Every row says where its value comes from, as the catalog does for its indicator.
     assert names("indicator_code", "[origin, source]") == {
-        code: [origin, source] for code, origin, source in published.execute(
+        code: [origin, source]
+        for code, origin, source in published.execute(
             "SELECT indicator_code, origin, source FROM marts.indicator_catalog WHERE indicator_code IN (SELECT indicator_code FROM marts.indicators)"
         ).fetchall()
     }
@@ -207,9 +209,7 @@ def test_onboarding_rate_uses_the_latest_population(published):
         "WHERE onboarded_month = DATE '2020-10-01' AND ref_area = 'ID' AND size_class = 'ULTRA_MIKRO'"
     ).fetchall()
     assert row == [(2020, 64_000_000, 9_400_000, 14.6875)]
-    assert published.execute(
-        "SELECT DISTINCT population_year FROM marts.onboarding_rate WHERE year(onboarded_month) = 2019"
-    ).fetchall() == [(2019,)]
+    assert published.execute("SELECT DISTINCT population_year FROM marts.onboarding_rate WHERE year(onboarded_month) = 2019").fetchall() == [(2019,)]
 
 
 def test_publication_metadata_and_catalog(published, sample_run):
@@ -222,9 +222,7 @@ def test_publication_metadata_and_catalog(published, sample_run):
     codes = {c for (c,) in published.execute("SELECT DISTINCT indicator_code FROM marts.indicators").fetchall()}
     catalog = {c for (c,) in published.execute("SELECT indicator_code FROM marts.indicator_catalog").fetchall()}
     assert codes == catalog
-    comment = published.execute(
-        "SELECT comment FROM duckdb_columns() WHERE schema_name = 'marts' AND table_name = 'indicators' AND column_name = 'obs_status'"
-    ).fetchall()[0][0]
+    comment = published.execute("SELECT comment FROM duckdb_columns() WHERE schema_name = 'marts' AND table_name = 'indicators' AND column_name = 'obs_status'").fetchall()[0][0]
     assert "CL_OBS_STATUS" in comment
     # Only marts and metadata are published; nothing of the working layers.
     schemas = {s for (s,) in published.execute("SELECT DISTINCT schema_name FROM duckdb_tables()").fetchall()}
@@ -261,8 +259,10 @@ def test_published_tables_become_indicators(published):
     assert indicator(published, "RETAIL_SALES_INDEX", ref_area="3374_3302", period="2020-04")[1] == "A"
     assert published.execute("SELECT max(time_period) FROM marts.indicators WHERE indicator_code LIKE 'RETAIL_SALES%'").fetchone() == ("2021-06",)
     # Every month BI publishes growth for, national total: consistent, or (2012's y-o-y) not computable.
-    verdicts = dict(published.execute(
-        "SELECT verdict, count(*) FROM marts.source_reconciliation WHERE ref_area = 'ID' AND breakdown = '_T' AND published_in IN ('Tabel 2', 'Tabel 3') GROUP BY ALL"
-    ).fetchall())
+    verdicts = dict(
+        published.execute(
+            "SELECT verdict, count(*) FROM marts.source_reconciliation WHERE ref_area = 'ID' AND breakdown = '_T' AND published_in IN ('Tabel 2', 'Tabel 3') GROUP BY ALL"
+        ).fetchall()
+    )
     assert verdicts == {"consistent": 114 + 114 - 12 - 1, "not_computable": 13}
     assert published.execute("SELECT count(*) FROM marts.source_reconciliation WHERE verdict = 'inconsistent'").fetchone() == (0,)

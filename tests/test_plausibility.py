@@ -11,6 +11,8 @@ import pytest
 from orchestration.cli.report import implausible_line, warning_lines
 from tests.conftest import SAMPLE_SOURCES, run_pipeline
 
+pytestmark = pytest.mark.integration
+
 FILE = "sales/2020-06/pasar_a.csv"
 AT_MAXIMUM = ("100000", "50000000000.00")  # the contract's plausible maxima of a merchant-day
 CHANGES = {  # line: (orders, gross_sales_idr), None where the landed field is kept
@@ -76,15 +78,13 @@ def test_sums_at_the_plausible_maximum_do_not_overflow_and_are_published_exactly
     result, warehouse, merchants = absurd_run
     # Computed from the sample file itself: its month without the changed lines, plus the two at the maximum.
     kept = "FROM read_csv('{file}', all_varchar = true) WHERE merchant_id NOT IN (SELECT unnest(?)) OR sale_date <> '2020-06-01'"
-    (sample_orders, sample_gross), = sample_month(f"SELECT sum(orders::BIGINT), sum(gross_sales_idr::DECIMAL(18,2)) {kept}", [merchants])
+    ((sample_orders, sample_gross),) = sample_month(f"SELECT sum(orders::BIGINT), sum(gross_sales_idr::DECIMAL(18,2)) {kept}", [merchants])
     other_files = "SELECT sum(gross_sales_idr) FROM marts.online_sales_monthly WHERE sale_month = '2020-06-01' AND platform <> 'pasar_a'"
     con = duckdb.connect(str(warehouse / "indicators.duckdb"), read_only=True)
     try:
-        pasar_a = con.execute(
-            "SELECT sum(orders), sum(gross_sales_idr) FROM marts.online_sales_monthly WHERE sale_month = '2020-06-01' AND platform = 'pasar_a'"
-        ).fetchall()[0]
-        (others,), = con.execute(other_files).fetchall()
-        (national,), = con.execute(
+        pasar_a = con.execute("SELECT sum(orders), sum(gross_sales_idr) FROM marts.online_sales_monthly WHERE sale_month = '2020-06-01' AND platform = 'pasar_a'").fetchall()[0]
+        ((others,),) = con.execute(other_files).fetchall()
+        ((national,),) = con.execute(
             "SELECT obs_value FROM marts.indicators WHERE indicator_code = 'ONLINE_SALES' AND ref_area = 'ID' AND size_class = '_T' "
             "AND breakdown = '_T' AND time_period = '2020-06'"
         ).fetchall()

@@ -20,6 +20,7 @@ from tests.conftest import SAMPLE_SOURCES
 SYNTHETIC_SOURCE = "Synthetic sample (orchestration/samplegen.py), calibrated to a news report on UMKM going digital of 5 October 2020"
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("row", indicator_catalog(), ids=lambda row: row["indicator_code"])
 def test_an_indicator_is_synthetic_exactly_when_the_sample_generator_writes_its_feeds(row):
     feeds = {feed.strip() for feed in row["source_feeds"].split(",")}
@@ -30,6 +31,7 @@ def test_an_indicator_is_synthetic_exactly_when_the_sample_generator_writes_its_
         assert row["source"] and not row["source"].startswith("Synthetic sample")
 
 
+@pytest.mark.unit
 def test_the_sample_indicators_are_all_synthetic():
     synthetic = {row["indicator_code"] for row in indicator_catalog() if row["origin"] == "synthetic"}
     assert {"ONLINE_SALES", "ONBOARDING_RATE", "UMKM_POPULATION", "UMKM_GDP_SHARE", "TRAINING_REGISTRATIONS"} <= synthetic
@@ -105,21 +107,26 @@ def marts(tmp_path) -> duckdb.DuckDBPyConnection:
 PUBLISHED_CAPTION = "Origin: Published table, as released by its publisher. Source: "
 
 
+@pytest.mark.unit
 def test_without_the_published_tables_their_charts_are_not_drawn(marts):
     catalog = catalog_provenance(marts)
     assert charts.retail_sales_chart(marts, catalog) is None and charts.internet_access_chart(marts, catalog) is None
 
 
+@pytest.mark.unit
 def test_the_retail_sales_chart_shows_the_national_index_and_its_growth_captioned_with_its_source(marts):
     add_published_tables(marts)
     assert marts.execute(charts.RETAIL_SALES_SQL).fetchall() == [
-        ("2020-04", 190.66, "A", -16.87), ("2020-05", 184.9, "A", -20.6), ("2021-06", 220.3, "P", 2.1),
+        ("2020-04", 190.66, "A", -16.87),
+        ("2020-05", 184.9, "A", -20.6),
+        ("2021-06", 220.3, "P", 2.1),
     ]
     chart = charts.retail_sales_chart(marts, catalog_provenance(marts))  # mathtext in the source would raise here
     assert chart.png.startswith(b"\x89PNG") and chart.mart == "indicators"
     assert chart.caption == PUBLISHED_CAPTION + BI_SOURCE
 
 
+@pytest.mark.unit
 def test_the_internet_access_chart_shows_each_province_of_the_latest_year_and_the_national_figure(marts):
     add_published_tables(marts)
     assert marts.execute(charts.INTERNET_ACCESS_SQL).fetchall() == [
@@ -134,6 +141,7 @@ def test_the_internet_access_chart_shows_each_province_of_the_latest_year_and_th
     assert chart.caption == PUBLISHED_CAPTION + BPS_SOURCE
 
 
+@pytest.mark.unit
 def test_the_report_captions_every_chart_with_its_origin_and_source_as_text(marts, tmp_path):
     add_published_tables(marts)
     catalog = catalog_provenance(marts)
@@ -141,16 +149,18 @@ def test_the_report_captions_every_chart_with_its_origin_and_source_as_text(mart
     page = charts.write_report(drawn, tmp_path / "reports", "subtitle", []).read_text(encoding="utf-8")
     captions = re.findall(r"<figcaption>(.*?)</figcaption>", page)
     assert captions == [
-        "Retail sales index and its year-on-year growth (mart <code>marts.indicators</code>). "
-        + PUBLISHED_CAPTION + html.escape(BI_SOURCE),
+        "Retail sales index and its year-on-year growth (mart <code>marts.indicators</code>). " + PUBLISHED_CAPTION + html.escape(BI_SOURCE),
         "Household internet access by province, 2022 (mart <code>marts.indicators</code>). "
-        + PUBLISHED_CAPTION + "BPS, Persentase Rumah Tangga yang Pernah Mengakses Internet &lt;b&gt;2022&lt;/b&gt;",
+        + PUBLISHED_CAPTION
+        + "BPS, Persentase Rumah Tangga yang Pernah Mengakses Internet &lt;b&gt;2022&lt;/b&gt;",
     ]
     assert "<b>2022</b>" not in page
     assert drawn[1].markdown().endswith(r"Internet \<b\>2022\<\/b\>")
     assert r"Tabel 1 \& 2 \(\$\\nosuchcommand\{a\}\$\)" in drawn[0].markdown()
 
 
+@pytest.mark.integration
+@pytest.mark.quick
 def test_the_headline_names_the_origin_of_its_figures_and_the_latest_of_each_published_table(sample_run, tmp_path):
     result, warehouse = sample_run
     assert result.success, "the sample run failed"
@@ -161,7 +171,7 @@ def test_the_headline_names_the_origin_of_its_figures_and_the_latest_of_each_pub
     lines = headline_report(copy).splitlines()
     assert lines[1] == f"Origin: Synthetic sample, not official statistics. Source: {SYNTHETIC_SOURCE}"
     start = lines.index("Published tables, Indonesia, latest figure")
-    assert lines[start + 1:start + 7] == [
+    assert lines[start + 1 : start + 7] == [
         "indicator                    period        value unit   status",
         "HH_INTERNET_ACCESS           2022          86.54 PCT    A",
         "RETAIL_SALES_GROWTH_YOY      2021-06        2.10 PCT    P",  # the month after, not published: no number
@@ -171,12 +181,15 @@ def test_the_headline_names_the_origin_of_its_figures_and_the_latest_of_each_pub
     ]
 
 
+@pytest.mark.unit
 def test_the_dashboard_shows_the_charts_whose_indicators_have_rows_each_captioned_as_text(marts, tmp_path):
     add_published_tables(marts)
     marts.close()  # the bundle reads the file as Superset's import would, read-only
     contents = dashboard.bundle(tmp_path / "indicators.duckdb")
     assert sorted(rel for rel in contents if rel.startswith("charts/")) == [
-        "charts/internet_access_by_province.yaml", "charts/retail_sales_growth_yoy.yaml", "charts/retail_sales_index.yaml",
+        "charts/internet_access_by_province.yaml",
+        "charts/retail_sales_growth_yoy.yaml",
+        "charts/retail_sales_index.yaml",
     ]
     position = yaml.safe_load(contents["dashboards/umkm_digital_economy.yaml"])["position"]
     # Only the published tables' rows: no synthetic figure, no note saying so.
@@ -192,6 +205,7 @@ def test_the_dashboard_shows_the_charts_whose_indicators_have_rows_each_captione
     assert position["MARKDOWN-CHART-8"]["meta"]["code"].endswith(r"Internet \<b\>2022\<\/b\>")
 
 
+@pytest.mark.unit
 def test_without_a_published_table_its_charts_leave_the_dashboard(marts, tmp_path):
     marts.close()
     contents = dashboard.bundle(tmp_path / "indicators.duckdb")
@@ -199,6 +213,8 @@ def test_without_a_published_table_its_charts_leave_the_dashboard(marts, tmp_pat
     assert yaml.safe_load(contents["dashboards/umkm_digital_economy.yaml"])["position"]["GRID_ID"]["children"] == []
 
 
+@pytest.mark.integration
+@pytest.mark.quick
 def test_the_sample_report_says_first_and_under_every_chart_that_its_figures_are_synthetic(sample_run, published):
     _, warehouse = sample_run
     page = (warehouse.reports_dir / "index.html").read_text(encoding="utf-8")
@@ -211,6 +227,7 @@ def test_the_sample_report_says_first_and_under_every_chart_that_its_figures_are
     assert [c.split("). ", 1)[1] for c in captions[:4]] == [f"Origin: Synthetic sample, not official statistics. Source: {SYNTHETIC_SOURCE}"] * 4
 
 
+@pytest.mark.unit
 def test_a_chart_that_cannot_be_drawn_is_left_out_and_said_never_blocking_the_data(marts, monkeypatch, caplog):
     add_published_tables(marts)
 

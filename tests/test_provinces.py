@@ -5,7 +5,6 @@ import datetime as dt
 import shutil
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from orchestration.contracts import load_contracts
@@ -13,15 +12,10 @@ from orchestration.ingest.load import load_feed
 from orchestration.quality.validation import feed_schema, validate
 from tests.conftest import FIXTURES, SAMPLE_SOURCES, land
 
+pytestmark = pytest.mark.unit
+
 CONTRACTS = load_contracts()
 SALES_HEADER = "sale_date,platform,merchant_id,province_code,size_class,orders,gross_sales_idr"
-
-
-@pytest.fixture
-def con(tmp_path):
-    c = duckdb.connect(str(tmp_path / "working.duckdb"))
-    yield c
-    c.close()
 
 
 @pytest.fixture
@@ -69,9 +63,7 @@ def test_38_provinces_are_valid_today_and_34_on_2020_12_31(con, landing):
     ],
 )
 def test_the_papua_provinces_codes_and_dates(con, landing, bps_code, kemendagri_code, province_name, valid_from, split_from):
-    row = con.execute(
-        "SELECT kemendagri_code, province_name, valid_from, valid_to, split_from FROM raw.provinces WHERE bps_code = ?", [bps_code]
-    ).fetchall()
+    row = con.execute("SELECT kemendagri_code, province_name, valid_from, valid_to, split_from FROM raw.provinces WHERE bps_code = ?", [bps_code]).fetchall()
     assert row == [(kemendagri_code, province_name, valid_from, None, split_from)]
 
 
@@ -112,14 +104,11 @@ def test_pandera_checks_the_province_against_the_files_month(con, landing):
 def test_a_2023_population_table_with_38_provinces_loads_without_quarantine(con, landing):
     land(FIXTURES / "provinces", landing)
     result = load_feed(con, CONTRACTS.feeds["population"], landing, "run")
-    assert [(f.source_file, f.status, f.rows_read, f.rows_quarantined) for f in result.files] == [
-        ("population/umkm_population_2023.csv", "loaded", 39, 0)
-    ]
+    assert [(f.source_file, f.status, f.rows_read, f.rows_quarantined) for f in result.files] == [("population/umkm_population_2023.csv", "loaded", 39, 0)]
     codes = {c for (c,) in con.execute("SELECT DISTINCT province_code FROM raw.population WHERE year = 2023").fetchall()}
     assert codes == valid_on(con, dt.date(2023, 12, 31)) and len(codes) == 38
     sums = con.execute(
-        "SELECT size_class, any_value(t.enterprises) = sum(p.enterprises) FROM raw.population p "
-        "JOIN raw.population_reported_totals t USING (year, size_class) GROUP BY size_class"
+        "SELECT size_class, any_value(t.enterprises) = sum(p.enterprises) FROM raw.population p JOIN raw.population_reported_totals t USING (year, size_class) GROUP BY size_class"
     ).fetchall()
     assert all(equal for _, equal in sums) and len(sums) == 4
     assert validate(con, "raw.population", feed_schema(CONTRACTS, CONTRACTS.feeds["population"], con)).passed
@@ -135,8 +124,7 @@ def test_a_2020_population_table_naming_a_province_of_2022_quarantines_that_line
     result = load_feed(con, CONTRACTS.feeds["population"], landing, "run")
     assert (result.files[0].status, result.files[0].rows_quarantined) == ("loaded", 1)
     assert con.execute("SELECT line, rule, column_name, reason FROM quarantine.population").fetchall() == [
-        (total + 1, "valid_in_period", "province_code",
-         "'Papua Selatan': `province_code` '95' is not a provinces.bps_code in 2020 (valid from 2022-07-25)")
+        (total + 1, "valid_in_period", "province_code", "'Papua Selatan': `province_code` '95' is not a provinces.bps_code in 2020 (valid from 2022-07-25)")
     ]
     assert con.execute("SELECT count(DISTINCT province_code) FROM raw.population").fetchall() == [(34,)]
     assert validate(con, "raw.population", feed_schema(CONTRACTS, CONTRACTS.feeds["population"], con)).passed

@@ -41,6 +41,7 @@ def prior_publication(sample_run, tmp_path) -> Path:
     return target
 
 
+@pytest.mark.unit
 def test_a_replaced_file_is_whole_and_a_failed_write_changes_nothing(tmp_path):
     target = tmp_path / "report.html"
     target.write_text("old")
@@ -55,6 +56,7 @@ def test_a_replaced_file_is_whole_and_a_failed_write_changes_nothing(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]
 
 
+@pytest.mark.integration
 def test_readers_see_whole_versions_during_a_full_run(defs, prior_publication, sources_copy, tmp_path):
     published = prior_publication / "indicators.duckdb"
     shutil.rmtree(sources_copy / "sales" / "2020-12")  # the new version differs from the old
@@ -81,13 +83,15 @@ def test_readers_see_whole_versions_during_a_full_run(defs, prior_publication, s
     print(f"\nreader queries during the run: {stats['reconnect']['queries']} reconnecting + {stats['longlived']['queries']} long-lived, 0 errors")
 
 
+@pytest.mark.e2e
 def test_kill_9_mid_run_leaves_the_published_database_as_it_was(prior_publication, tmp_path):
     published = prior_publication / "indicators.duckdb"
     before = sha256(published)
     (tmp_path / "dagster_home").mkdir()
     env = {**os.environ, "DEI_SOURCES_DIR": str(SAMPLE_SOURCES), "DEI_WAREHOUSE_DIR": str(prior_publication), "DAGSTER_HOME": str(tmp_path / "dagster_home")}
-    proc = subprocess.Popen([sys.executable, "-m", "orchestration.cli", "run"], cwd=REPO_ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "orchestration.cli", "run"], cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     marts_started = prior_publication / "dbt" / "dbt_marts"
     deadline = time.monotonic() + 240
     while not marts_started.exists() and proc.poll() is None and time.monotonic() < deadline:
@@ -102,6 +106,7 @@ def test_kill_9_mid_run_leaves_the_published_database_as_it_was(prior_publicatio
     con.close()
 
 
+@pytest.mark.e2e
 def test_published_file_opens_in_duckdb_1_4(sample_run):
     """BI drivers bundle older DuckDB releases: the published storage version must be readable by them."""
     _, warehouse = sample_run
@@ -123,15 +128,22 @@ def test_published_file_opens_in_duckdb_1_4(sample_run):
 
 # The connection recipes of docs/bi-tools.md, as written there.
 
+
+@pytest.mark.integration
+@pytest.mark.quick
 def test_recipe_duckdb_cli_read_only(sample_run):
     _, warehouse = sample_run
     out = subprocess.run(
         [str(BIN / "duckdb"), "-readonly", "-csv", str(warehouse.published_db), "-c", "select count(*) as n from marts.indicator_catalog"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert out.split() == ["n", "17"]
 
 
+@pytest.mark.integration
+@pytest.mark.quick
 def test_recipe_python_read_only(sample_run):
     _, warehouse = sample_run
     con = duckdb.connect(str(warehouse.published_db), read_only=True)
@@ -168,6 +180,8 @@ with engine.connect() as conn:
 """
 
 
+@pytest.mark.integration
+@pytest.mark.quick
 def test_recipe_sqlalchemy_duckdb_engine_read_only(sample_run):
     """How Superset and Metabase-style tools connect: in their own process, as they would; no file
     but the published one can be read."""
@@ -179,6 +193,8 @@ def test_recipe_sqlalchemy_duckdb_engine_read_only(sample_run):
     assert refused == 'Permission Error: Cannot access file "/etc/hostname" - file system operations are disabled by configuration'
 
 
+@pytest.mark.integration
+@pytest.mark.quick
 def test_recipe_parquet_exports(sample_run, published):
     _, warehouse = sample_run
     marts = {t for (t,) in published.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'marts'").fetchall()}
@@ -188,6 +204,8 @@ def test_recipe_parquet_exports(sample_run, published):
         assert pq.read_table(warehouse.exports_dir / f"{table}.parquet").num_rows == published.execute(f"SELECT count(*) FROM marts.{table}").fetchall()[0][0]
 
 
+@pytest.mark.integration
+@pytest.mark.quick
 def test_sdmx_csv_has_one_row_per_observation(sample_run, published):
     _, warehouse = sample_run
     with open(warehouse.exports_dir / "indicators.sdmx.csv", newline="", encoding="utf-8") as f:
@@ -200,6 +218,9 @@ def test_sdmx_csv_has_one_row_per_observation(sample_run, published):
     assert len(keys) == len(rows)
     assert {r["STRUCTURE_ID"] for r in rows} == {STRUCTURE_ID}
     assert all((r["OBS_VALUE"] == "NaN") == (r["OBS_STATUS"] in ("L", "M")) for r in rows)
-    headline = next(r for r in rows if r["INDICATOR"] == "ONLINE_SALES_GROWTH_VS_BASE" and r["REF_AREA"] == "ID"
-                    and r["SIZE_CLASS"] == "_T" and r["BREAKDOWN"] == "_T" and r["TIME_PERIOD"] == "2020-04")
+    headline = next(
+        r
+        for r in rows
+        if r["INDICATOR"] == "ONLINE_SALES_GROWTH_VS_BASE" and r["REF_AREA"] == "ID" and r["SIZE_CLASS"] == "_T" and r["BREAKDOWN"] == "_T" and r["TIME_PERIOD"] == "2020-04"
+    )
     assert float(headline["OBS_VALUE"]) == 480.0 and headline["FREQ"] == "M" and headline["ORIGIN"] == "synthetic"

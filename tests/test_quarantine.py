@@ -4,7 +4,6 @@ import hashlib
 import shutil
 from pathlib import Path
 
-import duckdb
 import pytest
 import yaml
 
@@ -13,6 +12,8 @@ from orchestration.ingest.commit import FileLoad
 from orchestration.ingest.load import load_feed
 from orchestration.quality.validation import feed_schema, validate
 from tests.conftest import FIXTURES, SAMPLE_SOURCES, land
+
+pytestmark = pytest.mark.unit
 
 CONTRACTS = load_contracts()
 EXPECTED = yaml.safe_load((FIXTURES / "expected.yml").read_text())
@@ -25,13 +26,6 @@ def landing(tmp_path: Path) -> Path:
     (root / "reference").mkdir(parents=True)
     shutil.copy(SAMPLE_SOURCES / "reference" / "provinces.csv", root / "reference")
     return root
-
-
-@pytest.fixture
-def con(tmp_path):
-    c = duckdb.connect(str(tmp_path / "working.duckdb"))
-    yield c
-    c.close()
 
 
 def load(con, root: Path, feed: str, run_id: str = "run-1", **kwargs):
@@ -73,9 +67,7 @@ def test_every_fault_in_the_corpus_has_its_expected_outcome(con, landing):
             assert got.rows_read == len(lines) - 1, rel
 
     # The audit table holds the same accounting, and no file's rows are both loaded and rejected.
-    audit = con.execute(
-        "SELECT source_file, status, rows_read, rows_loaded, rows_quarantined, sha256 FROM audit.file_loads WHERE feed <> 'provinces' ORDER BY 1"
-    ).fetchall()
+    audit = con.execute("SELECT source_file, status, rows_read, rows_loaded, rows_quarantined, sha256 FROM audit.file_loads WHERE feed <> 'provinces' ORDER BY 1").fetchall()
     assert [(r[0], r[1], r[2], r[3], r[4]) for r in audit] == [
         (f.source_file, f.status, f.rows_read, f.rows_loaded, f.rows_quarantined) for f in sorted(loads.values(), key=lambda f: f.source_file)
     ]
@@ -107,7 +99,8 @@ def test_reasons_say_what_is_wrong_with_which_value(con, landing):
     assert reasons[f"{not_numbers}:6"] == f"`gross_sales_idr` value '7218029.005' {decimal}"  # not rounded to .01
     assert reasons[f"{not_numbers}:11"] == f"`gross_sales_idr` value '3.2e5' {decimal}"
     assert con.execute(f"SELECT merchant_id, orders, gross_sales_idr::VARCHAR FROM raw.sales WHERE source_file = '{not_numbers}' ORDER BY 1").fetchall() == [
-        ("A0000035", 3, "1077004.00"), ("A0000037", 3, "852507.50")
+        ("A0000035", 3, "1077004.00"),
+        ("A0000037", 3, "852507.50"),
     ]
     implausible = "sales/2020-06/pasar_a__implausible.csv"
     assert reasons[f"{implausible}:3"] == (
@@ -119,7 +112,8 @@ def test_reasons_say_what_is_wrong_with_which_value(con, landing):
     assert reasons[f"{implausible}:8"].startswith("`gross_sales_idr` is 50000000000.01, above the plausible maximum 50,000,000,000")
     # The plausible maximum itself loads.
     assert con.execute(f"SELECT merchant_id, orders, gross_sales_idr::VARCHAR FROM raw.sales WHERE source_file = '{implausible}' ORDER BY 1").fetchall() == [
-        ("A0000001", 1, "153358.00"), ("A0000013", 100_000, "50000000000.00")
+        ("A0000001", 1, "153358.00"),
+        ("A0000013", 100_000, "50000000000.00"),
     ]
     columns = dict(con.execute("SELECT source_file || ':' || line, column_name FROM quarantine.sales").fetchall())
     assert (columns[f"{implausible}:3"], columns[f"{implausible}:4"], columns[f"{not_numbers}:2"]) == ("gross_sales_idr", "orders", "orders")
@@ -129,16 +123,16 @@ def test_reasons_say_what_is_wrong_with_which_value(con, landing):
     assert reasons["sales/2020-04/pasar_a__duplicate_in_file.csv:4"].endswith("first seen in sales/2020-04/pasar_a__duplicate_in_file.csv line 2")
     assert reasons["sales/2020-05/pasar_b__resent_x.csv.gz:2"].endswith("first seen in sales/2020-05/pasar_b__platform_x.csv line 3")
     assert reasons["sales/2020-04/pasar_a__not_utf8.csv:3"].startswith("the line holds bytes that are not UTF-8")
-    raw_line, raw_values = con.execute(
-        "SELECT raw_line, raw_values FROM quarantine.sales WHERE source_file = 'sales/2020-04/pasar_a__ragged.csv' AND line = 4"
-    ).fetchall()[0]
+    raw_line, raw_values = con.execute("SELECT raw_line, raw_values FROM quarantine.sales WHERE source_file = 'sales/2020-04/pasar_a__ragged.csv' AND line = 4").fetchall()[0]
     assert raw_line.endswith(",extra") and raw_values is None
     population = dict(con.execute("SELECT line, reason FROM quarantine.population").fetchall())
     assert population[8] == "unknown province name 'Jawa Tengahh'; closest known: Jawa Tengah, Jateng, Jawa Barat"
     assert population[9] == "ULTRA_MIKRO count '1,234,567' is not a whole number in Indonesian format (e.g. 1.234.567)"
     # Name variants resolve; the share column and the notes are not read; decimals need not be counts.
     assert con.execute("SELECT province_code, enterprises FROM raw.population WHERE size_class = 'ULTRA_MIKRO' ORDER BY 1").fetchall() == [
-        ("19", 100_000), ("31", 1_000_000), ("34", 500_000)
+        ("19", 100_000),
+        ("31", 1_000_000),
+        ("34", 500_000),
     ]
 
 
@@ -232,7 +226,7 @@ def test_file_names_and_values_never_reach_sql(con, landing, tmp_path):
     month = landing / "sales" / "2020-04"
     month.mkdir(parents=True)
     (month / "x'; DROP TABLE raw.provinces; --.csv").write_text(f"{HEADER}\n2020-04-01,x,M1,31,MIKRO,1,1.00\n")
-    (month / "pasar_q.csv").write_text(f"{HEADER}\n2020-04-01,pasar_q,\"'); DROP TABLE raw.provinces; --\",31,MIKRO,1,1.00\n")
+    (month / "pasar_q.csv").write_text(f'{HEADER}\n2020-04-01,pasar_q,"\'); DROP TABLE raw.provinces; --",31,MIKRO,1,1.00\n')
     outside = tmp_path / "outside.csv"
     outside.write_text(f"{HEADER}\n2020-04-02,pasar_o,O1,31,MIKRO,1,1.00\n")
     (month / "pasar_o.csv").symlink_to(outside)  # a link out of the landing zone is not followed, but reported

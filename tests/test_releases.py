@@ -10,7 +10,9 @@ from orchestration.defs.resources import WarehouseResource
 from orchestration.ingest.landing import sha256_file
 from orchestration.serving.history import roll_back_unpublished
 from orchestration.serving.publish import publish
-from tests.conftest import run_pipeline
+from tests.conftest import SAMPLE_SOURCES, run_pipeline
+
+pytestmark = pytest.mark.integration
 
 KEY = ("ONLINE_SALES", "ID", "_T", "_T", "2020-04")
 KEY_SQL = "indicator_code = ? AND ref_area = ? AND size_class = ? AND breakdown = ? AND time_period = ?"
@@ -28,19 +30,9 @@ def releases(warehouse_dir):
     return published(warehouse_dir, "SELECT release_id, published_at, run_id FROM meta.releases ORDER BY release_id")
 
 
-def test_a_corrected_file_makes_a_release_and_history_survives_a_rebuild(defs, sources_copy, tmp_path):
-    warehouse_dir = tmp_path / "warehouse"
-    # A claim the warehouse contradicts: the run goes on, its claims check warns and names it.
-    with open(sources_copy / "claims" / "claims.csv", "a", encoding="utf-8") as f:
-        # CRLF, the sample's line ends (csv.writer's).
-        f.write("rounded_up_share,A newspaper,2020-12-01,Some 14.8 % of ultra-micro firms sell online.,ONBOARDING_RATE,ID,ULTRA_MIKRO,_T,2020-10,=,14.8,0,1\r\n")
-    first = run_pipeline(defs, sources_copy, warehouse_dir)
-    assert first.success
-    [check] = [c for c in first.get_asset_check_evaluations() if c.check_name == "claims_hold"]
-    assert (check.passed, check.severity.value) == (False, "WARN")
-    assert check.description.startswith("inconsistent: rounded_up_share;")
-    listed = {c["claim_id"]: (c["verdict"], c["difference"]) for c in check.metadata["not_consistent"].value}
-    assert listed["rounded_up_share"] == ("inconsistent", pytest.approx(-0.1125))
+def test_a_corrected_file_makes_a_release_and_history_survives_a_rebuild(defs, sample_run, sample_warehouse, sources_copy):
+    # The first run is the sample's (a copy of its warehouse, the landed files the same): release 1.
+    first, warehouse_dir = sample_run[0], sample_warehouse
     [(release_1, published_1, run_1)] = releases(warehouse_dir)
     assert (release_1, run_1) == (1, first.run_id)
     [(old,)] = published(warehouse_dir, f"SELECT obs_value FROM marts.indicators WHERE {KEY_SQL}", KEY)
@@ -52,8 +44,17 @@ def test_a_corrected_file_makes_a_release_and_history_survives_a_rebuild(defs, s
     fields[-1] = f"{float(fields[-1]) + 1_000_000:.2f}"
     lines[1] = ",".join(fields)
     corrected.write_text("\n".join(lines) + "\n")
+    # And a claim the warehouse contradicts lands with it: the run goes on, its claims check warns and names it.
+    with open(sources_copy / "claims" / "claims.csv", "a", encoding="utf-8") as f:
+        # CRLF, the sample's line ends (csv.writer's).
+        f.write("rounded_up_share,A newspaper,2020-12-01,Some 14.8 % of ultra-micro firms sell online.,ONBOARDING_RATE,ID,ULTRA_MIKRO,_T,2020-10,=,14.8,0,1\r\n")
     second = run_pipeline(defs, sources_copy, warehouse_dir)
     assert second.success
+    [check] = [c for c in second.get_asset_check_evaluations() if c.check_name == "claims_hold"]
+    assert (check.passed, check.severity.value) == (False, "WARN")
+    assert check.description.startswith("inconsistent: rounded_up_share;")
+    listed = {c["claim_id"]: (c["verdict"], c["difference"]) for c in check.metadata["not_consistent"].value}
+    assert listed["rounded_up_share"] == ("inconsistent", pytest.approx(-0.1125))
     assert [(r, run) for r, _, run in releases(warehouse_dir)] == [(1, first.run_id), (2, second.run_id)]
     published_2 = releases(warehouse_dir)[1][1]
     files = dict(published(warehouse_dir, "SELECT f.source_file, f.sha256 FROM meta.releases, unnest(source_files) AS t(f) WHERE release_id = 2"))
@@ -74,9 +75,7 @@ def test_a_corrected_file_makes_a_release_and_history_survives_a_rebuild(defs, s
         KEY,
     )
     assert revision == [(1, old, 2, old + 1_000_000, old, pytest.approx(1_000_000), 2)]
-    mean, mean_abs = published(
-        warehouse_dir, "SELECT DISTINCT mean_revision, mean_absolute_revision FROM marts.indicator_revisions WHERE indicator_code = 'ONLINE_SALES'"
-    )[0]
+    mean, mean_abs = published(warehouse_dir, "SELECT DISTINCT mean_revision, mean_absolute_revision FROM marts.indicator_revisions WHERE indicator_code = 'ONLINE_SALES'")[0]
     assert mean > 0 and mean_abs >= mean
     # Only what the correction touched was revised: April's sales, and the growth rates built on them.
     revised = published(warehouse_dir, "SELECT DISTINCT indicator_code FROM marts.indicator_revisions WHERE versions > 1 ORDER BY 1")
@@ -114,6 +113,7 @@ def test_a_corrected_file_makes_a_release_and_history_survives_a_rebuild(defs, s
     assert resource.history_db.exists() and resource.history_db.parent == resource.working_db.parent
 
 
+@pytest.mark.quick
 def test_the_sample_claims_against_the_warehouse(published):
     verdicts = dict(published.execute("SELECT claim_id, verdict FROM marts.claims_check").fetchall())
     assert verdicts == {
@@ -134,6 +134,7 @@ def test_the_sample_claims_against_the_warehouse(published):
     assert published.execute("SELECT DISTINCT release_id FROM marts.claims_check").fetchall() == published.execute("SELECT release_id FROM meta.publication").fetchall()
 
 
+@pytest.mark.quick
 def test_the_claims_check_warns_and_lists_what_is_not_consistent(sample_run):
     result, _ = sample_run
     [check] = [c for c in result.get_asset_check_evaluations() if c.check_name == "claims_hold"]
@@ -142,11 +143,10 @@ def test_the_claims_check_warns_and_lists_what_is_not_consistent(sample_run):
     assert listed == {"ultra_micro_online_share": "consistent_if_truncated"}
 
 
-def test_a_release_exists_only_once_it_is_published(defs, sources_copy, tmp_path):
-    warehouse_dir = tmp_path / "warehouse"
+def test_a_release_exists_only_once_it_is_published(defs, sample_run, sample_warehouse, sources_copy):
+    # The first run is the sample's (a copy of its warehouse, the landed files the same): release 1.
+    first, warehouse_dir = sample_run[0], sample_warehouse
     history_db, published_db = warehouse_dir / "history.duckdb", warehouse_dir / "indicators.duckdb"
-    first = run_pipeline(defs, sources_copy, warehouse_dir)
-    assert first.success
     [(_, published_1, _)] = releases(warehouse_dir)
     [(old,)] = published(warehouse_dir, f"SELECT obs_value FROM marts.indicators WHERE {KEY_SQL}", KEY)
 
@@ -179,16 +179,12 @@ def test_a_release_exists_only_once_it_is_published(defs, sources_copy, tmp_path
     assert (run_1, release_2, run_2) == (first.run_id, 2, following.run_id) and published_2 > made_at
     said = [e.user_message for e in instance.all_logs(following.run_id) if e.dagster_event is None and e.step_key == "dbt_releases"]
     assert f"Release 2, made by run {stopped.run_id} at {made_at:%Y-%m-%d %H:%M:%S} UTC, was never published" in "\n".join(said)
-    vintages = published(
-        warehouse_dir, f"SELECT obs_value, release_from, release_to, published_from, published_to FROM marts.indicator_vintages WHERE {KEY_SQL} ORDER BY 2", KEY
-    )
+    vintages = published(warehouse_dir, f"SELECT obs_value, release_from, release_to, published_from, published_to FROM marts.indicator_vintages WHERE {KEY_SQL} ORDER BY 2", KEY)
     assert vintages == [(old, 1, 2, published_1, published_2), (old + 1_000_000, 2, None, published_2, None)]
     assert published(warehouse_dir, as_of, [made_at, *KEY]) == [(old, 1)]  # what readers saw then
     assert published(warehouse_dir, as_of, [published_2, *KEY]) == [(old + 1_000_000, 2)]
     with duckdb.connect(str(history_db), read_only=True) as con:
-        assert con.execute("SELECT release_id, run_id FROM meta.publications ORDER BY published_at").fetchall() == [
-            (1, first.run_id), (2, following.run_id)
-        ]
+        assert con.execute("SELECT release_id, run_id FROM meta.publications ORDER BY published_at").fetchall() == [(1, first.run_id), (2, following.run_id)]
         # The snapshot holds the published versions only: one row per version of the key.
         assert con.execute(f"SELECT count(*) FROM snapshots.indicator_observations WHERE {KEY_SQL}", list(KEY)).fetchall() == [(2,)]
     assert published(warehouse_dir, "SELECT release_id, run_id FROM meta.publication") == [(2, following.run_id)]
@@ -206,9 +202,12 @@ def test_a_release_exists_only_once_it_is_published(defs, sources_copy, tmp_path
         assert con.execute("SELECT release_id, run_id FROM meta.publications").fetchall() == [(2, following.run_id)]
 
 
-def test_a_publication_that_fails_at_the_rename_records_nothing(sample_run, tmp_path):
-    _, warehouse = sample_run
-    blocked = tmp_path / "indicators.duckdb"
+@pytest.mark.quick
+def test_a_publication_that_fails_at_the_rename_records_nothing(sample_warehouse, tmp_path):
+    # A copy: publishing records the publication in the history database.
+    warehouse = WarehouseResource(sources_dir=str(SAMPLE_SOURCES), warehouse_dir=str(sample_warehouse))
+    out = tmp_path / "out"
+    blocked = out / "indicators.duckdb"
     (blocked / "in the way").mkdir(parents=True)  # a non-empty directory: the rename over it fails
 
     def recorded():
@@ -219,7 +218,7 @@ def test_a_publication_that_fails_at_the_rename_records_nothing(sample_run, tmp_
     with warehouse.connect(read_only=True) as con, pytest.raises(OSError):
         publish(con, blocked, "failed-run", warehouse.history_db)
     assert recorded() == before and ("failed-run",) not in before
-    assert [p.name for p in tmp_path.iterdir()] == ["indicators.duckdb"]  # no staging file left
+    assert [p.name for p in out.iterdir()] == ["indicators.duckdb"]  # no staging file left
     with warehouse.connect(read_only=True) as con:
-        publish(con, tmp_path / "elsewhere.duckdb", "next-run", warehouse.history_db)
+        publish(con, out / "elsewhere.duckdb", "next-run", warehouse.history_db)
     assert recorded() == [*before, ("next-run",)]

@@ -8,11 +8,15 @@ import subprocess
 import sys
 
 import dagster as dg
+import duckdb
 import pytest
 from dagster._core.storage.tags import REPOSITORY_LABEL_TAG
 
 from orchestration import settings
-from tests.conftest import SAMPLE_SOURCES
+from tests.conftest import FIXTURES, SAMPLE_SOURCES, land
+from tests.test_completeness import observations
+
+pytestmark = pytest.mark.e2e
 
 STEP = r"[0-9]{2}:[0-9]{2}:[0-9]{2}  "
 
@@ -40,16 +44,17 @@ def test_make_run_shows_its_steps_then_every_warning(tmp_path):
     summary = out.split("\n\nLanded files: ")[1]
     assert re.search(r"^Checks: ([0-9]+) of \1 passed\.$", summary, re.M) is None  # one did not
     warnings = [line for line in summary.splitlines() if line.startswith("  WARN ")]
-    assert len(warnings) == 1 and re.fullmatch(
-        r"  WARN raw/sales:sales_freshness: the newest sales month is 2020-12, which ended [0-9]+ days ago \(allowed: 45\)", warnings[0]
-    ), warnings
+    assert len(warnings) == 1 and re.fullmatch(r"  WARN raw/sales:sales_freshness: the newest sales month is 2020-12, which ended [0-9]+ days ago \(allowed: 45\)", warnings[0]), (
+        warnings
+    )
     assert summary.index("  WARN ") < summary.index("Headline indicators")
     # Under the headline's title, the origin of its figures: the sample's are synthetic, and it says so.
     assert re.search(
         r"^Headline indicators, Indonesia, the latest 12 months: 2020-01 to 2020-12 \(published .*\)\n"
         r"Origin: Synthetic sample, not official statistics\. Source: Synthetic sample \(orchestration/samplegen\.py\), "
         r"calibrated to a news report on UMKM going digital of 5 October 2020\nmonth ",
-        summary, re.M,
+        summary,
+        re.M,
     ), summary
     assert "Reporting period" not in out
 
@@ -73,6 +78,7 @@ def test_make_run_shows_its_steps_then_every_warning(tmp_path):
         materialization = instance.get_latest_materialization_event(dg.AssetKey(["marts", "onboarding_rate"]))
         assert materialization.run_id == run_id
 
+
 def cli_run(tmp_path, sources):
     home = tmp_path / "dagster_home"
     home.mkdir(exist_ok=True)
@@ -81,16 +87,21 @@ def cli_run(tmp_path, sources):
     return subprocess.run([sys.executable, "-m", "orchestration.cli", "run"], cwd=settings.REPO_ROOT, env=env, capture_output=True, text=True, timeout=900)
 
 
-def test_a_run_that_rejected_a_file_publishes_with_exit_status_3_and_says_so_again_while_it_stays(tmp_path):
+def test_a_run_that_rejected_files_publishes_with_exit_status_3_and_says_so_again_while_they_stay(tmp_path, published):
+    """`make run` with four files it must reject beside the sample: one whose quote never closes,
+    and three under sales/2018-12, 2020-13 and 2031-05, months that cannot hold data. Each is named
+    with its reason and in the audit, the exit status is 3 (published, with rejected files), and a
+    fresh warehouse publishes exactly the sample's indicators."""
     sources = tmp_path / "sources"
     shutil.copytree(SAMPLE_SOURCES, sources)
+    dates = land(FIXTURES / "landing_dates", sources)
     part = sources / "sales" / "2020-04" / "pasar_a__part2.csv"
     part.write_text(
         "sale_date,platform,merchant_id,province_code,size_class,orders,gross_sales_idr\n"
         '2020-04-01,pasar_a,"A9000001,35,MIKRO,1,100.00\n2020-04-01,pasar_a,A9000002,35,MIKRO,1,100.00\n'
     )
     reason = (
-        "rejected sales/2020-04/pasar_a__part2.csv: line 2 opens a quoted field (`\"`) that is never closed, so the rest of "
+        'rejected sales/2020-04/pasar_a__part2.csv: line 2 opens a quoted field (`"`) that is never closed, so the rest of '
         "the file would be one field; the CSV reader returned 0 rows and stopped there. Close or remove that quote and land the file again"
     )
 
@@ -98,20 +109,33 @@ def test_a_run_that_rejected_a_file_publishes_with_exit_status_3_and_says_so_aga
 
     # Before: exit status 0, as for a clean run.
     assert first.returncode == 3, first.stderr[-3000:]
-    assert "Landed files: 129 loaded, 0 unchanged, 1 rejected; 73,934 rows loaded, 0 quarantined." in first.stdout
+    assert "Landed files: 129 loaded, 0 unchanged, 4 rejected; 73,934 rows loaded, 0 quarantined." in first.stdout
     assert f"  {reason}" in first.stdout.splitlines()
-    assert re.search(r"^Run \S+ published in [0-9.]+ s without the rows landed in 1 rejected and 0 held-back file\(s\) \(exit status 3\)", first.stdout, re.M)
+    for rel in dates:
+        assert f"rejected {rel}: month " in first.stdout
+    assert re.search(r"^Run \S+ published in [0-9.]+ s without the rows landed in 4 rejected and 0 held-back file\(s\) \(exit status 3\)", first.stdout, re.M)
     assert "2020-04           11.60    +141.7" in first.stdout  # the sample's April, the rejected part not in it
+    # The sample's data end in 2020: the run says that freshness was judged at its declared end, and warns of nothing.
+    assert f"\nReporting period 2019-01..2020-12 (declared in {sources / settings.REPORTING_PERIOD_FILE}): freshness judged at its end, 2020-12-31;" in first.stdout
+    assert "WARN" not in first.stdout and "\nChecks: 108 of 108 passed.\n" in first.stdout
+    with duckdb.connect(str(tmp_path / "warehouse" / settings.WORKING_DB_NAME), read_only=True) as con:
+        rejected = dict(con.execute("SELECT source_file, error FROM audit.file_loads WHERE status = 'rejected'").fetchall())
+    assert sorted(rejected) == sorted([*dates, "sales/2020-04/pasar_a__part2.csv"])
+    assert rejected["sales/2031-05/pasar_a.csv"] == f"sales/2031-05/pasar_a.csv: month 2031-05 is after the current month {settings.current_month()} (Asia/Jakarta)"
+    with duckdb.connect(str(tmp_path / "warehouse" / settings.PUBLISHED_DB_NAME), read_only=True) as con:
+        assert observations(con) == observations(published)
+        [(first_run,)] = con.execute("SELECT run_id FROM meta.publication").fetchall()
 
     again = cli_run(tmp_path, sources)
 
-    assert again.returncode == 3, again.stderr[-3000:]
-    assert again.stdout.splitlines()[:3] == [
-        again.stdout.splitlines()[0],
-        "Still not loaded since that run: 1 landed file(s) rejected, 0 held back.",
-        f"  {reason}",
-    ]
-    assert again.stdout.startswith("Nothing landed or changed since run ")
+    # Nothing landed or changed since: the run says so, names what is still not loaded and publishes nothing new.
+    assert again.returncode == 3, again.stderr[-3000:]  # the rejected files are still landed as they were
+    assert again.stdout.startswith(f"Nothing landed or changed since run {first_run[:8]}")
+    assert again.stdout.splitlines()[1] == "Still not loaded since that run: 4 landed file(s) rejected, 0 held back."
+    assert f"  {reason}" in again.stdout.splitlines()[2:6]
+    assert "+480.0" in again.stdout  # the headline table of the publication in place
+    with duckdb.connect(str(tmp_path / "warehouse" / settings.PUBLISHED_DB_NAME), read_only=True) as con:
+        assert con.execute("SELECT run_id FROM meta.publication").fetchall() == [(first_run,)]
 
 
 @pytest.mark.parametrize(

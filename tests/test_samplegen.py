@@ -10,6 +10,8 @@ import pytest
 from orchestration.samplegen import allocate, generate, id_decimal, id_thousands, months_between
 from orchestration.settings import REPO_ROOT
 
+pytestmark = pytest.mark.unit
+
 
 def digest(root: Path) -> dict[str, str]:
     """Content of every generated file; Parquet compared by rows, not bytes."""
@@ -44,8 +46,9 @@ def test_generation_is_deterministic(small, tmp_path):
 
 def test_calibration_holds_at_any_size(small):
     con = duckdb.connect()
-    totals = dict(con.execute(
-        f"""
+    totals = dict(
+        con.execute(
+            f"""
         SELECT strftime(sale_date, '%Y-%m'), sum(gross_sales_idr) FROM (
             SELECT sale_date, gross_sales_idr FROM read_csv(['{small}/sales/*/*.csv', '{small}/sales/*/*.csv.gz'],
                 columns = {{'sale_date': 'DATE', 'platform': 'VARCHAR', 'merchant_id': 'VARCHAR', 'province_code': 'VARCHAR',
@@ -53,12 +56,13 @@ def test_calibration_holds_at_any_size(small):
             UNION ALL SELECT sale_date, gross_sales_idr FROM read_parquet('{small}/sales/*/*.parquet'))
         GROUP BY 1
         """
-    ).fetchall())
+        ).fetchall()
+    )
     assert len(totals) == 24
     assert totals["2020-04"] * 5 == totals["2020-01"] * 29  # exactly 5.8x, in exact decimals
-    onboarded = con.execute(
-        f"SELECT sum(newly_onboarded) FROM read_csv('{small}/onboarding/*.csv') WHERE size_class = 'ULTRA_MIKRO' AND report_month <= '2020-10'"
-    ).fetchall()[0][0]
+    onboarded = con.execute(f"SELECT sum(newly_onboarded) FROM read_csv('{small}/onboarding/*.csv') WHERE size_class = 'ULTRA_MIKRO' AND report_month <= '2020-10'").fetchall()[0][
+        0
+    ]
     assert onboarded == 9_400_000
     assert "INDONESIA;64.000.000;" in (small / "population" / "umkm_population_2020.csv").read_text()
     registrations = con.execute(

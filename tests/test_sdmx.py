@@ -16,6 +16,8 @@ from orchestration.serving.exports import SDMX_DATA_FILE, SDMX_STRUCTURE_FILE
 from tests.conftest import SAMPLE_SOURCES
 from tests.test_provenance import SYNTHETIC_SOURCE
 
+pytestmark = [pytest.mark.integration, pytest.mark.quick]
+
 STRUCTURE_NS = {"str": "http://www.sdmx.org/resources/sdmxml/schemas/v3_0/structure"}
 DATAFLOW = f"Dataflow={sdmx.STRUCTURE_ID}"
 
@@ -36,15 +38,21 @@ def test_structure_message_describes_the_published_indicators(files, published):
     components = structure.get_data_structure_definition(dataflow.structure).components
     assert [(c.id, c.role) for c in components] == [
         *((d, Role.DIMENSION) for d in ("FREQ", "INDICATOR", "REF_AREA", "SIZE_CLASS", "BREAKDOWN", "UNIT_MEASURE", "TIME_PERIOD")),
-        ("OBS_VALUE", Role.MEASURE), ("OBS_STATUS", Role.ATTRIBUTE), ("ORIGIN", Role.ATTRIBUTE), ("SOURCE", Role.ATTRIBUTE),
+        ("OBS_VALUE", Role.MEASURE),
+        ("OBS_STATUS", Role.ATTRIBUTE),
+        ("ORIGIN", Role.ATTRIBUTE),
+        ("SOURCE", Role.ATTRIBUTE),
     ]
     # The origin and source are the indicator's: attached to its dimension, mandatory.
     attributes = {c.id: c for c in components if c.role == Role.ATTRIBUTE}
     assert [(attributes[a].attachment_level, attributes[a].required) for a in ("OBS_STATUS", "ORIGIN", "SOURCE")] == [
-        ("O", True), ("INDICATOR", True), ("INDICATOR", True),
+        ("O", True),
+        ("INDICATOR", True),
+        ("INDICATOR", True),
     ]
     assert codes(structure, "CL_ORIGIN") == {
-        "published": "Published table, as released by its publisher", "synthetic": "Synthetic sample, not official statistics",
+        "published": "Published table, as released by its publisher",
+        "synthetic": "Synthetic sample, not official statistics",
     }
 
     catalog = dict(published.execute("SELECT indicator_code, indicator_name FROM marts.indicator_catalog").fetchall())
@@ -65,8 +73,10 @@ def test_structure_message_describes_the_published_indicators(files, published):
         categories = {row["category_code"] for row in csv.DictReader(f)}
     assert set(codes(structure, "CL_BREAKDOWN")) == {"_T", "URBAN", "RURAL", *categories, *platforms, *programmes}
     assert codes(structure, "CL_OBS_STATUS") == {
-        "A": "Normal value", "B": "Time series break",
-        "L": "Missing value; data exist but were not collected", "M": "Missing value; data cannot exist",
+        "A": "Normal value",
+        "B": "Time series break",
+        "L": "Missing value; data exist but were not collected",
+        "M": "Missing value; data cannot exist",
         "P": "Provisional value",
     }
 
@@ -75,8 +85,22 @@ def test_sdmx_csv_validates_against_the_published_structure(files, published):
     structure_file, data_file = files
     with open(data_file, newline="", encoding="utf-8") as f:
         header = next(csv.reader(f))
-    assert header == ["STRUCTURE", "STRUCTURE_ID", "ACTION", "FREQ", "INDICATOR", "REF_AREA", "SIZE_CLASS", "BREAKDOWN",
-                      "UNIT_MEASURE", "TIME_PERIOD", "OBS_VALUE", "OBS_STATUS", "ORIGIN", "SOURCE"]
+    assert header == [
+        "STRUCTURE",
+        "STRUCTURE_ID",
+        "ACTION",
+        "FREQ",
+        "INDICATOR",
+        "REF_AREA",
+        "SIZE_CLASS",
+        "BREAKDOWN",
+        "UNIT_MEASURE",
+        "TIME_PERIOD",
+        "OBS_VALUE",
+        "OBS_STATUS",
+        "ORIGIN",
+        "SOURCE",
+    ]
 
     # The STRUCTURE_ID of every row resolves to the published dataflow (pysdmx raises otherwise).
     (dataset,) = get_datasets(data_file, structure_file)
@@ -98,14 +122,10 @@ def test_sdmx_csv_validates_against_the_published_structure(files, published):
     assert len(counts) and counts.str.fullmatch(r"-?[0-9]+").all()
 
     # Every row names its indicator's origin and source, as the catalog does: one of each per indicator.
-    catalog = {code: (origin, source) for code, origin, source in published.execute(
-        "SELECT indicator_code, origin, source FROM marts.indicator_catalog"
-    ).fetchall()}
+    catalog = {code: (origin, source) for code, origin, source in published.execute("SELECT indicator_code, origin, source FROM marts.indicator_catalog").fetchall()}
     provenance = values[["INDICATOR", "ORIGIN", "SOURCE"]].drop_duplicates()
     assert not provenance.INDICATOR.duplicated().any()
-    assert {row.INDICATOR: (row.ORIGIN, row.SOURCE) for row in provenance.itertuples()} == {
-        code: catalog[code] for code in provenance.INDICATOR
-    }
+    assert {row.INDICATOR: (row.ORIGIN, row.SOURCE) for row in provenance.itertuples()} == {code: catalog[code] for code in provenance.INDICATOR}
     assert catalog["ONLINE_SALES"] == ("synthetic", SYNTHETIC_SOURCE)
 
 

@@ -3,9 +3,13 @@ orchestration/settings.py, and what reads it by name goes through the registry."
 
 import re
 
+import pytest
+
 from orchestration import settings
 from orchestration.cli import fingerprint
 from orchestration.settings import REPO_ROOT, SETTINGS
+
+pytestmark = pytest.mark.unit
 
 NAME = re.compile(r"\bDEI_[A-Z0-9_]*[A-Z0-9]\b")
 # Read by the test suite alone (tests/test_fuzz.py), not by a run.

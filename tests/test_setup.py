@@ -10,6 +10,8 @@ import pytest
 
 from orchestration.settings import REPO_ROOT
 
+pytestmark = pytest.mark.e2e
+
 SYSTEM_PYTHON = Path("/usr/bin/python3")
 STOCK_PATH = "/usr/bin:/bin"  # no uv there: what a stock Debian or Ubuntu has
 
@@ -44,9 +46,9 @@ def _site_packages() -> dict[str, list[str]]:
 
 @needs_managed_python
 def test_uv_is_bootstrapped_in_a_private_venv_for_an_externally_managed_python(tmp_path):
-    assert "externally-managed-environment" in subprocess.run(
-        [str(SYSTEM_PYTHON), "-m", "pip", "install", "--dry-run", "uv"], capture_output=True, text=True
-    ).stderr, "pip may install into this Python: it is not externally managed"
+    assert "externally-managed-environment" in subprocess.run([str(SYSTEM_PYTHON), "-m", "pip", "install", "--dry-run", "uv"], capture_output=True, text=True).stderr, (
+        "pip may install into this Python: it is not externally managed"
+    )
     assert _system("import uv").returncode != 0, "uv is already installed in the system Python"
     repo = _repo_copy(tmp_path)
     before = _site_packages()
@@ -68,16 +70,10 @@ def test_uv_is_bootstrapped_in_a_private_venv_for_an_externally_managed_python(t
 def test_without_venv_support_it_stops_with_the_command_that_fixes_it(tmp_path):
     # A Debian without python3-venv: the system Python, whose `-m venv` fails for want of ensurepip.
     python = tmp_path / "python3"
-    python.write_text(
-        "#!/bin/sh\n"
-        'if [ "$1" = "-m" ] && [ "$2" = "venv" ]; then echo "ensurepip is not available" >&2; exit 1; fi\n'
-        f'exec {SYSTEM_PYTHON} "$@"\n'
-    )
+    python.write_text(f'#!/bin/sh\nif [ "$1" = "-m" ] && [ "$2" = "venv" ]; then echo "ensurepip is not available" >&2; exit 1; fi\nexec {SYSTEM_PYTHON} "$@"\n')
     python.chmod(0o755)
     repo = _repo_copy(tmp_path / "repo")
-    result = subprocess.run(
-        [str(repo / "scripts" / "uv"), "--version"], env={"PATH": STOCK_PATH, "PYTHON": str(python)}, capture_output=True, text=True, timeout=60
-    )
+    result = subprocess.run([str(repo / "scripts" / "uv"), "--version"], env={"PATH": STOCK_PATH, "PYTHON": str(python)}, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert result.stderr.strip().endswith("sudo apt-get install python3-venv")
     assert not (repo / ".cache" / "uv-bootstrap").exists()

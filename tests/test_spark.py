@@ -21,7 +21,7 @@ KEY = ["indicator_code", "ref_area", "size_class", "breakdown", "time_period"]
 # Values must agree to the fourth decimal; on the sample they agree to the last bit.
 DECIMALS = 4
 
-pytestmark = pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")  # pyspark's pandas conversion, under pandas 3
+pytestmark = [pytest.mark.spark, pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")]  # pyspark's pandas conversion, under pandas 3
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ import re
 
 import dagster as dg
 import duckdb
+import pytest
 
 from orchestration.defs.resources import WarehouseResource
 from orchestration.ingest.audit import run_summary
@@ -18,18 +19,21 @@ IMAGE_NAME = "![t](https:evil.example).csv"
 ESCAPE_NAME = "pasar\x1b[2J\x1b]0;owned\x07\nlaporan\u202ecsv.csv"
 
 
+@pytest.mark.unit
 def test_printable_writes_controls_out_and_leaves_text_alone():
     assert printable("sales/2020-04/pasar_a.csv") == "sales/2020-04/pasar_a.csv"
     assert printable("Pelatihan Go Digital – UMKM ñ 東") == "Pelatihan Go Digital – UMKM ñ 東"
     assert printable("a\nb\r\x1b[31mc\x9b\u202ed\t") == "a\\nb\\r\\x1b[31mc\\x9b\\u202ed\\t"
 
 
+@pytest.mark.unit
 def test_markdown_text_escapes_every_markup_character():
     assert markdown_text(IMAGE_NAME) == r"\!\[t\]\(https\:evil\.example\)\.csv"
     assert markdown_text("<img src=x onerror=alert(1)> | *b* `c`") == r"\<img src\=x onerror\=alert\(1\)\> \| \*b\* \`c\`"
     assert markdown_text("a\nb") == r"a\\nb"  # one line: a row of a table stays a row
 
 
+@pytest.mark.integration
 def test_file_names_reach_the_ui_escaped_and_the_terminal_printable(defs, sources_copy, tmp_path):
     month = sources_copy / "sales" / "2020-04"
     for name in (IMAGE_NAME, ESCAPE_NAME):

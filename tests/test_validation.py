@@ -6,6 +6,8 @@ import pytest
 from orchestration.contracts import load_contracts
 from orchestration.quality.validation import feed_schema, model_schema, row_checks, validate
 
+pytestmark = pytest.mark.unit
+
 CONTRACTS = load_contracts()
 
 
@@ -13,8 +15,10 @@ CONTRACTS = load_contracts()
 def con():
     c = duckdb.connect()
     c.execute("CREATE SCHEMA raw")
-    c.execute("CREATE TABLE raw.provinces AS SELECT * FROM (VALUES ('31', '31', 'DKI Jakarta', NULL, NULL::DATE, NULL::DATE, NULL, 'reference/provinces.csv')) "
-              "t(bps_code, kemendagri_code, province_name, name_variants, valid_from, valid_to, split_from, source_file)")
+    c.execute(
+        "CREATE TABLE raw.provinces AS SELECT * FROM (VALUES ('31', '31', 'DKI Jakarta', NULL, NULL::DATE, NULL::DATE, NULL, 'reference/provinces.csv')) "
+        "t(bps_code, kemendagri_code, province_name, name_variants, valid_from, valid_to, split_from, source_file)"
+    )
     c.execute(
         """
         CREATE TABLE raw.sales AS SELECT * FROM (VALUES
@@ -66,7 +70,10 @@ def test_a_model_projecting_a_feed_is_checked_for_what_it_derives_not_for_the_co
     con.execute("CREATE SCHEMA staging")
     con.execute("CREATE TABLE staging.s AS SELECT *, date_trunc('month', sale_date)::DATE AS sale_month FROM raw.sales")
     node = {
-        "name": "s", "alias": "s", "schema": "staging", "meta": {"feed": "sales"},
+        "name": "s",
+        "alias": "s",
+        "schema": "staging",
+        "meta": {"feed": "sales"},
         "columns": {
             "gross_sales_idr": {"name": "gross_sales_idr"},
             "orders": {"name": "orders"},

@@ -24,7 +24,7 @@ from orchestration.engines.spark import SparkEngine, stop_session
 from orchestration.quality.validation import feed_schema, model_schema, validate
 
 # pyspark's conversions from pandas use a keyword pandas 3 deprecates.
-pytestmark = pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")
+pytestmark = [pytest.mark.spark, pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")]
 
 CONTRACTS = load_contracts()
 MANIFEST = json.loads((settings.DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
