@@ -4,6 +4,8 @@ lineage leads from an indicator back to the raw columns it is computed from."""
 import dagster as dg
 import pytest
 
+from orchestration.text import markdown_text
+
 SAMPLE_FEEDS = {"claims", "gdp", "onboarding", "platforms", "population", "provinces", "sales", "training_programs", "training_registrations"}
 # The published tables: BPS's internet access, BI's retail sales index and BI's own growth, each with
 # the national line it publishes (a raw asset of its own), and the survey's code lists.
@@ -87,6 +89,14 @@ def test_column_lineage_leads_from_the_onboarding_rate_to_raw_columns(sample_run
     assert ("raw/onboarding", "newly_onboarded") in leaves
     assert ("raw/population", "enterprises") in leaves
     assert {key for key, _ in leaves} == {"raw/onboarding", "raw/population", "audit/onboarding_files"}, leaves
+    # The mart shows the same path's ends, column by column, where the UI shows metadata.
+    (shown,) = [
+        e.event_specific_data.materialization.metadata["column_sources"].value
+        for e in result.get_asset_materialization_events()
+        if e.event_specific_data.materialization.asset_key == rate
+    ]
+    (row,) = [line for line in shown.splitlines() if line.startswith(f"| {markdown_text('onboarding_rate_pct')} |")]
+    assert sorted(row.split(" | ")[1].rstrip(" |").split(", ")) == sorted(markdown_text(f"{key}.{column}") for key, column in leaves), row
 
 
 @pytest.mark.unit

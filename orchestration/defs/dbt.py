@@ -12,6 +12,7 @@ from pydantic import Field
 from orchestration.contracts.rendering import indicator_catalog
 from orchestration.defs.checks import build_model_checks
 from orchestration.defs.dbt_runner import DbtCoreInvocation, DbtCoreResource
+from orchestration.defs.lineage import SOURCE_COLUMNS, Lineage, recorded_lineage, source_columns_markdown
 from orchestration.defs.partitions import WAREHOUSE_POOL, month_keys, monthly, single_run
 from orchestration.defs.raw import OWNER
 from orchestration.defs.resources import WarehouseResource, dbt_project, retry_if_locked
@@ -194,14 +195,22 @@ def _revisions(con, selected: set[dg.AssetKey]) -> ModelMetadata:
 
 def _lineage(context: dg.AssetExecutionContext, con, invocation: DbtCoreInvocation, engine: Engine) -> ModelMetadata:
     """Each built model's dagster/column_lineage, where the working database holds the relations
-    it reads and builds (the engine's relation_columns)."""
+    it reads and builds (the engine's relation_columns); on each mart, its columns' sources."""
     relations = engine.relation_columns(con)
     if not relations:
         return {}
     found: ModelMetadata = {}
+    built: dict[dg.AssetKey, Lineage] = {}
     for event in invocation.events:
         if isinstance(event, dg.Output) and (lineage := _column_lineage(event, relations, invocation.target_path)):
-            found.setdefault(context.asset_key_for_output(event.output_name).path[-1], {}).update(lineage)
+            key = context.asset_key_for_output(event.output_name)
+            found.setdefault(key.path[-1], {}).update(lineage)
+            built[key] = lineage["dagster/column_lineage"].deps_by_column
+    # On the marts, each column followed to the raw (and audit) columns it is computed from.
+    lineage_of = recorded_lineage(context.instance, built)
+    for key, lineage in built.items():
+        if key.path[0] == "marts":
+            found[key.path[-1]][SOURCE_COLUMNS] = dg.MetadataValue.md(source_columns_markdown(key, lineage, lineage_of))
     return found
 
 
