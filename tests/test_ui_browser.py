@@ -207,3 +207,18 @@ def test_the_job_and_the_timeline_list_the_run_and_an_indicator_shows_only_its_f
     names = set(nodes.all_inner_texts())
     assert {"onboarding", "population", "provinces", "onboarding_files", "onboarding_rate"} <= names, names
     assert not names & {"sales", "claims", "gdp", "training_programs", "training_registrations", "platforms", "sales_files", "loaded_files"}, names
+
+
+def test_a_rate_shows_the_raw_columns_it_is_computed_from(ui, page):
+    # The open-source UI draws no column lineage graph: the mart's column_sources table follows
+    # each column through the recorded column lineage to the raw (and audit) columns.
+    page.goto(f"{ui}/assets/marts/onboarding_rate")
+    _skip_community_dialog(page)
+    row = page.locator("tr", has=page.get_by_text("column_sources", exact=True)).first
+    row.get_by_text("[Show Markdown]").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_text("onboarding_rate_pct", exact=True).wait_for()
+    page.screenshot(path=str(SHOTS / "onboarding_rate_column_sources.png"))
+    shown = dialog.inner_text()
+    (rate,) = [line for line in shown.splitlines() if line.startswith("onboarding_rate_pct")]
+    assert "raw/onboarding.newly_onboarded" in rate and "raw/population.enterprises" in rate, rate
