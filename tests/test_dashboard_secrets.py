@@ -20,7 +20,7 @@ def test_the_admin_password_is_shown_once_and_kept_private(tmp_path, monkeypatch
     (warehouse / "indicators.duckdb").write_bytes(b"")
     monkeypatch.setenv("DEI_SUPERSET_HOME", str(home))
     monkeypatch.setenv("DEI_WAREHOUSE_DIR", str(warehouse))
-    monkeypatch.setattr(sys, "argv", ["dashboard"])
+    monkeypatch.setattr(sys, "argv", ["dashboard", "--port", "8088"])
     # Everything but Superset itself: no install, no setup process, no server.
     monkeypatch.setattr(dashboard, "install", lambda: None)
     monkeypatch.setattr(dashboard, "_run", lambda *args, **kwargs: None)
