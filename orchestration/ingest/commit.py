@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from orchestration.contracts import FeedContract, load_contracts
+from orchestration.contracts import FeedContract
 from orchestration.ingest.landing import LandedFile, path_fields_sql
 from orchestration.ingest.ministry_table import totals_columns, totals_table
 from orchestration.ingest.staged import QUARANTINE_COLUMNS, Staged
@@ -150,6 +150,7 @@ def commit(
     outcomes: dict[str, FileLoad],
     staged: Staged,
     run_id: str,
+    contract_version: str,
 ) -> FeedLoad:
     counts = {
         rel: (read, read - quarantined, quarantined)
@@ -192,7 +193,7 @@ def commit(
             # Population lines load as one row per size class; every other feed loads row for row.
             if not feed.is_table and rows_written != counted:
                 raise AssertionError(f"{feed.name}: {rows_written} rows written but {counted} counted as loaded")
-        record(con, feed, load.files, run_id, now)
+        record(con, feed, load.files, run_id, now, contract_version)
         con.execute("COMMIT")
     except BaseException:
         try:
@@ -204,7 +205,7 @@ def commit(
     return load
 
 
-def record(con: duckdb.DuckDBPyConnection, feed: FeedContract, files: list[FileLoad], run_id: str, now: dt.datetime) -> None:
+def record(con: duckdb.DuckDBPyConnection, feed: FeedContract, files: list[FileLoad], run_id: str, now: dt.datetime, contract_version: str) -> None:
     if not files:
         return
     con.execute(
@@ -229,6 +230,6 @@ def record(con: duckdb.DuckDBPyConnection, feed: FeedContract, files: list[FileL
             "error": [f.error for f in files],
             "now": now,
             "run_id": run_id,
-            "contract": load_contracts().version(feed),
+            "contract": contract_version,
         },
     )

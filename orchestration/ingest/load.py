@@ -41,7 +41,8 @@ def load_feed(
     links_out = [(path, rel) for path in feed.links_out(sources_dir) if _in_months(feed, rel := relative(path, sources_dir), months)]
     loaded_now = con.execute("SELECT source_file, sha256, rows_read, contract_sha256 FROM audit.loaded_files WHERE feed = ?", [feed.name]).fetchall()
     loaded = {rel: (sha, rows) for rel, sha, rows, _ in loaded_now}
-    judged_now = {rel for rel, _, _, version in loaded_now if version == contracts.version(feed)}
+    contract_version = contracts.version(feed)
+    judged_now = {rel for rel, _, _, version in loaded_now if version == contract_version}
     # A feed whose files are all gone under a link is held below, not an error.
     if months is None and not in_scope and not misnamed and not links_out and not any(_link_on_path(sources_dir, rel) for rel in loaded):
         raise FeedError(f"{feed.name}: no files landed (looked for {', '.join(feed.files)} under {sources_dir})")
@@ -100,7 +101,7 @@ def load_feed(
         staged.drop_files(con, dict.fromkeys(not_loaded, ""))
         outcomes.update(not_loaded)
         candidates = [f for f in candidates if f.source_file not in not_loaded]
-    return commit(con, feed, candidates, removed, previous, outcomes, staged, run_id)
+    return commit(con, feed, candidates, removed, previous, outcomes, staged, run_id, contract_version)
 
 
 # A resend with fewer rows than this share of the version loaded is held until confirmed: a header
