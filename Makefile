@@ -131,7 +131,7 @@ $(VENV)/.installed-%: $(VENV)/.installed
 # dagster-dbt reads the manifest when the code location loads, and each run starts from dbt's
 # partial-parse state beside it (parsed with the profile's default path): rebuilt whenever dbt files change.
 $(MANIFEST): $(VENV)/.installed $(DBT_FILES)
-	@cd dbt_project && env -u DEI_WORKING_DB -u DEI_HISTORY_DB -u DEI_DUCKDB_MEMORY_LIMIT -u DEI_ENGINE ../$(BIN)/dbt parse --profiles-dir . --quiet --no-send-anonymous-usage-stats
+	@cd dbt_project && env -u DEI_WORKING_DB -u DEI_HISTORY_DB -u DEI_DUCKDB_MEMORY_LIMIT -u DEI_ENGINE ../$(BIN)/dbt parse --profiles-dir . --target duckdb --quiet --no-send-anonymous-usage-stats
 	@touch $@
 
 # The repo's instance settings (the warehouse pool's limit) go into a new instance; .dagster_home
