@@ -1,8 +1,10 @@
 """dbt models as Dagster assets, in two steps so Pandera can gate the marts on staging."""
 
+import hashlib
 import json
 from collections.abc import Iterator, Mapping
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -219,8 +221,6 @@ def _column_lineage(event: dg.Output, relations: Mapping[str, Mapping[str, Any]]
     model's parents, from its compiled SQL (dagster-dbt's sqlglot lineage, on the columns DuckDB
     holds, so no query per parent). Empty for a model whose relations are not all there (the
     releases in the history database) or whose SQL sqlglot cannot follow (then it logs why)."""
-    from dagster_dbt.core.dbt_cli_event import EventHistoryMetadata, _build_column_lineage_metadata
-
     node = manifest()["nodes"].get(event.metadata["unique_id"].value)
     if node is None or node["resource_type"] != "model":
         return {}
@@ -230,9 +230,28 @@ def _column_lineage(event: dg.Output, relations: Mapping[str, Mapping[str, Any]]
         parents[props["relation_name"]] = relations.get(props["relation_name"])
     if node["relation_name"] not in relations or None in parents.values():
         return {}
+    # The lineage is a function of the compiled SQL and the columns it reads and writes: the same
+    # inputs (another run of the same month's SQL, e.g. each run of a test session) reuse it.
+    compiled = Path(target_path) / "compiled" / node["package_name"] / node["original_file_path"]
+    inputs = json.dumps([node["unique_id"], compiled.read_text(), relations[node["relation_name"]], parents], sort_keys=True, default=str)
+    key = hashlib.sha256(inputs.encode()).hexdigest()
+    if (lineage := _LINEAGE_BY_INPUTS.get(key)) is None:
+        lineage = _sqlglot_lineage(node, relations[node["relation_name"]], parents, target_path)
+        if lineage:  # none found is looked for (and logged) again
+            _LINEAGE_BY_INPUTS[key] = lineage
+    return lineage
+
+
+# The column lineage found in this process, by the hash of its inputs (see _column_lineage).
+_LINEAGE_BY_INPUTS: dict[str, dict[str, Any]] = {}
+
+
+def _sqlglot_lineage(node: Mapping[str, Any], columns: Mapping[str, Any], parents: Mapping[str, Any], target_path) -> dict[str, Any]:
+    from dagster_dbt.core.dbt_cli_event import EventHistoryMetadata, _build_column_lineage_metadata
+
     try:
         return _build_column_lineage_metadata(
-            event_history_metadata=EventHistoryMetadata(columns=relations[node["relation_name"]], parents=parents),
+            event_history_metadata=EventHistoryMetadata(columns=columns, parents=parents),
             dbt_resource_props=node,
             manifest=manifest(),
             dagster_dbt_translator=TRANSLATOR,
