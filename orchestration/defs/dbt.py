@@ -1,9 +1,12 @@
 """dbt models as Dagster assets, in two steps so Pandera can gate the marts on staging."""
 
+import contextlib
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+import os
+from collections.abc import Callable, Iterator, Mapping
 from functools import cache
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +14,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, dbt_assets
 from pydantic import Field
 
+from orchestration import settings
 from orchestration.contracts.rendering import indicator_catalog
 from orchestration.defs.checks import build_model_checks
 from orchestration.defs.dbt_runner import DbtCoreInvocation, DbtCoreResource
@@ -226,24 +230,43 @@ def _column_lineage(event: dg.Output, relations: Mapping[str, Mapping[str, Any]]
         return {}
     parents = {}
     for parent in node["depends_on"]["nodes"]:
-        props = manifest()["nodes"].get(parent) or manifest()["sources"][parent]
+        props = _props(parent)
         parents[props["relation_name"]] = relations.get(props["relation_name"])
     if node["relation_name"] not in relations or None in parents.values():
         return {}
-    # The lineage is a function of the compiled SQL and the columns it reads and writes: the same
-    # inputs (another run of the same month's SQL, e.g. each run of a test session) reuse it.
+    # The lineage is a function of the compiled SQL and the columns it reads and writes: found once
+    # for the same inputs, in any process of this checkout (e.g. every run after the first).
     compiled = Path(target_path) / "compiled" / node["package_name"] / node["original_file_path"]
-    inputs = json.dumps([node["unique_id"], compiled.read_text(), relations[node["relation_name"]], parents], sort_keys=True, default=str)
-    key = hashlib.sha256(inputs.encode()).hexdigest()
-    if (lineage := _LINEAGE_BY_INPUTS.get(key)) is None:
-        lineage = _sqlglot_lineage(node, relations[node["relation_name"]], parents, target_path)
-        if lineage:  # none found is looked for (and logged) again
-            _LINEAGE_BY_INPUTS[key] = lineage
+    keys = [TRANSLATOR.get_asset_key(props).to_user_string() for props in [node, *(_props(parent) for parent in node["depends_on"]["nodes"])]]
+    inputs = json.dumps([LINEAGE_CODE, keys, compiled.read_text(), relations[node["relation_name"]], parents], sort_keys=True, default=str)
+    return found_once(inputs, lambda: _sqlglot_lineage(node, relations[node["relation_name"]], parents, target_path))
+
+
+def found_once(inputs: str, find: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """The column lineage found before for these inputs, else `find()`'s, kept for next time."""
+    cached = LINEAGE_CACHE / f"{hashlib.sha256(inputs.encode()).hexdigest()}.json"
+    try:
+        return {"dagster/column_lineage": dg.deserialize_value(cached.read_text(), dg.TableColumnLineage)}
+    except (OSError, ValueError, dg.DagsterError):  # not there yet, or unreadable: found again
+        pass
+    lineage = find()
+    if lineage:  # none found is looked for (and logged) again
+        with contextlib.suppress(OSError):  # a read-only checkout: found again next time
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            staging = cached.with_suffix(f".{os.getpid()}.tmp")
+            staging.write_text(dg.serialize_value(lineage["dagster/column_lineage"]))
+            staging.replace(cached)  # whole or not at all, for processes reading it meanwhile
     return lineage
 
 
-# The column lineage found in this process, by the hash of its inputs (see _column_lineage).
-_LINEAGE_BY_INPUTS: dict[str, dict[str, Any]] = {}
+# Column lineage found before, by the hash of its inputs (the code that finds it, the asset keys,
+# the SQL, the columns): beside dbt's own parse state.
+LINEAGE_CACHE = settings.DBT_PROJECT_DIR / "target" / "column_lineage"
+LINEAGE_CODE = [f"{package} {version(package)}" for package in ("dagster-dbt", "sqlglot")]
+
+
+def _props(unique_id: str) -> Mapping[str, Any]:
+    return manifest()["nodes"].get(unique_id) or manifest()["sources"][unique_id]
 
 
 def _sqlglot_lineage(node: Mapping[str, Any], columns: Mapping[str, Any], parents: Mapping[str, Any], target_path) -> dict[str, Any]:
