@@ -187,4 +187,4 @@ render: $(VENV)/.installed ## Re-render the files derived from the contracts, th
 
 clean: ## Remove what a run or the tests rebuild; warehouse/history.duckdb stays (release history cannot be rebuilt from the landed files)
 	test ! -d warehouse || find warehouse -mindepth 1 -maxdepth 1 ! -name history.duckdb ! -name history.duckdb.wal -exec rm -rf {} +
-	rm -rf dbt_project/target dbt_project/logs .pytest_cache test-output
+	rm -rf dbt_project/target dbt_project/logs .pytest_cache test-output .cache

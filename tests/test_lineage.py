@@ -105,26 +105,3 @@ def test_no_asset_shows_an_unserializable_project_in_its_metadata(defs):
     keys = {name for asset in defs.assets for spec in getattr(asset, "specs", []) for name in spec.metadata}
     assert "dagster_dbt/project" not in keys and "dagster_dbt/unique_id" in keys
 
-
-@pytest.mark.unit
-def test_a_models_column_lineage_is_found_once_for_the_same_inputs(tmp_path, monkeypatch):
-    from orchestration.defs import dbt
-
-    monkeypatch.setattr(dbt, "LINEAGE_CACHE", tmp_path)
-    lineage = dg.TableColumnLineage(deps_by_column={"rate_pct": [dg.TableColumnDep(asset_key=dg.AssetKey(["raw", "onboarding"]), column_name="newly_onboarded")]})
-    calls = []
-
-    def find(found=lineage):
-        calls.append(found)
-        return {"dagster/column_lineage": found}
-
-    assert dbt.found_once("select 1", find) == {"dagster/column_lineage": lineage}
-    assert dbt.found_once("select 1", find) == {"dagster/column_lineage": lineage}  # from the file
-    assert len(calls) == 1
-    # Other inputs are looked up apart; an unreadable file is found again and replaced; none found is not kept.
-    assert dbt.found_once("select 2", lambda: find(dg.TableColumnLineage(deps_by_column={}))) == {"dagster/column_lineage": dg.TableColumnLineage(deps_by_column={})}
-    (kept,) = [path for path in tmp_path.iterdir() if path.read_text() == dg.serialize_value(lineage)]
-    kept.write_text("{not json")
-    assert dbt.found_once("select 1", find) == {"dagster/column_lineage": lineage} and len(calls) == 3
-    assert dbt.found_once("select 3", dict) == {} and dbt.found_once("select 3", find) and len(calls) == 4
-    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".json"] * 3

@@ -1,10 +1,7 @@
 """dbt models as Dagster assets, in two steps so Pandera can gate the marts on staging."""
 
-import contextlib
-import hashlib
 import json
-import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from functools import cache
 from importlib.metadata import version
 from pathlib import Path
@@ -14,7 +11,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, dbt_assets
 from pydantic import Field
 
-from orchestration import settings
+from orchestration.cache import kept
 from orchestration.contracts.rendering import indicator_catalog
 from orchestration.defs.checks import build_model_checks
 from orchestration.defs.dbt_runner import DbtCoreInvocation, DbtCoreResource
@@ -234,35 +231,24 @@ def _column_lineage(event: dg.Output, relations: Mapping[str, Mapping[str, Any]]
         parents[props["relation_name"]] = relations.get(props["relation_name"])
     if node["relation_name"] not in relations or None in parents.values():
         return {}
-    # The lineage is a function of the compiled SQL and the columns it reads and writes: found once
-    # for the same inputs, in any process of this checkout (e.g. every run after the first).
+    # The lineage is a function of the compiled SQL, the columns it reads and writes and the asset
+    # keys: found once for the same inputs, in any process of this checkout (every run after the first).
     compiled = Path(target_path) / "compiled" / node["package_name"] / node["original_file_path"]
     keys = [TRANSLATOR.get_asset_key(props).to_user_string() for props in [node, *(_props(parent) for parent in node["depends_on"]["nodes"])]]
     inputs = json.dumps([LINEAGE_CODE, keys, compiled.read_text(), relations[node["relation_name"]], parents], sort_keys=True, default=str)
-    return found_once(inputs, lambda: _sqlglot_lineage(node, relations[node["relation_name"]], parents, target_path))
+    return kept("column_lineage", inputs, lambda: _sqlglot_lineage(node, relations[node["relation_name"]], parents, target_path), _dump_lineage, _load_lineage)
 
 
-def found_once(inputs: str, find: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """The column lineage found before for these inputs, else `find()`'s, kept for next time."""
-    cached = LINEAGE_CACHE / f"{hashlib.sha256(inputs.encode()).hexdigest()}.json"
-    try:
-        return {"dagster/column_lineage": dg.deserialize_value(cached.read_text(), dg.TableColumnLineage)}
-    except (OSError, ValueError, dg.DagsterError):  # not there yet, or unreadable: found again
-        pass
-    lineage = find()
-    if lineage:  # none found is looked for (and logged) again
-        with contextlib.suppress(OSError):  # a read-only checkout: found again next time
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            staging = cached.with_suffix(f".{os.getpid()}.tmp")
-            staging.write_text(dg.serialize_value(lineage["dagster/column_lineage"]))
-            staging.replace(cached)  # whole or not at all, for processes reading it meanwhile
-    return lineage
-
-
-# Column lineage found before, by the hash of its inputs (the code that finds it, the asset keys,
-# the SQL, the columns): beside dbt's own parse state.
-LINEAGE_CACHE = settings.DBT_PROJECT_DIR / "target" / "column_lineage"
+# The versions of the code that finds column lineage: part of what a kept lineage is found from.
 LINEAGE_CODE = [f"{package} {version(package)}" for package in ("dagster-dbt", "sqlglot")]
+
+
+def _dump_lineage(found: dict[str, Any]) -> str:
+    return dg.serialize_value(found["dagster/column_lineage"])
+
+
+def _load_lineage(text: str) -> dict[str, Any]:
+    return {"dagster/column_lineage": dg.deserialize_value(text, dg.TableColumnLineage)}
 
 
 def _props(unique_id: str) -> Mapping[str, Any]:

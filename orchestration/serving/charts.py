@@ -7,17 +7,23 @@ HTML report written to $DEI_WAREHOUSE_DIR/reports/.
 from __future__ import annotations
 
 import base64
+import functools
+import hashlib
 import html
 import io
+import json
 import logging
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache
+from importlib.metadata import version
 from pathlib import Path
 
 import duckdb
 
 from orchestration.atomic import replacing
+from orchestration.cache import kept
 from orchestration.contracts import load_contracts
 from orchestration.serving.provenance import Provenance, captions, catalog_provenance
 from orchestration.sql import records
@@ -25,8 +31,28 @@ from orchestration.text import markdown_text, printable
 
 log = logging.getLogger(__name__)
 
-# A run shows the same data in the marts' metadata and in the report: each chart is drawn once.
-drawn_once = lru_cache(maxsize=2)
+# What a chart is drawn by besides its arguments: this module and matplotlib.
+DRAWING_CODE = (hashlib.sha256(Path(__file__).read_bytes()).hexdigest(), version("matplotlib"))
+
+
+def drawn_once(draw: Callable[..., Chart]) -> Callable[..., Chart]:
+    """A chart drawn once for the same figures and caption, in any process of this checkout: a run
+    shows the same data in the marts' metadata and in the report, and most runs what the last showed."""
+
+    @functools.wraps(draw)
+    def chart(*args) -> Chart:
+        return kept("charts", repr((DRAWING_CODE, draw.__name__, args)), lambda: draw(*args), _dump_chart, _load_chart)
+
+    return chart
+
+
+def _dump_chart(chart: Chart) -> str:
+    return json.dumps({**vars(chart), "png": base64.b64encode(chart.png).decode()})
+
+
+def _load_chart(text: str) -> Chart:
+    fields = json.loads(text)
+    return Chart(**{**fields, "png": base64.b64decode(fields["png"], validate=True)})
 
 
 @dataclass(frozen=True)
