@@ -104,4 +104,3 @@ def test_no_asset_shows_an_unserializable_project_in_its_metadata(defs):
     # The UI shows a DbtProject object as "(unserializable)"; the dbt project is the resource's.
     keys = {name for asset in defs.assets for spec in getattr(asset, "specs", []) for name in spec.metadata}
     assert "dagster_dbt/project" not in keys and "dagster_dbt/unique_id" in keys
-
