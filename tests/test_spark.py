@@ -8,6 +8,7 @@ One Spark session per test process (its JVM and catalog), in a lake of this modu
 import math
 import shutil
 
+import dagster as dg
 import duckdb
 import pytest
 
@@ -105,8 +106,11 @@ def test_a_corrupted_feed_fails_pandera_on_spark_and_publishes_nothing(defs, spa
     first = first.rsplit(",", 1)[0] + ",60000000"
     april.write_text("\n".join([header, first, *rest]) + "\n")
     published_before = (warehouse_dir / settings.PUBLISHED_DB_NAME).read_bytes()
+    months_before = _onboarded_months(spark_engine)
 
-    corrupted = run_on_spark(defs, spark_engine, sources, warehouse_dir, partition_key="2020-04-01")
+    # The month's run of what the rate is computed from and of what is built from it (the releases, publishing).
+    rate = dg.AssetSelection.assets(["marts", "onboarding_rate"])
+    corrupted = run_on_spark(defs, spark_engine, sources, warehouse_dir, partition_key="2020-04-01", selection=rate.upstream() | rate.downstream())
     assert not corrupted.success
     failed = {(c.asset_key.to_user_string(), c.check_name): c for c in corrupted.get_asset_check_evaluations() if not c.passed}
     assert set(failed) == {("marts/onboarding_rate", "pandera_schema")}, failed
@@ -114,9 +118,12 @@ def test_a_corrupted_feed_fails_pandera_on_spark_and_publishes_nothing(defs, spa
     assert {(c["column"], c["check"]) for c in cases} == {("onboarding_rate_pct", "less_than_or_equal_to(100)")}
     assert all(value["onboarding_rate_pct"] > 100 for c in cases for value in c["sample"])
     # The contract check passed: every row met it, nothing quarantined.
-    contract = [c for c in corrupted.get_asset_check_evaluations() if c.asset_key.to_user_string() == "raw/onboarding"]
-    assert [c.passed for c in contract] == [True]
+    contract = [c.passed for c in corrupted.get_asset_check_evaluations() if (c.asset_key.to_user_string(), c.check_name) == ("raw/onboarding", "contract")]
+    assert contract == [True]
     assert (warehouse_dir / settings.PUBLISHED_DB_NAME).read_bytes() == published_before
     # The month's models were rebuilt on Spark by insert_overwrite of that month alone.
-    months = spark_engine.session().sql("SELECT count(DISTINCT sale_month) FROM marts.online_sales_monthly").collect()[0][0]
-    assert months == 24
+    assert _onboarded_months(spark_engine) == months_before and len(months_before) == 24
+
+
+def _onboarded_months(engine: SparkEngine) -> list:
+    return [r[0] for r in engine.session().sql("SELECT DISTINCT onboarded_month FROM staging.stg_onboarding__onboarded ORDER BY 1").collect()]
