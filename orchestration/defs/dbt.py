@@ -225,22 +225,24 @@ def _column_lineage(event: dg.Output, relations: Mapping[str, Mapping[str, Any]]
     node = manifest()["nodes"].get(event.metadata["unique_id"].value)
     if node is None or node["resource_type"] != "model":
         return {}
-    parents = {}
-    for parent in node["depends_on"]["nodes"]:
-        props = _props(parent)
-        parents[props["relation_name"]] = relations.get(props["relation_name"])
-    if node["relation_name"] not in relations or None in parents.values():
+    parent_props = [manifest()["nodes"].get(parent) or manifest()["sources"][parent] for parent in node["depends_on"]["nodes"]]
+    parents = {props["relation_name"]: relations.get(props["relation_name"]) for props in parent_props}
+    columns = relations.get(node["relation_name"])
+    if columns is None or None in parents.values():
         return {}
     # The lineage is a function of the compiled SQL, the columns it reads and writes and the asset
     # keys: found once for the same inputs, in any process of this checkout (every run after the first).
     compiled = Path(target_path) / "compiled" / node["package_name"] / node["original_file_path"]
-    keys = [TRANSLATOR.get_asset_key(props).to_user_string() for props in [node, *(_props(parent) for parent in node["depends_on"]["nodes"])]]
-    inputs = json.dumps([LINEAGE_CODE, keys, compiled.read_text(), relations[node["relation_name"]], parents], sort_keys=True, default=str)
-    return kept("column_lineage", inputs, lambda: _sqlglot_lineage(node, relations[node["relation_name"]], parents, target_path), _dump_lineage, _load_lineage)
+    keys = [TRANSLATOR.get_asset_key(props).to_user_string() for props in [node, *parent_props]]
+    inputs = json.dumps([_lineage_code(), keys, compiled.read_text(), columns, parents], sort_keys=True, default=str)
+    return kept("column_lineage", inputs, lambda: _sqlglot_lineage(node, columns, parents, target_path), _dump_lineage, _load_lineage)
 
 
-# The versions of the code that finds column lineage: part of what a kept lineage is found from.
-LINEAGE_CODE = [f"{package} {version(package)}" for package in ("dagster-dbt", "sqlglot")]
+@cache
+def _lineage_code() -> list[str]:
+    """The versions of the code that finds column lineage: part of what a kept lineage is found from
+    (read at the first lineage, not when the code location loads)."""
+    return [f"{package} {version(package)}" for package in ("dagster-dbt", "sqlglot")]
 
 
 def _dump_lineage(found: dict[str, Any]) -> str:
@@ -249,10 +251,6 @@ def _dump_lineage(found: dict[str, Any]) -> str:
 
 def _load_lineage(text: str) -> dict[str, Any]:
     return {"dagster/column_lineage": dg.deserialize_value(text, dg.TableColumnLineage)}
-
-
-def _props(unique_id: str) -> Mapping[str, Any]:
-    return manifest()["nodes"].get(unique_id) or manifest()["sources"][unique_id]
 
 
 def _sqlglot_lineage(node: Mapping[str, Any], columns: Mapping[str, Any], parents: Mapping[str, Any], target_path) -> dict[str, Any]:

@@ -31,8 +31,12 @@ from orchestration.text import markdown_text, printable
 
 log = logging.getLogger(__name__)
 
-# What a chart is drawn by besides its arguments: this module and matplotlib.
-DRAWING_CODE = (hashlib.sha256(Path(__file__).read_bytes()).hexdigest(), version("matplotlib"))
+
+@cache
+def _drawing_code() -> tuple[str, str]:
+    """What a chart is drawn by besides its arguments: this module and matplotlib (read at the first
+    chart, not when the code location loads)."""
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest(), version("matplotlib")
 
 
 def drawn_once(draw: Callable[..., Chart]) -> Callable[..., Chart]:
@@ -41,7 +45,7 @@ def drawn_once(draw: Callable[..., Chart]) -> Callable[..., Chart]:
 
     @functools.wraps(draw)
     def chart(*args) -> Chart:
-        return kept("charts", repr((DRAWING_CODE, draw.__name__, args)), lambda: draw(*args), _dump_chart, _load_chart)
+        return kept("charts", repr((_drawing_code(), draw.__name__, args)), lambda: draw(*args), _dump_chart, _load_chart)
 
     return chart
 
