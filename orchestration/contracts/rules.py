@@ -102,6 +102,27 @@ def _pandera() -> Any:
     return pa
 
 
+def _column_check(name: str, error: str, holds: Callable[[Any], Any]) -> pa.Check:
+    """A check of one column, `holds(column)`: a boolean column of the checked table itself (NULL
+    passes), named as Pandera's built-in of the same test. The built-ins return a projection that
+    Pandera's ibis backend joins back to the table, by position in DuckDB, by a `row_number()`
+    over the whole table in Spark; a column of the table is what validation folds into one query
+    per table with every other rule (orchestration.quality.validation.folded)."""
+    return _pandera().Check(lambda data: holds(data.table[data.key]), name=name, error=error)
+
+
+def _at_least(low: Any, error: str | None = None) -> pa.Check:
+    return _column_check("greater_than_or_equal_to", error or f"greater_than_or_equal_to({low})", lambda c: c >= low)
+
+
+def _at_most(high: Any, error: str | None = None) -> pa.Check:
+    return _column_check("less_than_or_equal_to", error or f"less_than_or_equal_to({high})", lambda c: c <= high)
+
+
+def _one_of(values: list[Any], error: str | None = None) -> pa.Check:
+    return _column_check("isin", error or f"isin({values})", lambda c: c.isin(values))
+
+
 def warehouse_table(backend: BaseBackend, name: str) -> Any:
     """A table by its qualified name (`schema.table`)."""
     schema_name, _, table_name = name.rpartition(".")
@@ -169,8 +190,7 @@ def _bound(name: str, operator: str, words: str) -> Rule:
     def check(contracts, rules, backend):
         if name not in rules:
             return None
-        pa = _pandera()
-        return pa.Check.ge(rules[name]) if operator == "<" else pa.Check.le(rules[name])
+        return _at_least(rules[name]) if operator == "<" else _at_most(rules[name])
 
     symbol = "≥" if operator == "<" else "≤"
     return Rule(
@@ -227,11 +247,11 @@ def _plausible_sql(contracts, column, text, typed, path_field):
 def _plausible_check(contracts, rules, backend):
     if (plausible := rules.get("plausible")) is None:
         return None
-    pa, low, high = _pandera(), plausible.get("min"), plausible.get("max")
+    low, high = plausible.get("min"), plausible.get("max")
     error = f"plausible({'' if low is None else low}..{'' if high is None else high})"
     if low is not None and high is not None:
-        return pa.Check.in_range(low, high, error=error)
-    return pa.Check.ge(low, error=error) if low is not None else pa.Check.le(high, error=error)
+        return _column_check("in_range", error, lambda c: c.between(low, high))
+    return _at_least(low, error) if low is not None else _at_most(high, error)
 
 
 def _describe_plausible(contracts, rules):
@@ -250,7 +270,7 @@ def _accepted_sql(contracts, column, text, typed, path_field):
 
 def _accepted_check(contracts, rules, backend):
     values = contracts.accepted_values(rules)
-    return None if values is None else _pandera().Check.isin(list(values))
+    return None if values is None else _one_of(list(values))
 
 
 def _pattern_sql(contracts, column, text, typed, path_field):
@@ -260,7 +280,10 @@ def _pattern_sql(contracts, column, text, typed, path_field):
 
 
 def _pattern_check(contracts, rules, backend):
-    return _pandera().Check.str_matches(f"^(?:{rules['pattern']})$") if "pattern" in rules else None
+    if "pattern" not in rules:
+        return None
+    pattern = f"^(?:{rules['pattern']})$"
+    return _column_check("str_matches", f"str_matches('{pattern}')", lambda c: c.re_search(pattern))
 
 
 def _references_sql(contracts, column, text, typed, path_field):
@@ -279,7 +302,7 @@ def _references_check(contracts, rules, backend):
     feed, key = reference
     table = warehouse_table(backend, feed.raw_table)
     referenced = table.filter(table[key].notnull()).select(key).distinct().to_pyarrow()[key].to_pylist()
-    return _pandera().Check.isin(referenced, error=f"references({rules['references']})")
+    return _one_of(referenced, f"references({rules['references']})")
 
 
 def _valid_in_period_sql(contracts, column, text, typed, path_field):

@@ -3,8 +3,9 @@ contracts (`feed_schema`: the contract's rules as Pandera reads them, which the 
 ingest loaded to; ingest alone enforces them in a run).
 
 Validation runs inside the engine that holds the table (DuckDB, or Spark's session on the Spark engine)
-through Pandera's ibis backend: every check is an aggregate query over the table, and only failing
-rows come back to Python, as failure cases. The same schema reports the same failures on both.
+through Pandera's ibis backend: whether a table's rules hold is one aggregate query over it, and only
+the failing rows of a rule that does not hold come back to Python, as failure cases. The same schema
+reports the same failures on both.
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ from __future__ import annotations
 import importlib
 import json
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -21,6 +21,7 @@ from typing import Any
 import duckdb
 import ibis
 import ibis.expr.datatypes as dt
+import ibis.expr.operations as ops
 from ibis.backends import BaseBackend
 from ibis.backends.sql.datatypes import DuckDBType
 
@@ -144,49 +145,82 @@ def model_schema(node: Mapping[str, Any], contracts: Contracts, warehouse: Wareh
     return pa.DataFrameSchema(columns, name=f"{node['schema']}.{node['alias'] or node['name']}")
 
 
-def row_checks(schema: pa.DataFrameSchema) -> int:
-    """How many queries over the rows Pandera runs for `schema` (a type check reads none)."""
-    return len(schema.checks) + sum(len(c.checks) + (not c.nullable) for c in schema.columns.values()) + bool((schema.metadata or {}).get("key"))
+@dataclass(frozen=True)
+class RowRule:
+    """One of a schema's checks that reads rows: a table check (`column` None), a column's check, or
+    a column's not-null (`check` None). A column's type reads no row."""
+
+    column: str | None
+    check: pa.Check | None
+
+
+def row_rules(schema: pa.DataFrameSchema) -> list[RowRule]:
+    rules = [RowRule(None, check) for check in schema.checks]
+    for name, column in schema.columns.items():
+        rules += [RowRule(name, check) for check in column.checks]
+        if not column.nullable:
+            rules.append(RowRule(name, None))
+    return rules
 
 
 def validate(warehouse: Warehouse, table: str, schema: pa.DataFrameSchema, where: Callable[[ibis.Table], ibis.Value] | None = None) -> ValidationReport:
     """Validate a warehouse table in place (only the rows `where` selects, if given: a load's files,
     a run's months); failing rows come back as failure cases. Duplicate keys are looked for among
-    all the table's rows that share a key with a checked row."""
+    all the table's rows that share a key with a checked row.
+
+    Whether each rule holds is one query for all of them (`folded`); Pandera then validates the
+    schema with only the rules that do not hold, for their failure cases, and the column types,
+    which read no row. If that query cannot be built or run, Pandera runs each rule by itself (and
+    reports the one that errs)."""
     backend = ibis_backend(warehouse)
     whole = warehouse_table(backend, table)
     relation = whole.filter(where(whole)) if where is not None else whole
-    rows = relation.count().execute()
-    # A small part of a big table (a new month, a load's files) is copied once, so that each of
-    # several checks scans the copy rather than filtering the whole table again.
-    scoped = where is not None and row_checks(schema) > 1 and rows < SCOPE_SHARE * whole.count().execute()
-    with _copy(backend, relation) if scoped else nullcontext(relation) as checked:
-        # Pandera's ibis backend reports duplicate keys as an unevaluated expression, so the key
-        # (schema metadata) is checked here instead, by one aggregate that returns counts and a sample of the keys.
-        key = (schema.metadata or {}).get("key") or []
-        failures = _duplicate_keys(whole, key, checked if scoped else None) if key else []
-        if rows > 0:  # Pandera's ibis backend reports the checks of an empty relation as failed
-            failures += _pandera_failures(schema, checked)
+    # Pandera's ibis backend reports duplicate keys as an unevaluated expression, so the key
+    # (schema metadata) is checked here instead, by one aggregate that returns counts and a sample of the keys.
+    key = (schema.metadata or {}).get("key") or []
+    failures = _duplicate_keys(whole, key, relation if where is not None else None) if key else []
+    rules = row_rules(schema)
+    try:
+        rows, broken = _broken(relation, rules)
+    except Exception:  # noqa: BLE001  # then Pandera runs each rule by itself, and reports the one that errs
+        rows, broken = relation.count().execute(), rules
+    if rows > 0:  # Pandera's ibis backend reports the checks of an empty relation as failed
+        failures += _pandera_failures(_only(schema, broken), relation)
     return ValidationReport(table, rows, failures)
 
 
-SCOPE_SHARE = 0.5
-SCOPE_TABLE = "validation_scope"
+def folded(relation: ibis.Table, rules: list[RowRule]) -> ibis.Table:
+    """One row: the relation's `rows`, and for each rule `r<i>` whether every row passes it, as
+    Pandera's check backend computes it (a NULL-passing column check, a table check's rows)."""
+    passes = {}
+    for i, rule in enumerate(rules):
+        if rule.check is None:
+            value = relation[rule.column]
+            missing = value.isnull()
+            if value.type().is_floating() and relation.get_backend().has_operation(ops.IsNan):
+                missing |= value.isnan()  # Pandera's not-null takes NaN for NULL
+            passes[f"r{i}"] = (~missing).all()
+        else:
+            passes[f"r{i}"] = rule.check(relation, rule.column).check_passed
+    return relation.aggregate(rows=relation.count(), **passes)
 
 
-@contextmanager
-def _copy(backend: BaseBackend, relation: ibis.Table) -> Iterator[ibis.Table]:
-    """`relation` computed once, for the time of the checks: a temporary table in DuckDB, a cached
-    DataFrame in Spark (ibis's cache, whose release fails on DuckDB)."""
-    if backend.name == "pyspark":
-        with relation.cache() as cached:
-            yield cached
-        return
-    backend.con.execute(f"CREATE OR REPLACE TEMP TABLE {SCOPE_TABLE} AS {backend.compile(relation)}")
-    try:
-        yield backend.table(SCOPE_TABLE, database="temp.main")
-    finally:
-        backend.con.execute(f"DROP TABLE temp.main.{SCOPE_TABLE}")
+def _broken(relation: ibis.Table, rules: list[RowRule]) -> tuple[int, list[RowRule]]:
+    """The relation's row count and the rules that do not hold on it, in one query."""
+    (row,) = folded(relation, rules).to_pyarrow().to_pylist()
+    return row["rows"], [rule for i, rule in enumerate(rules) if not row[f"r{i}"]]
+
+
+def _only(schema: pa.DataFrameSchema, broken: list[RowRule]) -> pa.DataFrameSchema:
+    """`schema` with only the `broken` rules over rows; its columns' types and presence, which read
+    no row, all kept."""
+
+    def checks(column: str | None) -> list[pa.Check]:
+        return [rule.check for rule in broken if rule.column == column and rule.check is not None]
+
+    not_null = {rule.column for rule in broken if rule.check is None}
+    columns = {name: pa.Column(column.dtype, checks=checks(name), nullable=name not in not_null, required=column.required) for name, column in schema.columns.items()}
+    return pa.DataFrameSchema(columns, checks=checks(None), name=schema.name)
 
 
 def _pandera_failures(schema: pa.DataFrameSchema, relation: ibis.Table) -> list[Failure]:
