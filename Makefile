@@ -33,19 +33,25 @@ run: setup $(SPARK_JAVA) ## Materialize every asset on the landed feeds and prin
 # Two workers, a test file each at a time, the slow tiers' files first (tests/conftest.py orders
 # them; xdist's own reordering, by tests per file, would start the longest files last).
 PYTEST_WORKERS := -n 2 --dist loadfile --no-loadscope-reorder
+# The tests' temporary files (warehouses, Dagster instances, project copies, Spark lakes) go to
+# tmpfs where there is one: on a disk each DuckDB checkpoint and SQLite or Derby commit waits for
+# its sync, which made a run of the sample a quarter to a half slower on this machine. Pytest and
+# the subprocesses it starts read TMPDIR; TEST_TMPDIR= keeps the system's.
+TEST_TMPDIR ?= $(if $(wildcard /dev/shm/.),/dev/shm)
+PYTEST := $(if $(TEST_TMPDIR),TMPDIR=$(TEST_TMPDIR)) $(BIN)/python -m pytest
 # The cluster test (tests/test_cluster.py, 30-60 s of JVMs on this machine) runs apart: `make test-cluster`.
 test: lint $(VENV)/.installed-dev chromium java ## Lint, then every tier of the test suite, the browser tests included, the cluster test not
-	$(BIN)/python -m pytest $(PYTEST_WORKERS) -m "not cluster" --durations=15
+	$(PYTEST) $(PYTEST_WORKERS) -m "not cluster" --durations=15
 
 # The unit tests and the integration tests that read the one sample run they share (`quick`):
 # about 3.3 CPU-minutes, and 0.8 for the lint, so some 2 minutes on two idle cores, half of it the
 # sample run on each worker. The integration tests that run the pipeline on landing zones of their
 # own, Spark and e2e are left to `make test`.
 test-quick: lint $(VENV)/.installed-dev ## Lint, then the unit tests and the integration tests on the shared sample run (no Spark, no subprocess run, no browser)
-	$(BIN)/python -m pytest $(PYTEST_WORKERS) -m "unit or (integration and quick)"
+	$(PYTEST) $(PYTEST_WORKERS) -m "unit or (integration and quick)"
 
 test-cluster: setup $(VENV)/.installed-dev java ## The Spark standalone cluster test: cluster-up, a job on both workers, cluster-down
-	$(BIN)/python -m pytest tests/test_cluster.py
+	$(PYTEST) tests/test_cluster.py
 
 # sqlfluff's dbt templater compiles every model; incremental models ask the database whether
 # they exist, so it compiles against an empty in-memory one, never the warehouse, and keeps its
