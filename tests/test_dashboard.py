@@ -212,7 +212,9 @@ def test_dashboard_in_chromium(superset):
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1600, "height": 1400})
         page.set_default_timeout(60_000)
-        page.goto(f"{url}/login/")
+        # The login form is drawn by script: fields filled before it settles can be drawn again
+        # empty, and the login then lands back on the login page (seen under load).
+        page.goto(f"{url}/login/", wait_until="networkidle")
         page.fill("input[name=username], #username", dashboard.ADMIN)
         page.fill("input[name=password], #password", password)
         page.keyboard.press("Enter")
