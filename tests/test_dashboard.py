@@ -212,8 +212,8 @@ def test_dashboard_in_chromium(superset):
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1600, "height": 1400})
         page.set_default_timeout(60_000)
-        # The login form is drawn by script: fields filled before it settles can be drawn again
-        # empty, and the login then lands back on the login page (seen under load).
+        # Filled as soon as the page loaded, one run under load was sent back to the login page
+        # (most likely the script-drawn form drawn again after the fill): filled once it settles.
         page.goto(f"{url}/login/", wait_until="networkidle")
         page.fill("input[name=username], #username", dashboard.ADMIN)
         page.fill("input[name=password], #password", password)
