@@ -30,8 +30,9 @@ run: setup $(SPARK_JAVA) ## Materialize every asset on the landed feeds and prin
 
 # Every test is in one tier (pyproject.toml's markers): unit, integration (the real assets in
 # process), spark (a JVM), e2e (`make run` or the CLI in a subprocess, a browser, a server).
-# Two workers, a test file each at a time, the slow tiers' files first (tests/conftest.py orders
-# them; xdist's own reordering, by tests per file, would start the longest files last).
+# Two workers, a test file each at a time (the Spark files as one, in one JVM), the slow tiers'
+# files first (tests/conftest.py does both; xdist's own reordering, by tests per file, would start
+# the longest files last).
 PYTEST_WORKERS := -n 2 --dist loadfile --no-loadscope-reorder
 # The tests' temporary files (warehouses, Dagster instances, project copies, Spark lakes) go to
 # tmpfs where there is one: on a disk each DuckDB checkpoint and SQLite or Derby commit waits for
