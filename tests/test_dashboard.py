@@ -236,8 +236,8 @@ def test_dashboard_in_chromium(superset):
 def _log_in(page, url: str, password: str) -> None:
     """Log in with Superset's login form, as a user does. Under load, two runs of the suite in
     several were sent from the welcome page back to the login page (`/login/?next=/superset/welcome/`)
-    after the form was sent: the session the form's answer set did not hold. Whether a login holds
-    is asked of the API with the browser's cookies; one that did not is made once more."""
+    after the form was sent: the login did not hold (why is not known). Whether a login holds is
+    asked of the API with the browser's cookies; one that did not is made once more."""
     for _ in range(2):
         page.goto(f"{url}/login/", wait_until="networkidle")
         if "/login/" in page.url:  # already logged in, Superset sends the browser on from its login page
