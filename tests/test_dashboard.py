@@ -240,7 +240,7 @@ def _log_in(page, url: str, password: str) -> None:
     asked of the API with the browser's cookies; one that did not is made once more."""
     for _ in range(2):
         page.goto(f"{url}/login/", wait_until="networkidle")
-        if "/login/" in page.url:  # already logged in, Superset sends the browser on from its login page
+        if "/login/" in page.url:  # not logged in: a logged-in browser is sent on from the login page
             page.fill("input[name=username], #username", dashboard.ADMIN)
             page.fill("input[name=password], #password", password)
             with page.expect_navigation():  # the form's POST, answered by a redirect
